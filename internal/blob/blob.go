@@ -1,0 +1,61 @@
+// Package blob defines the content-addressed blob store. Blobs are global to the
+// server and deduplicated; which registry and repository may see a blob is
+// decided by the metadata store's links, never by the blob store.
+package blob
+
+import (
+	"context"
+	_ "crypto/sha256" // registers the digest algorithms moat verifies
+	_ "crypto/sha512"
+	"errors"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+)
+
+var (
+	// ErrNotFound: no committed blob (or upload) by that name.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrDigestMismatch: the uploaded bytes do not hash to the digest asked for.
+	ErrDigestMismatch = errors.New("blob: digest does not match content")
+	// ErrUnsupportedDigest: the digest algorithm is not sha256 or sha512.
+	ErrUnsupportedDigest = errors.New("blob: unsupported digest algorithm")
+)
+
+// Store holds committed blobs and in-progress uploads.
+type Store interface {
+	// Stat returns the size of a committed blob.
+	Stat(ctx context.Context, d digest.Digest) (int64, error)
+	// Open returns a reader of a committed blob; it may be seeked for ranges.
+	Open(ctx context.Context, d digest.Digest) (Reader, error)
+	// Delete removes a committed blob (garbage collection only: links decide visibility).
+	Delete(ctx context.Context, d digest.Digest) error
+	// NewUpload starts an upload; alg is the expected digest algorithm, hashed as bytes stream in.
+	NewUpload(ctx context.Context, alg digest.Algorithm) (Upload, error)
+	// ResumeUpload reopens an upload by ID, e.g. for the next chunk.
+	ResumeUpload(ctx context.Context, id string) (Upload, error)
+}
+
+// Reader is a committed blob being read.
+type Reader interface {
+	io.ReadSeekCloser
+	Size() int64
+}
+
+// Upload is an in-progress blob upload. Its bytes are invisible until Commit.
+// An Upload value is used by one request at a time; the store serialises
+// concurrent users of the same upload ID.
+type Upload interface {
+	ID() string
+	// Size is the number of bytes received so far.
+	Size() int64
+	// Append adds r's bytes at the end, hashing them as they stream.
+	Append(ctx context.Context, r io.Reader) (int64, error)
+	// Commit verifies the content against d and makes it visible as blob d,
+	// durably, in one atomic step. The upload is gone after a successful Commit.
+	Commit(ctx context.Context, d digest.Digest) (int64, error)
+	// Cancel discards the upload.
+	Cancel(ctx context.Context) error
+	// Close releases the upload without committing it (it can be resumed).
+	Close() error
+}

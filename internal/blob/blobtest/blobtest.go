@@ -1,0 +1,267 @@
+// Package blobtest is the conformance suite every blob.Store must pass.
+package blobtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/moat-registry/moat/internal/blob"
+	"github.com/opencontainers/go-digest"
+)
+
+// Run runs the suite against stores made by newStore (a fresh, empty store each call).
+func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
+	tests := map[string]func(*testing.T, blob.Store){
+		"CommitMakesVisible":     testCommit,
+		"InvisibleUntilCommit":   testInvisible,
+		"DigestMismatch":         testMismatch,
+		"ResumeAcrossChunks":     testResume,
+		"SHA512":                 testSHA512,
+		"OtherAlgorithmAtCommit": testOtherAlgorithm,
+		"Cancel":                 testCancel,
+		"EmptyBlob":              testEmpty,
+		"SeekRange":              testSeek,
+		"UnknownUpload":          testUnknownUpload,
+		"Delete":                 testDelete,
+		"CommitSameTwice":        testCommitTwice,
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
+	}
+}
+
+func random(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	d := digest.FromBytes(data)
+	n, err := u.Commit(ctx, d)
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if n != int64(len(data)) {
+		t.Fatalf("commit size %d, want %d", n, len(data))
+	}
+	return d
+}
+
+func readAll(t *testing.T, s blob.Store, d digest.Digest) []byte {
+	t.Helper()
+	r, err := s.Open(context.Background(), d)
+	if err != nil {
+		t.Fatalf("open %s: %v", d, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Size() != int64(len(b)) {
+		t.Fatalf("Size() %d, read %d", r.Size(), len(b))
+	}
+	return b
+}
+
+func testCommit(t *testing.T, s blob.Store) {
+	data := random(t, 100_000)
+	d := put(t, s, data)
+	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	if n, err := s.Stat(context.Background(), d); err != nil || n != int64(len(data)) {
+		t.Fatalf("stat = %d, %v", n, err)
+	}
+}
+
+func testInvisible(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := random(t, 1000)
+	u, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, digest.FromBytes(data)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("stat of uncommitted blob: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Open(ctx, digest.FromBytes(data)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("open of uncommitted blob: %v, want ErrNotFound", err)
+	}
+}
+
+func testMismatch(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	u, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Append(ctx, bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	wrong := digest.FromString("other")
+	if _, err := u.Commit(ctx, wrong); !errors.Is(err, blob.ErrDigestMismatch) {
+		t.Fatalf("commit with wrong digest: %v", err)
+	}
+	if _, err := s.Stat(ctx, wrong); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatal("mismatched blob became visible")
+	}
+}
+
+func testResume(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := random(t, 300_000)
+	u, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID()
+	u.Close()
+	for off := 0; off < len(data); off += 70_000 {
+		end := min(off+70_000, len(data))
+		u, err := s.ResumeUpload(ctx, id)
+		if err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		if u.Size() != int64(off) {
+			t.Fatalf("size %d, want %d", u.Size(), off)
+		}
+		if _, err := u.Append(ctx, bytes.NewReader(data[off:end])); err != nil {
+			t.Fatal(err)
+		}
+		u.Close()
+	}
+	u, err = s.ResumeUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Commit(ctx, digest.FromBytes(data)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s, digest.FromBytes(data)), data) {
+		t.Fatal("content differs")
+	}
+	if _, err := s.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("committed upload still resumable: %v", err)
+	}
+}
+
+func testSHA512(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := random(t, 5000)
+	u, err := s.NewUpload(ctx, digest.SHA512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Append(ctx, bytes.NewReader(data))
+	d := digest.SHA512.FromBytes(data)
+	if _, err := u.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s, d), data) {
+		t.Fatal("content differs")
+	}
+}
+
+func testOtherAlgorithm(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := random(t, 5000)
+	u, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Append(ctx, bytes.NewReader(data))
+	if _, err := u.Commit(ctx, digest.SHA512.FromBytes(data)); err != nil {
+		t.Fatalf("sha512 commit of an upload started as sha256: %v", err)
+	}
+}
+
+func testCancel(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	u, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID()
+	u.Append(ctx, bytes.NewReader([]byte("abc")))
+	if err := u.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("cancelled upload resumable: %v", err)
+	}
+}
+
+func testEmpty(t *testing.T, s blob.Store) {
+	d := put(t, s, nil)
+	if got := readAll(t, s, d); len(got) != 0 {
+		t.Fatal("empty blob not empty")
+	}
+}
+
+func testSeek(t *testing.T, s blob.Store) {
+	data := random(t, 10_000)
+	d := put(t, s, data)
+	r, err := s.Open(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Seek(4000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 100)
+	if _, err := io.ReadFull(r, b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, data[4000:4100]) {
+		t.Fatal("range differs")
+	}
+}
+
+func testUnknownUpload(t *testing.T, s blob.Store) {
+	for _, id := range []string{"", "nope", "../../etc", "00000000000000000000000000000000"} {
+		if _, err := s.ResumeUpload(context.Background(), id); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("resume %q: %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+func testDelete(t *testing.T, s blob.Store) {
+	d := put(t, s, []byte("to delete"))
+	if err := s.Delete(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(context.Background(), d); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("deleted blob: %v", err)
+	}
+}
+
+func testCommitTwice(t *testing.T, s blob.Store) {
+	data := []byte("same content")
+	put(t, s, data)
+	put(t, s, data)
+	if !bytes.Equal(readAll(t, s, digest.FromBytes(data)), data) {
+		t.Fatal("content differs")
+	}
+}

@@ -1,0 +1,313 @@
+// Package fs is the filesystem blob store of the embedded default: committed
+// blobs under blobs/<alg>/<hex[:2]>/<hex>, uploads under uploads/<id>/. A blob
+// appears only through rename(2) after its bytes are verified and fsynced.
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/moat-registry/moat/internal/blob"
+	"github.com/opencontainers/go-digest"
+)
+
+// Store is a blob.Store on a local directory.
+type Store struct {
+	root  string
+	locks sync.Map // upload ID -> *sync.Mutex
+}
+
+// New opens (creating if needed) a store rooted at dir.
+func New(dir string) (*Store, error) {
+	for _, d := range []string{"blobs", "uploads"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
+			return nil, fmt.Errorf("blob store: %w", err)
+		}
+	}
+	return &Store{root: dir}, nil
+}
+
+func (s *Store) blobPath(d digest.Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", blob.ErrNotFound
+	}
+	h := d.Encoded()
+	return filepath.Join(s.root, "blobs", d.Algorithm().String(), h[:2], h), nil
+}
+
+func (s *Store) Stat(_ context.Context, d digest.Digest) (int64, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, blob.ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+type reader struct {
+	*os.File
+	size int64
+}
+
+func (r reader) Size() int64 { return r.size }
+
+func (s *Store) Open(_ context.Context, d digest.Digest) (blob.Reader, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, blob.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return reader{f, fi.Size()}, nil
+}
+
+func (s *Store) Delete(_ context.Context, d digest.Digest) error {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); errors.Is(err, fs.ErrNotExist) {
+		return blob.ErrNotFound
+	} else {
+		return err
+	}
+}
+
+// state is what survives between requests of one upload: the bytes counted and
+// the hash state after them, so each byte is hashed once.
+type state struct {
+	Alg  digest.Algorithm `json:"alg"`
+	Size int64            `json:"size"`
+	Hash []byte           `json:"hash"`
+}
+
+type upload struct {
+	s    *Store
+	id   string
+	dir  string
+	st   state
+	h    hash.Hash
+	mu   *sync.Mutex
+	done bool
+}
+
+func (s *Store) lock(id string) *sync.Mutex {
+	m, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu
+}
+
+func (s *Store) NewUpload(_ context.Context, alg digest.Algorithm) (blob.Upload, error) {
+	if alg == "" {
+		alg = digest.SHA256
+	}
+	if alg != digest.SHA256 && alg != digest.SHA512 {
+		return nil, blob.ErrUnsupportedDigest
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	u := &upload{s: s, id: id, dir: filepath.Join(s.root, "uploads", id), st: state{Alg: alg}, h: alg.Hash()}
+	if err := os.Mkdir(u.dir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(u.dir, "data"), nil, 0o640); err != nil {
+		return nil, err
+	}
+	if err := u.saveState(); err != nil {
+		return nil, err
+	}
+	u.mu = s.lock(id)
+	return u, nil
+}
+
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+func (s *Store) ResumeUpload(_ context.Context, id string) (blob.Upload, error) {
+	if !validID(id) {
+		return nil, blob.ErrNotFound
+	}
+	mu := s.lock(id)
+	u, err := s.load(id)
+	if err != nil {
+		mu.Unlock()
+		return nil, err
+	}
+	u.mu = mu
+	return u, nil
+}
+
+func (s *Store) load(id string) (*upload, error) {
+	u := &upload{s: s, id: id, dir: filepath.Join(s.root, "uploads", id)}
+	raw, err := os.ReadFile(filepath.Join(u.dir, "state"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, blob.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &u.st); err != nil || !u.st.Alg.Available() {
+		return nil, fmt.Errorf("upload %s: corrupt state", id)
+	}
+	u.h = u.st.Alg.Hash()
+	if err := u.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.st.Hash); err != nil {
+		return nil, fmt.Errorf("upload %s: corrupt hash state: %w", id, err)
+	}
+	// Bytes written after the last saved state (a crash mid-append) are not
+	// counted in the hash: cut them off. Fewer bytes than counted cannot be
+	// repaired, so the upload is gone and the client starts again.
+	data := filepath.Join(u.dir, "data")
+	fi, err := os.Stat(data)
+	if err != nil || fi.Size() < u.st.Size {
+		return nil, blob.ErrNotFound
+	}
+	if fi.Size() > u.st.Size {
+		if err := os.Truncate(data, u.st.Size); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (u *upload) ID() string   { return u.id }
+func (u *upload) Size() int64  { return u.st.Size }
+func (u *upload) Close() error { u.release(); return nil }
+
+func (u *upload) release() {
+	if u.mu != nil {
+		u.mu.Unlock()
+		u.mu = nil
+	}
+}
+
+func (u *upload) saveState() error {
+	hs, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	u.st.Hash = hs
+	raw, _ := json.Marshal(u.st)
+	tmp := filepath.Join(u.dir, "state.tmp")
+	if err := os.WriteFile(tmp, raw, 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(u.dir, "state"))
+}
+
+func (u *upload) Append(_ context.Context, r io.Reader) (int64, error) {
+	f, err := os.OpenFile(filepath.Join(u.dir, "data"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.MultiWriter(f, u.h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	u.st.Size += n
+	if err != nil {
+		// Keep the bytes that arrived: the client may resume from Size().
+		if serr := u.saveState(); serr != nil {
+			return n, errors.Join(err, serr)
+		}
+		return n, err
+	}
+	return n, u.saveState()
+}
+
+func (u *upload) Commit(_ context.Context, d digest.Digest) (int64, error) {
+	defer u.release()
+	if err := d.Validate(); err != nil {
+		return 0, blob.ErrDigestMismatch
+	}
+	alg := d.Algorithm()
+	if alg != digest.SHA256 && alg != digest.SHA512 {
+		return 0, blob.ErrUnsupportedDigest
+	}
+	data := filepath.Join(u.dir, "data")
+	var got digest.Digest
+	if alg == u.st.Alg {
+		got = digest.NewDigest(alg, u.h)
+	} else {
+		// The client announced another algorithm than the upload was started
+		// with: hash the bytes again with the one it asks for.
+		f, err := os.Open(data)
+		if err != nil {
+			return 0, err
+		}
+		got, err = alg.FromReader(f)
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	if got != d {
+		return 0, blob.ErrDigestMismatch
+	}
+	if err := syncFile(data); err != nil {
+		return 0, err
+	}
+	dst, _ := u.s.blobPath(d)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(data, dst); err != nil {
+		return 0, err
+	}
+	if err := syncFile(filepath.Dir(dst)); err != nil {
+		return 0, err
+	}
+	u.done = true
+	_ = os.RemoveAll(u.dir)
+	u.s.locks.Delete(u.id)
+	return u.st.Size, nil
+}
+
+func (u *upload) Cancel(_ context.Context) error {
+	defer u.release()
+	u.s.locks.Delete(u.id)
+	return os.RemoveAll(u.dir)
+}
+
+// syncFile fsyncs a file or directory by path.
+func syncFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/server"
+	"github.com/spf13/cobra"
+)
+
+func newServe() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the moat server (embedded SQLite and filesystem storage by default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Getenv)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			scheme := "http"
+			if cfg.TLSCert != "" {
+				scheme = "https"
+			}
+			return srv.Run(ctx, func(addrs []net.Addr) {
+				for _, a := range addrs {
+					fmt.Fprintf(cmd.OutOrStdout(), "moat listening on %s://%s (data in %s, subscription %s)\n", scheme, a, cfg.DataDir, srv.Subscription())
+				}
+				slog.Info("moat started", "dataDir", cfg.DataDir)
+			})
+		},
+	}
+	config.Flags(cmd.Flags())
+	cmd.SetContext(context.Background())
+	return cmd
+}

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs, func(k string) string { return env[k] })
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "moat.yaml")
+	os.WriteFile(file, []byte("dataDir: /from/file\nloginServerSuffix: file.example\nlisteners:\n  - name: internet\n    address: \":443\"\n    kind: public\n"), 0o600)
+
+	c, err := load(t, []string{"--config", file}, nil)
+	if err != nil || c.DataDir != "/from/file" || c.Listeners[0].Address != ":443" || c.LoginServerSuffix != "file.example" {
+		t.Fatalf("file: %+v %v", c, err)
+	}
+	c, _ = load(t, []string{"--config", file}, map[string]string{"MOAT_DATA_DIR": "/from/env"})
+	if c.DataDir != "/from/env" {
+		t.Fatalf("env should beat file: %s", c.DataDir)
+	}
+	c, _ = load(t, []string{"--config", file, "--data-dir", "/from/flag", "--listen", "127.0.0.1:7000"}, map[string]string{"MOAT_DATA_DIR": "/from/env"})
+	if c.DataDir != "/from/flag" || len(c.Listeners) != 1 || c.Listeners[0].Address != "127.0.0.1:7000" {
+		t.Fatalf("flag should beat env and file: %+v", c)
+	}
+	c, _ = load(t, nil, map[string]string{"MOAT_CONFIG": file})
+	if c.DataDir != "/from/file" {
+		t.Fatalf("MOAT_CONFIG: %+v", c)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.DataDir != "moat-data" || c.Listeners[0].Address != DefaultListen || c.Listeners[0].Kind != KindPublic {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	dir := t.TempDir()
+	for name, yml := range map[string]string{
+		"unknown field": "dataDri: x\n",
+		"bad address":   "listeners:\n  - address: nope\n",
+		"bad kind":      "listeners:\n  - address: :1\n    kind: private\n",
+		"vnet no id":    "listeners:\n  - address: :1\n    kind: virtualNetwork\n",
+		"bad proxy":     "listeners:\n  - address: :1\n    trustedProxies: [\"10.0.0.1\"]\n",
+		"tls half":      "tlsCert: /x.pem\n",
+	} {
+		f := filepath.Join(dir, "c.yaml")
+		os.WriteFile(f, []byte(yml), 0o600)
+		if _, err := load(t, []string{"--config", f}, nil); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+// Package meta defines the metadata store: registries and their content
+// (repositories, manifests, tags, blob links, referrers) and upload sessions.
+// Every content call names its registry, so two registries never see each
+// other's rows.
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+var (
+	ErrNotFound = errors.New("meta: not found")
+	ErrExists   = errors.New("meta: already exists")
+	// ErrConflict: an update was based on an outdated version (ETag mismatch).
+	ErrConflict = errors.New("meta: version conflict")
+)
+
+// Store is the whole metadata store.
+type Store interface {
+	Registries
+	Manifests
+	BlobLinks
+	Uploads
+	Settings
+	Close() error
+}
+
+// Settings holds server-wide values fixed at first start (tenant and subscription IDs).
+type Settings interface {
+	// InitSetting stores value under key unless the key exists, and returns the stored value.
+	InitSetting(ctx context.Context, key, value string) (string, error)
+}
+
+// Registry is a registry resource. Key is the lower-cased name; Properties
+// holds the ARM properties owned by the management plane.
+type Registry struct {
+	Key           string
+	Name          string
+	Subscription  string
+	ResourceGroup string
+	Location      string
+	SKU           string
+	Properties    json.RawMessage
+	CreatedAt     time.Time
+	// Version increases on every update; it is the resource's ETag.
+	Version int64
+}
+
+type Registries interface {
+	CreateRegistry(ctx context.Context, r *Registry) error
+	GetRegistry(ctx context.Context, key string) (*Registry, error)
+	// UpdateRegistry stores r if the stored version is still r.Version, then bumps r.Version.
+	UpdateRegistry(ctx context.Context, r *Registry) error
+	// DeleteRegistry removes the registry and all its content.
+	DeleteRegistry(ctx context.Context, key string) error
+	ListRegistries(ctx context.Context) ([]*Registry, error)
+}
+
+// Manifest is a stored manifest of one repository.
+type Manifest struct {
+	Digest    digest.Digest
+	MediaType string
+	Content   []byte
+	// Subject, ArtifactType and Annotations feed the referrers API.
+	Subject      digest.Digest
+	ArtifactType string
+	Annotations  map[string]string
+}
+
+// Descriptor returns the manifest's descriptor as the referrers API lists it.
+func (m *Manifest) Descriptor() ocispec.Descriptor {
+	return ocispec.Descriptor{
+		MediaType:    m.MediaType,
+		Digest:       m.Digest,
+		Size:         int64(len(m.Content)),
+		ArtifactType: m.ArtifactType,
+		Annotations:  m.Annotations,
+	}
+}
+
+type Manifests interface {
+	// PutManifest stores m in the repository (creating it) and points tags at it.
+	PutManifest(ctx context.Context, reg, repo string, m *Manifest, tags ...string) error
+	GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*Manifest, error)
+	ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error)
+	// DeleteManifest removes the manifest and every tag pointing at it.
+	DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error
+	DeleteTag(ctx context.Context, reg, repo, tag string) error
+	// ListTags returns up to n tags after last, in lexical order (n < 0: all).
+	ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error)
+	// ListRepositories returns up to n repositories after last, in lexical order.
+	ListRepositories(ctx context.Context, reg, last string, n int) ([]string, error)
+	// Referrers lists manifests whose subject is d, optionally of one artifact type.
+	Referrers(ctx context.Context, reg, repo string, d digest.Digest, artifactType string) ([]ocispec.Descriptor, error)
+	// RepositoryExists reports whether the repository has any content.
+	RepositoryExists(ctx context.Context, reg, repo string) (bool, error)
+}
+
+// BlobLinks records which repositories may serve which blobs.
+type BlobLinks interface {
+	LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error
+	// BlobSize returns the size of a blob linked into the repository.
+	BlobSize(ctx context.Context, reg, repo string, d digest.Digest) (int64, error)
+	// FindBlob returns the size of a blob linked anywhere in the registry.
+	FindBlob(ctx context.Context, reg string, d digest.Digest) (int64, error)
+	UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error
+}
+
+// Upload is an upload session: which registry and repository an upload ID belongs to.
+type Upload struct {
+	ID         string
+	Registry   string
+	Repository string
+	CreatedAt  time.Time
+}
+
+type Uploads interface {
+	CreateUpload(ctx context.Context, u *Upload) error
+	GetUpload(ctx context.Context, id string) (*Upload, error)
+	DeleteUpload(ctx context.Context, id string) error
+}

@@ -1,0 +1,435 @@
+// Package sqlite is the metadata store of the embedded default: one SQLite file
+// in WAL mode, written through a single connection (SQLite has one writer
+// anyway; queuing in Go beats busy-waiting in SQLite) and read through a pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	_ "modernc.org/sqlite"
+)
+
+// Store is a meta.Store on SQLite.
+type Store struct {
+	w *sql.DB // the one writer
+	r *sql.DB // readers
+}
+
+var _ meta.Store = (*Store)(nil)
+
+// Open opens (creating and migrating) the database at path.
+func Open(path string) (*Store, error) {
+	dsn := func(extra string) string {
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode() + extra
+	}
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("metadata database %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	return &Store{w: w, r: r}, nil
+}
+
+func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+
+// migrations are applied in order, each once; never edit a released one.
+var migrations = []string{
+	`CREATE TABLE registries (
+		key TEXT PRIMARY KEY, name TEXT NOT NULL, subscription TEXT NOT NULL,
+		resource_group TEXT NOT NULL, location TEXT NOT NULL, sku TEXT NOT NULL,
+		properties BLOB, created_at INTEGER NOT NULL, version INTEGER NOT NULL);
+	CREATE TABLE repositories (reg TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (reg, name)) WITHOUT ROWID;
+	CREATE TABLE manifests (
+		reg TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL,
+		content BLOB NOT NULL, subject TEXT NOT NULL, artifact_type TEXT NOT NULL, annotations TEXT NOT NULL,
+		PRIMARY KEY (reg, repo, digest));
+	CREATE INDEX manifests_subject ON manifests (reg, repo, subject) WHERE subject != '';
+	CREATE TABLE tags (reg TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
+		PRIMARY KEY (reg, repo, tag)) WITHOUT ROWID;
+	CREATE INDEX tags_digest ON tags (reg, repo, digest);
+	CREATE TABLE blobs (reg TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+		PRIMARY KEY (reg, repo, digest)) WITHOUT ROWID;
+	CREATE INDEX blobs_digest ON blobs (reg, digest);
+	CREATE TABLE uploads (id TEXT PRIMARY KEY, reg TEXT NOT NULL, repo TEXT NOT NULL, created_at INTEGER NOT NULL);
+	CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+}
+
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_version (v INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := db.QueryRow(`SELECT COALESCE(MAX(v), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO schema_version (v) VALUES (?)`, i+1); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func noRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return meta.ErrNotFound
+	}
+	return err
+}
+
+// --- registries
+
+const registryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
+
+func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
+	var r meta.Registry
+	var created int64
+	var props []byte
+	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
+		return nil, err
+	}
+	r.Properties = props
+	r.CreatedAt = time.Unix(0, created).UTC()
+	return &r, nil
+}
+
+func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
+	r.Version = 1
+	_, err := s.w.ExecContext(ctx, `INSERT INTO registries (`+registryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version)
+	if isUnique(err) {
+		return meta.ErrExists
+	}
+	return err
+}
+
+func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, error) {
+	r, err := scanRegistry(s.r.QueryRowContext(ctx, `SELECT `+registryCols+` FROM registries WHERE key = ?`, key))
+	return r, noRows(err)
+}
+
+func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE registries SET sku = ?, location = ?, properties = ?, version = version + 1
+		WHERE key = ? AND version = ?`, r.SKU, r.Location, []byte(r.Properties), r.Key, r.Version)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.GetRegistry(ctx, r.Key); err != nil {
+			return err
+		}
+		return meta.ErrConflict
+	}
+	r.Version++
+	return nil
+}
+
+func (s *Store) DeleteRegistry(ctx context.Context, key string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM registries WHERE key = ?`, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrNotFound
+		}
+		for _, t := range []string{"repositories", "manifests", "tags", "blobs", "uploads"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE reg = ?`, key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) ListRegistries(ctx context.Context) ([]*meta.Registry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+registryCols+` FROM registries ORDER BY key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*meta.Registry
+	for rows.Next() {
+		r, err := scanRegistry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// --- manifests and tags
+
+func ensureRepo(ctx context.Context, tx *sql.Tx, reg, repo string) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO repositories (reg, name) VALUES (?, ?)`, reg, repo)
+	return err
+}
+
+func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manifest, tags ...string) error {
+	ann := []byte("{}")
+	if len(m.Annotations) > 0 {
+		ann, _ = json.Marshal(m.Annotations)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO manifests
+			(reg, repo, digest, media_type, content, subject, artifact_type, annotations) VALUES (?,?,?,?,?,?,?,?)`,
+			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann)); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tags (reg, repo, tag, digest) VALUES (?,?,?,?)`,
+				reg, repo, t, m.Digest.String()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*meta.Manifest, error) {
+	m := meta.Manifest{Digest: d}
+	var subject, ann string
+	err := s.r.QueryRowContext(ctx, `SELECT media_type, content, subject, artifact_type, annotations
+		FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String()).
+		Scan(&m.MediaType, &m.Content, &subject, &m.ArtifactType, &ann)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	m.Subject = digest.Digest(subject)
+	if ann != "{}" {
+		_ = json.Unmarshal([]byte(ann), &m.Annotations)
+	}
+	return &m, nil
+}
+
+func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error) {
+	var d string
+	err := s.r.QueryRowContext(ctx, `SELECT digest FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).Scan(&d)
+	return digest.Digest(d), noRows(err)
+}
+
+func (s *Store) DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+		return err
+	})
+}
+
+func (s *Store) DeleteTag(ctx context.Context, reg, repo, tag string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrNotFound
+	}
+	return nil
+}
+
+func limit(n int) int {
+	if n < 0 {
+		return -1 // SQLite: no limit
+	}
+	return n
+}
+
+func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {
+	return s.strings(ctx, `SELECT tag FROM tags WHERE reg = ? AND repo = ? AND tag > ? ORDER BY tag LIMIT ?`, reg, repo, last, limit(n))
+}
+
+func (s *Store) ListRepositories(ctx context.Context, reg, last string, n int) ([]string, error) {
+	return s.strings(ctx, `SELECT name FROM repositories WHERE reg = ? AND name > ? ORDER BY name LIMIT ?`, reg, last, limit(n))
+}
+
+func (s *Store) RepositoryExists(ctx context.Context, reg, repo string) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM repositories WHERE reg = ? AND name = ?`, reg, repo).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest, artifactType string) ([]ocispec.Descriptor, error) {
+	q := `SELECT digest, media_type, length(content), artifact_type, annotations FROM manifests
+		WHERE reg = ? AND repo = ? AND subject = ?`
+	args := []any{reg, repo, d.String()}
+	if artifactType != "" {
+		q += ` AND artifact_type = ?`
+		args = append(args, artifactType)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY digest`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ocispec.Descriptor{}
+	for rows.Next() {
+		var desc ocispec.Descriptor
+		var dg, ann string
+		if err := rows.Scan(&dg, &desc.MediaType, &desc.Size, &desc.ArtifactType, &ann); err != nil {
+			return nil, err
+		}
+		desc.Digest = digest.Digest(dg)
+		if ann != "{}" {
+			_ = json.Unmarshal([]byte(ann), &desc.Annotations)
+		}
+		out = append(out, desc)
+	}
+	return out, rows.Err()
+}
+
+// --- blob links
+
+func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blobs (reg, repo, digest, size) VALUES (?,?,?,?)`, reg, repo, d.String(), size)
+		return err
+	})
+}
+
+func (s *Store) BlobSize(ctx context.Context, reg, repo string, d digest.Digest) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT size FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String()).Scan(&n)
+	return n, noRows(err)
+}
+
+func (s *Store) FindBlob(ctx context.Context, reg string, d digest.Digest) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT size FROM blobs WHERE reg = ? AND digest = ? LIMIT 1`, reg, d.String()).Scan(&n)
+	return n, noRows(err)
+}
+
+func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrNotFound
+	}
+	return nil
+}
+
+// --- uploads
+
+func (s *Store) CreateUpload(ctx context.Context, u *meta.Upload) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, reg, repo, created_at) VALUES (?,?,?,?)`,
+		u.ID, u.Registry, u.Repository, u.CreatedAt.UnixNano())
+	if isUnique(err) {
+		return meta.ErrExists
+	}
+	return err
+}
+
+func (s *Store) GetUpload(ctx context.Context, id string) (*meta.Upload, error) {
+	u := meta.Upload{ID: id}
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT reg, repo, created_at FROM uploads WHERE id = ?`, id).Scan(&u.Registry, &u.Repository, &created)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	u.CreatedAt = time.Unix(0, created).UTC()
+	return &u, nil
+}
+
+func (s *Store) DeleteUpload(ctx context.Context, id string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	return err
+}
+
+// --- settings
+
+func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {
+	if _, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, key, value); err != nil {
+		return "", err
+	}
+	var v string
+	err := s.w.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	return v, err
+}

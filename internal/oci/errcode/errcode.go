@@ -1,0 +1,125 @@
+// Package errcode is the one table of OCI distribution error codes: each code is
+// registered once with its HTTP status, handlers return *Error values, and
+// Write renders them. Nothing else in moat writes an OCI error body.
+package errcode
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// Code is an OCI error code together with its HTTP status and default message.
+type Code struct {
+	Name    string
+	Status  int
+	Message string
+}
+
+// The codes of the OCI distribution specification (section "Error Codes"),
+// plus the few moat needs beyond it.
+var (
+	BlobUnknown         = Code{"BLOB_UNKNOWN", http.StatusNotFound, "blob unknown to registry"}
+	BlobUploadInvalid   = Code{"BLOB_UPLOAD_INVALID", http.StatusBadRequest, "blob upload invalid"}
+	BlobUploadUnknown   = Code{"BLOB_UPLOAD_UNKNOWN", http.StatusNotFound, "blob upload unknown to registry"}
+	DigestInvalid       = Code{"DIGEST_INVALID", http.StatusBadRequest, "provided digest did not match uploaded content"}
+	ManifestBlobUnknown = Code{"MANIFEST_BLOB_UNKNOWN", http.StatusBadRequest, "manifest references a manifest or blob unknown to registry"}
+	ManifestInvalid     = Code{"MANIFEST_INVALID", http.StatusBadRequest, "manifest invalid"}
+	ManifestUnknown     = Code{"MANIFEST_UNKNOWN", http.StatusNotFound, "manifest unknown to registry"}
+	NameInvalid         = Code{"NAME_INVALID", http.StatusBadRequest, "invalid repository name"}
+	NameUnknown         = Code{"NAME_UNKNOWN", http.StatusNotFound, "repository name not known to registry"}
+	SizeInvalid         = Code{"SIZE_INVALID", http.StatusBadRequest, "provided length did not match content length"}
+	Unauthorized        = Code{"UNAUTHORIZED", http.StatusUnauthorized, "authentication required"}
+	Denied              = Code{"DENIED", http.StatusForbidden, "requested access to the resource is denied"}
+	Unsupported         = Code{"UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"}
+	TooManyRequests     = Code{"TOOMANYREQUESTS", http.StatusTooManyRequests, "too many requests"}
+	// RangeInvalid is BLOB_UPLOAD_INVALID with 416: a chunk that does not start
+	// where the upload ends. Clients read the Range header to resume.
+	RangeInvalid     = Code{"BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"}
+	ManifestTooLarge = Code{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge, "manifest too large"}
+	RouteUnknown     = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
+	Internal         = Code{"UNKNOWN", http.StatusInternalServerError, "internal error"}
+	Unavailable      = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
+)
+
+// Error is a returned OCI error: a code, a message for the user and optional detail.
+type Error struct {
+	Code    Code
+	Message string
+	Detail  any
+	// Header is extra response headers (e.g. Range on a 416).
+	Header http.Header
+	cause  error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.Code.Name + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return e.Code.Name + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// New returns an error of code c with a message formatted from format and args;
+// an empty format uses the code's default message.
+func New(c Code, format string, args ...any) *Error {
+	msg := c.Message
+	if format != "" {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &Error{Code: c, Message: msg}
+}
+
+// Wrap is New for an internal cause that is logged but never shown to the client.
+func Wrap(c Code, cause error, format string, args ...any) *Error {
+	e := New(c, format, args...)
+	e.cause = cause
+	return e
+}
+
+// WithDetail sets the detail object of e.
+func (e *Error) WithDetail(d any) *Error { e.Detail = d; return e }
+
+// WithHeader adds a response header to e.
+func (e *Error) WithHeader(k, v string) *Error {
+	if e.Header == nil {
+		e.Header = http.Header{}
+	}
+	e.Header.Set(k, v)
+	return e
+}
+
+type body struct {
+	Errors []item `json:"errors"`
+}
+
+type item struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// Write renders err as an OCI error response. Errors that are not *Error are
+// internal: logged with their cause, shown to the client as UNKNOWN.
+func Write(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = Wrap(Internal, err, "")
+	}
+	if e.Code.Status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(e.Code.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	_ = json.NewEncoder(w).Encode(body{Errors: []item{{Code: e.Code.Name, Message: e.Message, Detail: e.Detail}}})
+}

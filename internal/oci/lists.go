@@ -1,0 +1,151 @@
+package oci
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/moat-registry/moat/internal/oci/errcode"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// maxPage bounds one page of tags or repositories.
+const maxPage = 10000
+
+// page reads the n and last query parameters.
+func page(r *http.Request) (last string, n int, err error) {
+	q := r.URL.Query()
+	last = q.Get("last")
+	if !q.Has("n") {
+		return last, maxPage, nil
+	}
+	n, perr := strconv.Atoi(q.Get("n"))
+	if perr != nil || n < 0 {
+		return "", 0, errcode.New(errcode.Unsupported, "query parameter n=%q must be a non-negative integer", q.Get("n"))
+	}
+	return last, min(n, maxPage), nil
+}
+
+// writePage writes one page of a list. items holds up to n+1 entries: one
+// more than the page tells that a next page exists, announced by a Link header.
+func writePage(w http.ResponseWriter, r *http.Request, items []string, n int, body func([]string) any) {
+	if len(items) > n {
+		items = items[:n]
+		q := url.Values{"n": {strconv.Itoa(n)}, "last": {items[n-1]}}
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body(items))
+}
+
+type tagList struct {
+	Name string   `json:"name"`
+	Tags []string `json:"tags"`
+}
+
+type repoList struct {
+	Repositories []string `json:"repositories"`
+}
+
+func (h *Handler) tags(w http.ResponseWriter, r *http.Request, t target) error {
+	if !allow(r, http.MethodGet, http.MethodHead) {
+		return methodErr(r)
+	}
+	last, n, err := page(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if ok, err := h.Meta.RepositoryExists(ctx, t.reg.Key, t.repo); err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	} else if !ok {
+		return errcode.New(errcode.NameUnknown, "repository %s not found", t.name)
+	}
+	tags, err := h.Meta.ListTags(ctx, t.reg.Key, t.repo, last, n+1)
+	if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	writePage(w, r, tags, n, func(items []string) any { return tagList{t.name, items} })
+	return nil
+}
+
+// catalog lists repositories. In host style, and at /v2/<registry>/_catalog, it
+// lists one registry; /v2/_catalog on a path-style host lists the repositories
+// of every registry as <registry>/<repository>, the names clients use there.
+func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string) error {
+	if !allow(r, http.MethodGet, http.MethodHead) {
+		return methodErr(r)
+	}
+	last, n, err := page(r)
+	if err != nil {
+		return err
+	}
+	if hostReg, ok := h.Addressing.HostRegistry(r.Host); ok && regName == "" {
+		regName = hostReg
+	}
+	var repos []string
+	if regName != "" {
+		reg, err := h.registry(regName)
+		if err != nil {
+			return err
+		}
+		repos, err = h.Meta.ListRepositories(r.Context(), reg.Key, last, n+1)
+		if err != nil {
+			return errcode.Wrap(errcode.Internal, err, "")
+		}
+	} else if repos, err = h.allRepositories(r, last, n+1); err != nil {
+		return err
+	}
+	writePage(w, r, repos, n, func(items []string) any { return repoList{items} })
+	return nil
+}
+
+// allRepositories lists up to n qualified names <registry>/<repository> after last.
+func (h *Handler) allRepositories(r *http.Request, last string, n int) ([]string, error) {
+	var out []string
+	lastReg, lastRepo, _ := strings.Cut(last, "/")
+	for _, reg := range h.Registries.All() { // sorted by key
+		if reg.Key < lastReg {
+			continue
+		}
+		after := ""
+		if reg.Key == lastReg {
+			after = lastRepo
+		}
+		repos, err := h.Meta.ListRepositories(r.Context(), reg.Key, after, n-len(out))
+		if err != nil {
+			return nil, errcode.Wrap(errcode.Internal, err, "")
+		}
+		for _, repo := range repos {
+			out = append(out, reg.Key+"/"+repo)
+		}
+		if len(out) >= n {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) referrers(w http.ResponseWriter, r *http.Request, t target, ref string) error {
+	if !allow(r, http.MethodGet, http.MethodHead) {
+		return methodErr(r)
+	}
+	d, err := parseDigest(ref)
+	if err != nil {
+		return err
+	}
+	at := r.URL.Query().Get("artifactType")
+	descs, err := h.Meta.Referrers(r.Context(), t.reg.Key, t.repo, d, at)
+	if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: descs}
+	idx.SchemaVersion = 2
+	if at != "" {
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+	return json.NewEncoder(w).Encode(idx)
+}

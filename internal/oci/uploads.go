@@ -1,0 +1,236 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moat-registry/moat/internal/blob"
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/opencontainers/go-digest"
+)
+
+// startUpload answers POST /blobs/uploads/: a mount, a monolithic upload
+// (?digest=), or the start of a session.
+func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, t target) error {
+	if r.Method != http.MethodPost {
+		return methodErr(r)
+	}
+	q := r.URL.Query()
+	ctx := r.Context()
+	if m := q.Get("mount"); m != "" {
+		d, err := parseDigest(m)
+		if err != nil {
+			return err
+		}
+		if ok, err := h.mount(ctx, r.Host, t, d, q.Get("from"), q.Has("from")); err != nil {
+			return err
+		} else if ok {
+			return blobCreated(w, t, d)
+		}
+		// Not mountable: start an ordinary upload, as the spec asks.
+	}
+	alg := digest.Canonical
+	var want digest.Digest
+	if s := q.Get("digest"); s != "" {
+		d, err := parseDigest(s)
+		if err != nil {
+			return err
+		}
+		want, alg = d, d.Algorithm()
+	}
+	u, err := h.Blobs.NewUpload(ctx, alg)
+	if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	if want != "" {
+		// Monolithic upload: the body is the whole blob.
+		if err := checkLength(r, u.Size()); err != nil {
+			u.Cancel(ctx)
+			return err
+		}
+		if _, err := u.Append(ctx, r.Body); err != nil {
+			u.Cancel(ctx)
+			return errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the blob failed")
+		}
+		return h.commit(w, r, t, u, want)
+	}
+	defer u.Close()
+	if err := h.Meta.CreateUpload(ctx, &meta.Upload{ID: u.ID(), Registry: t.reg.Key, Repository: t.repo, CreatedAt: time.Now()}); err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	uploadStatus(w, t, u)
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// mount links d into t from another repository of the same registry (from) or,
+// when from is absent, from anywhere in the registry. Blobs never cross registries.
+func (h *Handler) mount(ctx context.Context, host string, t target, d digest.Digest, from string, hasFrom bool) (bool, error) {
+	var size int64
+	var err error
+	if hasFrom {
+		src, rerr := h.resolve(host, from)
+		if rerr != nil || src.reg.Key != t.reg.Key {
+			return false, nil
+		}
+		size, err = h.Meta.BlobSize(ctx, src.reg.Key, src.repo, d)
+	} else {
+		size, err = h.Meta.FindBlob(ctx, t.reg.Key, d)
+	}
+	if errors.Is(err, meta.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, errcode.Wrap(errcode.Internal, err, "")
+	}
+	if err := h.Meta.LinkBlob(ctx, t.reg.Key, t.repo, d, size); err != nil {
+		return false, errcode.Wrap(errcode.Internal, err, "")
+	}
+	return true, nil
+}
+
+// upload serves /blobs/uploads/<id>: PATCH a chunk, PUT to finish, GET status, DELETE to cancel.
+func (h *Handler) upload(w http.ResponseWriter, r *http.Request, t target, id string) error {
+	if !allow(r, http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete) {
+		return methodErr(r)
+	}
+	ctx := r.Context()
+	unknown := errcode.New(errcode.BlobUploadUnknown, "upload %s is not in progress in %s: start a new one with POST", id, t.name)
+	if s, err := h.Meta.GetUpload(ctx, id); errors.Is(err, meta.ErrNotFound) || (err == nil && (s.Registry != t.reg.Key || s.Repository != t.repo)) {
+		return unknown
+	} else if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	u, err := h.Blobs.ResumeUpload(ctx, id)
+	if errors.Is(err, blob.ErrNotFound) {
+		h.Meta.DeleteUpload(ctx, id)
+		return unknown
+	} else if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	switch r.Method {
+	case http.MethodGet:
+		defer u.Close()
+		uploadStatus(w, t, u)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case http.MethodDelete:
+		if err := u.Cancel(ctx); err != nil {
+			return errcode.Wrap(errcode.Internal, err, "")
+		}
+		h.Meta.DeleteUpload(ctx, id)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case http.MethodPatch:
+		defer u.Close()
+		if err := h.appendChunk(r, u); err != nil {
+			return err
+		}
+		uploadStatus(w, t, u)
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+	// PUT: an optional last chunk, then commit.
+	d, err := parseDigest(r.URL.Query().Get("digest"))
+	if err != nil {
+		u.Close()
+		return err
+	}
+	if err := h.appendChunk(r, u); err != nil {
+		u.Close()
+		return err
+	}
+	return h.commit(w, r, t, u, d)
+}
+
+// appendChunk appends the request body to u after checking Content-Range and
+// Content-Length against the upload's offset.
+func (h *Handler) appendChunk(r *http.Request, u blob.Upload) error {
+	if err := checkLength(r, u.Size()); err != nil {
+		return err
+	}
+	if _, err := u.Append(r.Context(), r.Body); err != nil {
+		return errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the chunk failed after %d bytes; check the upload status and resume", u.Size())
+	}
+	return nil
+}
+
+// checkLength validates Content-Range (must start at the current offset) and
+// Content-Length (must equal the range's length).
+func checkLength(r *http.Request, offset int64) error {
+	cr := r.Header.Get("Content-Range")
+	if cr == "" {
+		return nil
+	}
+	start, end, ok := ParseContentRange(cr)
+	if !ok {
+		return errcode.New(errcode.BlobUploadInvalid, "invalid Content-Range %q: use <start>-<end> (inclusive byte offsets)", cr)
+	}
+	if start != offset {
+		return errcode.New(errcode.RangeInvalid, "chunk starts at %d but the upload has %d bytes; resume at the offset in the Range header", start, offset).
+			WithHeader("Range", rangeHeader(offset)).WithHeader("Location", r.URL.Path)
+	}
+	if r.ContentLength >= 0 && r.ContentLength != end-start+1 {
+		return errcode.New(errcode.SizeInvalid, "Content-Length %d does not match Content-Range %s", r.ContentLength, cr)
+	}
+	return nil
+}
+
+// ParseContentRange parses the "<start>-<end>" of a chunk upload (an optional
+// "bytes " or "bytes=" prefix accepted).
+func ParseContentRange(s string) (start, end int64, ok bool) {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "bytes "), "bytes=")
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+func (h *Handler) commit(w http.ResponseWriter, r *http.Request, t target, u blob.Upload, d digest.Digest) error {
+	ctx := r.Context()
+	id := u.ID()
+	size, err := u.Commit(ctx, d)
+	if err != nil {
+		if errors.Is(err, blob.ErrDigestMismatch) {
+			// The bytes can never become this blob: drop the upload.
+			u.Cancel(ctx)
+			h.Meta.DeleteUpload(ctx, id)
+		}
+		return commitErr(err, d)
+	}
+	h.Meta.DeleteUpload(ctx, id)
+	if err := h.Meta.LinkBlob(ctx, t.reg.Key, t.repo, d, size); err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	return blobCreated(w, t, d)
+}
+
+func blobCreated(w http.ResponseWriter, t target, d digest.Digest) error {
+	setLocation(w, t, "blobs", d.String())
+	w.Header().Set("Docker-Content-Digest", d.String())
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func uploadStatus(w http.ResponseWriter, t target, u blob.Upload) {
+	setLocation(w, t, "blobs/uploads", u.ID())
+	w.Header().Set("Range", rangeHeader(u.Size()))
+	w.Header().Set("Docker-Upload-UUID", u.ID())
+	w.Header().Set("Content-Length", "0")
+}
+
+// rangeHeader is the Range of bytes received: "0-<last>", "0-0" when none yet.
+func rangeHeader(size int64) string {
+	return fmt.Sprintf("0-%d", max(size-1, 0))
+}

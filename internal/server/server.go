@@ -1,0 +1,168 @@
+// Package server wires configuration, stores and handlers into running listeners.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/blob"
+	blobfs "github.com/moat-registry/moat/internal/blob/fs"
+	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/mgmt"
+	"github.com/moat-registry/moat/internal/oci"
+	"github.com/moat-registry/moat/internal/regindex"
+)
+
+// Server is a configured moat server.
+type Server struct {
+	cfg          config.Config
+	meta         meta.Store
+	blobs        blob.Store
+	index        *regindex.Index
+	subscription string
+	handler      http.Handler
+}
+
+// New opens the stores in cfg.DataDir and builds the handlers.
+func New(ctx context.Context, cfg config.Config) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	m, err := sqlite.Open(filepath.Join(cfg.DataDir, "meta.db"))
+	if err != nil {
+		return nil, err
+	}
+	b, err := blobfs.New(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, meta: m, blobs: b}
+	if s.subscription, err = m.InitSetting(ctx, "subscriptionId", newGUID()); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if s.index, err = regindex.New(ctx, m); err != nil {
+		m.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	u, _ := uuid.FromBytes(b[:])
+	u[6] = (u[6] & 0x0f) | 0x40 // version 4
+	u[8] = (u[8] & 0x3f) | 0x80
+	return u.String()
+}
+
+// Subscription is the server's subscription ID.
+func (s *Server) Subscription() string { return s.subscription }
+
+// Handler is the HTTP handler of every listener.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the stores.
+func (s *Server) Close() error { return s.meta.Close() }
+
+func (s *Server) routes() http.Handler {
+	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
+	mux := http.NewServeMux()
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr}
+	mux.Handle("/v2/", data)
+	mux.Handle("/v2", data)
+	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Location: "local",
+		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
+	mux.Handle("/subscriptions/", mg)
+	mux.Handle("/subscriptions", mg)
+	return mux
+}
+
+// loginServer is <name>.<suffix> in host style, else <host the client used>/<name>.
+func (s *Server) loginServer(r *http.Request, name string) string {
+	name = strings.ToLower(name)
+	if s.cfg.LoginServerSuffix != "" {
+		return name + "." + s.cfg.LoginServerSuffix
+	}
+	return r.Host + "/" + name
+}
+
+// Run serves every configured listener until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
+	var lns []net.Listener
+	for _, l := range s.cfg.Listeners {
+		if l.Kind != config.KindPublic {
+			closeAll(lns)
+			return fmt.Errorf("listener %s: kind %s is not supported by this version of moat", l.Name, l.Kind)
+		}
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			closeAll(lns)
+			return fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		lns = append(lns, ln)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	var addrs []net.Addr
+	for _, ln := range lns {
+		addrs = append(addrs, ln.Addr())
+	}
+	if ready != nil {
+		ready(addrs)
+	}
+	errc := make(chan error, len(lns))
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if s.cfg.TLSCert != "" {
+				err = srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	wg.Wait()
+	return err
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}

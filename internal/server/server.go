@@ -91,7 +91,7 @@ func (s *Server) routes() http.Handler {
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
-	return mux
+	return recoverPanics(mux)
 }
 
 // loginServer is <name>.<suffix> in host style, else <host the client used>/<name>.

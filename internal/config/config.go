@@ -20,6 +20,15 @@ type Config struct {
 	TLSCert           string     `yaml:"tlsCert"`
 	TLSKey            string     `yaml:"tlsKey"`
 	Listeners         []Listener `yaml:"listeners"`
+	Limits            Limits     `yaml:"limits"`
+}
+
+// Limits are per-registry quotas; zero means the default (200 IP rules,
+// 100 virtual-network rules, 200 private endpoints).
+type Limits struct {
+	IPRules             int `yaml:"ipRules"`
+	VirtualNetworkRules int `yaml:"virtualNetworkRules"`
+	PrivateEndpoints    int `yaml:"privateEndpoints"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.
@@ -96,6 +105,9 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 
 // Validate checks the configuration and says what to fix.
 func (c *Config) Validate() error {
+	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
+		return fmt.Errorf("limits must not be negative")
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("set both --tls-cert and --tls-key, or neither")
 	}

@@ -28,7 +28,32 @@ type Store interface {
 	BlobLinks
 	Uploads
 	Settings
+	Resources
 	Close() error
+}
+
+// Resource is a management-plane resource other than a registry (resource
+// groups, provider registrations, virtual networks, private endpoints,
+// private endpoint connections): its ARM ID and its JSON document.
+type Resource struct {
+	// ID is the resource ID as created; lookups compare it case-insensitively.
+	ID   string
+	Type string // e.g. Microsoft.Network/virtualNetworks
+	Body json.RawMessage
+	// Version increases on every update; it is the resource's ETag.
+	Version int64
+}
+
+type Resources interface {
+	// PutResource creates r (Version 0) or updates it if the stored version is
+	// still r.Version (ErrConflict otherwise; ErrExists if created concurrently).
+	// r.Version is the new version afterwards.
+	PutResource(ctx context.Context, r *Resource) error
+	GetResource(ctx context.Context, id string) (*Resource, error)
+	// ListResources lists resources of a type whose ID starts with prefix (case-insensitive).
+	ListResources(ctx context.Context, typ, prefix string) ([]*Resource, error)
+	// DeleteResource deletes the resource and every resource below it (IDs under id + "/").
+	DeleteResource(ctx context.Context, id string) error
 }
 
 // Settings holds server-wide values fixed at first start (tenant and subscription IDs).

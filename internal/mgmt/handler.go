@@ -1,5 +1,6 @@
-// Package mgmt is the ARM-shaped management API (/subscriptions/...). This
-// first cut serves registries; the management-plane issue adds the rest.
+// Package mgmt is the ARM-shaped management API (/subscriptions/...):
+// resource groups, provider registrations, registries and their private
+// endpoint connections, virtual networks, subnets and private endpoints.
 package mgmt
 
 import (
@@ -20,10 +21,23 @@ var APIVersions = []string{"2019-05-01", "2021-08-01-preview", "2023-07-01", "20
 // maxBody bounds a request body.
 const maxBody = 1 << 20
 
+// DefaultGroup is the resource group every fresh server has.
+const DefaultGroup = "default"
+
 // Reloader is told after every registry change (the data plane's snapshot).
 type Reloader interface {
 	Reload(ctx context.Context) error
 }
+
+// Limits are the per-registry quotas (SPEC 2), configurable.
+type Limits struct {
+	IPRules             int
+	VirtualNetworkRules int
+	PrivateEndpoints    int
+}
+
+// DefaultLimits are the cloud's Premium quotas.
+var DefaultLimits = Limits{IPRules: 200, VirtualNetworkRules: 100, PrivateEndpoints: 200}
 
 // Handler serves the management API.
 type Handler struct {
@@ -31,6 +45,9 @@ type Handler struct {
 	Index        Reloader
 	Subscription string
 	Location     string
+	Limits       Limits
+	// ZoneSuffix is the login-server suffix, used in private DNS zone names.
+	ZoneSuffix string
 	// LoginServer returns a registry's login server as seen from a request.
 	LoginServer func(r *http.Request, name string) string
 }
@@ -45,28 +62,57 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := checkAPIVersion(r); err != nil {
 		return err
 	}
-	if strings.Trim(r.URL.Path, "/") == "subscriptions" {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(segs) == 1 {
 		return h.listSubscriptions(w, r)
+	}
+	if !strings.EqualFold(segs[1], h.Subscription) {
+		return armErr(http.StatusNotFound, "SubscriptionNotFound", "subscription %q not found; this server's subscription is %s", segs[1], h.Subscription)
+	}
+	sub := h.Subscription
+	rest := segs[2:]
+	switch {
+	case len(rest) == 0:
+		return h.subscription(w, r)
+	case strings.EqualFold(rest[0], "providers") && (len(rest) <= 2 || len(rest) == 3 && isRegistrationVerb(rest[2])):
+		return h.providers(w, r, sub, rest[1:])
 	}
 	id, err := resid.Parse(r.URL.Path)
 	if err != nil {
 		return badRequest("InvalidResourceId", "%v", err)
 	}
-	if !strings.EqualFold(id.Subscription, h.Subscription) {
-		return armErr(http.StatusNotFound, "SubscriptionNotFound", "subscription %q not found; this server's subscription is %s", id.Subscription, h.Subscription)
+	id.Subscription = sub
+	if id.Namespace == "" {
+		return h.groups(w, r, id)
 	}
-	if id.ResourceGroup != "" && !strings.EqualFold(id.ResourceGroup, DefaultGroup) {
-		return armErr(http.StatusNotFound, "ResourceGroupNotFound", "resource group %q could not be found; use %q", id.ResourceGroup, DefaultGroup)
+	if id.ResourceGroup != "" {
+		rg, err := h.requireGroup(r.Context(), sub, id.ResourceGroup)
+		if err != nil {
+			return err
+		}
+		id.ResourceGroup = rg
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if id.Is("Microsoft.ContainerRegistry", "registries") {
+	switch {
+	case id.Is("Microsoft.ContainerRegistry", "registries"):
 		return h.registries(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "privateEndpointConnections"):
+		return h.privateEndpointConnections(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "privateLinkResources"):
+		return h.privateLinkResources(w, r, id)
+	case id.Is("Microsoft.Network", "virtualNetworks"):
+		return h.virtualNetworks(w, r, id)
+	case id.Is("Microsoft.Network", "virtualNetworks", "subnets"):
+		return h.subnets(w, r, id)
+	case id.Is("Microsoft.Network", "privateEndpoints"):
+		return h.privateEndpoints(w, r, id)
 	}
 	return armErr(http.StatusNotFound, "InvalidResourceType", "the resource type of %s is not served by this server", r.URL.Path)
 }
 
-// DefaultGroup is the resource group every fresh server has.
-const DefaultGroup = "default"
+func isRegistrationVerb(s string) bool {
+	return strings.EqualFold(s, "register") || strings.EqualFold(s, "unregister")
+}
 
 func checkAPIVersion(r *http.Request) error {
 	v := r.URL.Query().Get("api-version")
@@ -100,10 +146,27 @@ func decode(r *http.Request, v any) error {
 // listSubscriptions answers GET /subscriptions: this server's one subscription.
 func (h *Handler) listSubscriptions(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
-		return armErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET to list subscriptions")
+		return methodNotAllowed(r, "subscriptions")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": []map[string]string{{
-		"id": "/subscriptions/" + h.Subscription, "subscriptionId": h.Subscription, "displayName": "moat", "state": "Enabled",
-	}}})
+	writeJSON(w, http.StatusOK, map[string]any{"value": []any{h.subscriptionDoc()}})
 	return nil
+}
+
+func (h *Handler) subscription(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(r, "a subscription")
+	}
+	writeJSON(w, http.StatusOK, h.subscriptionDoc())
+	return nil
+}
+
+func (h *Handler) subscriptionDoc() map[string]string {
+	return map[string]string{"id": "/subscriptions/" + h.Subscription, "subscriptionId": h.Subscription, "displayName": "moat", "state": "Enabled"}
+}
+
+func (h *Handler) location(l string) string {
+	if l == "" {
+		return h.Location
+	}
+	return l
 }

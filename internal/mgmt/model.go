@@ -1,6 +1,9 @@
 package mgmt
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // RegistryResource is the ARM shape of a registry (Microsoft.ContainerRegistry/registries).
 type RegistryResource struct {
@@ -26,17 +29,17 @@ type SystemData struct {
 // RegistryProperties are the registry's properties (SPEC section 2). The
 // writable ones are stored; the read-only ones are filled in on output.
 type RegistryProperties struct {
-	LoginServer                      string          `json:"loginServer,omitempty"`
-	CreationDate                     *time.Time      `json:"creationDate,omitempty"`
-	ProvisioningState                string          `json:"provisioningState,omitempty"`
-	AdminUserEnabled                 *bool           `json:"adminUserEnabled,omitempty"`
-	AnonymousPullEnabled             *bool           `json:"anonymousPullEnabled,omitempty"`
-	PublicNetworkAccess              string          `json:"publicNetworkAccess,omitempty"`
-	NetworkRuleSet                   *NetworkRuleSet `json:"networkRuleSet,omitempty"`
-	NetworkRuleBypassOptions         string          `json:"networkRuleBypassOptions,omitempty"`
-	NetworkRuleBypassAllowedForTasks *bool           `json:"networkRuleBypassAllowedForTasks,omitempty"`
-	DataEndpointEnabled              *bool           `json:"dataEndpointEnabled,omitempty"`
-	PrivateEndpointConnections       []any           `json:"privateEndpointConnections,omitempty"`
+	LoginServer                      string                      `json:"loginServer,omitempty"`
+	CreationDate                     *time.Time                  `json:"creationDate,omitempty"`
+	ProvisioningState                string                      `json:"provisioningState,omitempty"`
+	AdminUserEnabled                 *bool                       `json:"adminUserEnabled,omitempty"`
+	AnonymousPullEnabled             *bool                       `json:"anonymousPullEnabled,omitempty"`
+	PublicNetworkAccess              string                      `json:"publicNetworkAccess,omitempty"`
+	NetworkRuleSet                   *NetworkRuleSet             `json:"networkRuleSet,omitempty"`
+	NetworkRuleBypassOptions         string                      `json:"networkRuleBypassOptions,omitempty"`
+	NetworkRuleBypassAllowedForTasks *bool                       `json:"networkRuleBypassAllowedForTasks,omitempty"`
+	DataEndpointEnabled              *bool                       `json:"dataEndpointEnabled,omitempty"`
+	PrivateEndpointConnections       []PrivateEndpointConnection `json:"privateEndpointConnections,omitempty"`
 }
 
 type NetworkRuleSet struct {
@@ -53,6 +56,24 @@ type IPRule struct {
 type VirtualNetworkRule struct {
 	Action string `json:"action,omitempty"`
 	ID     string `json:"virtualNetworkSubnetResourceId"`
+}
+
+// UnmarshalJSON accepts the subnet ID as "virtualNetworkSubnetResourceId" or
+// as "id" (both appear in the cloud's API versions); output uses the former.
+func (v *VirtualNetworkRule) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Action   string `json:"action"`
+		ID       string `json:"id"`
+		SubnetID string `json:"virtualNetworkSubnetResourceId"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	v.Action, v.ID = in.Action, in.SubnetID
+	if v.ID == "" {
+		v.ID = in.ID
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -91,3 +112,149 @@ func (p RegistryProperties) stored() RegistryProperties {
 	p.LoginServer, p.CreationDate, p.ProvisioningState, p.PrivateEndpointConnections = "", nil, "", nil
 	return p
 }
+
+// ResourceGroup is Microsoft.Resources/resourceGroups.
+type ResourceGroup struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties struct {
+		ProvisioningState string `json:"provisioningState"`
+	} `json:"properties"`
+}
+
+// Provider is a resource provider's registration in a subscription.
+type Provider struct {
+	ID                string `json:"id"`
+	Namespace         string `json:"namespace"`
+	RegistrationState string `json:"registrationState"`
+}
+
+// VirtualNetwork is Microsoft.Network/virtualNetworks.
+type VirtualNetwork struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Etag       string            `json:"etag,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties VNetProperties    `json:"properties"`
+}
+
+type VNetProperties struct {
+	AddressSpace      AddressSpace `json:"addressSpace"`
+	Subnets           []Subnet     `json:"subnets"`
+	ProvisioningState string       `json:"provisioningState,omitempty"`
+}
+
+type AddressSpace struct {
+	AddressPrefixes []string `json:"addressPrefixes"`
+}
+
+// Subnet is Microsoft.Network/virtualNetworks/subnets.
+type Subnet struct {
+	ID         string           `json:"id,omitempty"`
+	Name       string           `json:"name"`
+	Type       string           `json:"type,omitempty"`
+	Etag       string           `json:"etag,omitempty"`
+	Properties SubnetProperties `json:"properties"`
+}
+
+type SubnetProperties struct {
+	AddressPrefix     string            `json:"addressPrefix,omitempty"`
+	AddressPrefixes   []string          `json:"addressPrefixes,omitempty"`
+	ServiceEndpoints  []ServiceEndpoint `json:"serviceEndpoints"`
+	PrivateEndpoints  []SubResource     `json:"privateEndpoints,omitempty"`
+	ProvisioningState string            `json:"provisioningState,omitempty"`
+}
+
+type ServiceEndpoint struct {
+	Service           string   `json:"service"`
+	Locations         []string `json:"locations,omitempty"`
+	ProvisioningState string   `json:"provisioningState,omitempty"`
+}
+
+// SubResource is a reference by ID.
+type SubResource struct {
+	ID string `json:"id"`
+}
+
+// PrivateEndpoint is Microsoft.Network/privateEndpoints.
+type PrivateEndpoint struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Etag       string            `json:"etag,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties PEProperties      `json:"properties"`
+}
+
+type PEProperties struct {
+	Subnet                              *SubResource     `json:"subnet"`
+	PrivateLinkServiceConnections       []PLSConnection  `json:"privateLinkServiceConnections"`
+	ManualPrivateLinkServiceConnections []PLSConnection  `json:"manualPrivateLinkServiceConnections"`
+	IPConfigurations                    []PEIPConfig     `json:"ipConfigurations"`
+	CustomDNSConfigs                    []CustomDNSEntry `json:"customDnsConfigs,omitempty"`
+	ProvisioningState                   string           `json:"provisioningState,omitempty"`
+}
+
+type PLSConnection struct {
+	ID         string         `json:"id,omitempty"`
+	Name       string         `json:"name"`
+	Type       string         `json:"type,omitempty"`
+	Properties PLSCProperties `json:"properties"`
+}
+
+type PLSCProperties struct {
+	PrivateLinkServiceID              string           `json:"privateLinkServiceId"`
+	GroupIDs                          []string         `json:"groupIds"`
+	RequestMessage                    string           `json:"requestMessage,omitempty"`
+	PrivateLinkServiceConnectionState *ConnectionState `json:"privateLinkServiceConnectionState,omitempty"`
+	ProvisioningState                 string           `json:"provisioningState,omitempty"`
+}
+
+type ConnectionState struct {
+	Status          string `json:"status"`
+	Description     string `json:"description,omitempty"`
+	ActionsRequired string `json:"actionsRequired,omitempty"`
+}
+
+type PEIPConfig struct {
+	Name       string `json:"name"`
+	Properties struct {
+		PrivateIPAddress string `json:"privateIPAddress"`
+		GroupID          string `json:"groupId,omitempty"`
+		MemberName       string `json:"memberName,omitempty"`
+	} `json:"properties"`
+}
+
+type CustomDNSEntry struct {
+	FQDN        string   `json:"fqdn"`
+	IPAddresses []string `json:"ipAddresses"`
+}
+
+// PrivateEndpointConnection is a registry's child resource for one private endpoint.
+type PrivateEndpointConnection struct {
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Type       string        `json:"type"`
+	Properties PECProperties `json:"properties"`
+}
+
+type PECProperties struct {
+	PrivateEndpoint                   *SubResource     `json:"privateEndpoint"`
+	PrivateLinkServiceConnectionState *ConnectionState `json:"privateLinkServiceConnectionState"`
+	GroupIDs                          []string         `json:"groupIds,omitempty"`
+	ProvisioningState                 string           `json:"provisioningState,omitempty"`
+}
+
+// Connection states of a private endpoint connection.
+const (
+	StatusApproved     = "Approved"
+	StatusPending      = "Pending"
+	StatusRejected     = "Rejected"
+	StatusDisconnected = "Disconnected"
+)

@@ -1,10 +1,10 @@
 package mgmt
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,72 +20,87 @@ var skus = map[string]string{"basic": "Basic", "standard": "Standard", "premium"
 func (h *Handler) registries(w http.ResponseWriter, r *http.Request, id resid.ID) error {
 	if id.IsCollection() {
 		if r.Method != http.MethodGet {
-			return armErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET to list registries")
+			return methodNotAllowed(r, "the registry collection")
 		}
-		return h.listRegistries(w, r)
+		return h.listRegistries(w, r, id.ResourceGroup)
 	}
 	name := id.Name()
 	switch r.Method {
 	case http.MethodGet:
-		reg, err := h.getRegistry(r, name)
+		reg, err := h.getRegistry(r.Context(), id.ResourceGroup, name)
 		if err != nil {
 			return err
 		}
 		return h.writeRegistry(w, r, http.StatusOK, reg)
-	case http.MethodPut:
-		return h.putRegistry(w, r, name)
+	case http.MethodPut, http.MethodPatch:
+		return h.putRegistry(w, r, id.ResourceGroup, name)
 	case http.MethodDelete:
-		return h.deleteRegistry(w, r, name)
+		return h.deleteRegistry(w, r, id.ResourceGroup, name)
 	}
-	return armErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "method %s is not supported on a registry", r.Method)
+	return methodNotAllowed(r, "a registry")
 }
 
-func (h *Handler) getRegistry(r *http.Request, name string) (*meta.Registry, error) {
-	reg, err := h.Meta.GetRegistry(r.Context(), strings.ToLower(name))
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, notFound("registry %q not found in resource group %q", name, DefaultGroup)
+// getRegistry finds a registry by name in a resource group.
+func (h *Handler) getRegistry(ctx context.Context, rg, name string) (*meta.Registry, error) {
+	reg, err := h.Meta.GetRegistry(ctx, strings.ToLower(name))
+	if errors.Is(err, meta.ErrNotFound) || (err == nil && !strings.EqualFold(reg.ResourceGroup, rg)) {
+		return nil, armErr(http.StatusNotFound, "ResourceNotFound", "registry %q not found in resource group %q", name, rg)
 	}
 	return reg, err
 }
 
-func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, name string) error {
-	if !names.ValidRegistry(name) {
-		return badRequest("InvalidResourceName", "registry name %q is invalid: use 5-50 letters and digits", name)
+func decodeProps(reg *meta.Registry) (RegistryProperties, error) {
+	var p RegistryProperties
+	if len(reg.Properties) > 0 {
+		if err := json.Unmarshal(reg.Properties, &p); err != nil {
+			return p, err
+		}
 	}
+	return p.withDefaults(), nil
+}
+
+// putRegistry creates or replaces (PUT) or updates (PATCH) a registry.
+func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name string) error {
+	ctx := r.Context()
 	var in RegistryResource
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	sku, ok := skus[strings.ToLower(in.SKU.Name)]
-	if !ok {
-		return badRequest("InvalidSkuName", "sku.name %q is invalid: use Basic, Standard or Premium", in.SKU.Name)
+	existing, err := h.Meta.GetRegistry(ctx, strings.ToLower(name))
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		return err
 	}
-	props, err := json.Marshal(in.Properties.withDefaults().stored())
+	if existing != nil && !strings.EqualFold(existing.ResourceGroup, rg) {
+		return armErr(http.StatusConflict, "AlreadyInUse", "the registry name %q is already in use (in resource group %s); registry names are unique per server", name, existing.ResourceGroup)
+	}
+	var version int64
+	if existing != nil {
+		version = existing.Version
+	}
+	if err := ifMatch(r, version); err != nil {
+		return err
+	}
+	if err := ifNoneMatch(r, existing != nil); err != nil {
+		return err
+	}
+	if existing == nil && r.Method == http.MethodPatch {
+		return armErr(http.StatusNotFound, "ResourceNotFound", "registry %q not found in resource group %q; create it with PUT", name, rg)
+	}
+	sku, props, err := h.merge(r, existing, in)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	existing, err := h.Meta.GetRegistry(ctx, strings.ToLower(name))
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		if m := r.Header.Get("If-Match"); m != "" && m != "*" {
-			return armErr(http.StatusPreconditionFailed, "PreconditionFailed", "registry %q does not exist, so If-Match %s cannot match", name, m)
-		}
-		reg := &meta.Registry{Key: strings.ToLower(name), Name: name, Subscription: h.Subscription, ResourceGroup: DefaultGroup,
-			Location: h.location(in.Location), SKU: sku, Properties: props, CreatedAt: time.Now().UTC()}
-		if err := h.Meta.CreateRegistry(ctx, reg); errors.Is(err, meta.ErrExists) {
-			return armErr(http.StatusConflict, "Conflict", "registry %q was created concurrently; retry", name)
-		} else if err != nil {
-			return err
-		}
-		return h.changed(w, r, http.StatusCreated, reg)
-	case err != nil:
+	if existing == nil {
+		return h.createRegistry(w, r, rg, name, in.Location, sku, props)
+	}
+	if err := h.validateRegistry(ctx, existing, sku, &props); err != nil {
 		return err
 	}
-	if err := checkIfMatch(r, existing); err != nil {
+	raw, err := json.Marshal(props.stored())
+	if err != nil {
 		return err
 	}
-	existing.SKU, existing.Properties = sku, props
+	existing.SKU, existing.Properties = sku, raw
 	if in.Location != "" {
 		existing.Location = in.Location
 	}
@@ -97,22 +112,76 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, name strin
 	return h.changed(w, r, http.StatusOK, existing)
 }
 
-func (h *Handler) location(l string) string {
-	if l == "" {
-		return h.Location
+// merge computes the SKU and properties a PUT or PATCH asks for. PUT replaces
+// every writable property (unset ones take their defaults); PATCH replaces
+// only the properties given.
+func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryResource) (string, RegistryProperties, error) {
+	sku := ""
+	if in.SKU.Name != "" {
+		var ok bool
+		if sku, ok = skus[strings.ToLower(in.SKU.Name)]; !ok {
+			return "", RegistryProperties{}, badRequest("InvalidSkuName", "sku.name %q is invalid: use Basic, Standard or Premium", in.SKU.Name)
+		}
 	}
-	return l
+	if r.Method == http.MethodPut || existing == nil {
+		if sku == "" {
+			return "", RegistryProperties{}, badRequest("InvalidSkuName", "sku.name is required: use Basic, Standard or Premium")
+		}
+		return sku, in.Properties.withDefaults(), nil
+	}
+	cur, err := decodeProps(existing)
+	if err != nil {
+		return "", cur, err
+	}
+	if sku == "" {
+		sku = existing.SKU
+	}
+	p := in.Properties
+	set := func(dst **bool, v *bool) {
+		if v != nil {
+			*dst = v
+		}
+	}
+	set(&cur.AdminUserEnabled, p.AdminUserEnabled)
+	set(&cur.AnonymousPullEnabled, p.AnonymousPullEnabled)
+	set(&cur.NetworkRuleBypassAllowedForTasks, p.NetworkRuleBypassAllowedForTasks)
+	set(&cur.DataEndpointEnabled, p.DataEndpointEnabled)
+	if p.PublicNetworkAccess != "" {
+		cur.PublicNetworkAccess = p.PublicNetworkAccess
+	}
+	if p.NetworkRuleBypassOptions != "" {
+		cur.NetworkRuleBypassOptions = p.NetworkRuleBypassOptions
+	}
+	if p.NetworkRuleSet != nil {
+		cur.NetworkRuleSet = p.NetworkRuleSet
+	}
+	return sku, cur.withDefaults(), nil
 }
 
-func checkIfMatch(r *http.Request, reg *meta.Registry) error {
-	m := r.Header.Get("If-Match")
-	if m == "" || m == "*" || m == etag(reg) {
-		return nil
+func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties) error {
+	ctx := r.Context()
+	if !names.ValidRegistry(name) {
+		return badRequest("InvalidResourceName", "registry name %q is invalid: use 5-50 letters and digits", name)
 	}
-	return armErr(http.StatusPreconditionFailed, "PreconditionFailed", "If-Match %s does not match the registry's ETag %s; read it again and retry", m, etag(reg))
+	if err := h.requireRegistered(ctx, h.Subscription, "Microsoft.ContainerRegistry"); err != nil {
+		return err
+	}
+	if err := h.validateRegistry(ctx, nil, sku, &props); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(props.stored())
+	if err != nil {
+		return err
+	}
+	reg := &meta.Registry{Key: strings.ToLower(name), Name: name, Subscription: h.Subscription, ResourceGroup: rg,
+		Location: h.location(location), SKU: sku, Properties: raw, CreatedAt: time.Now().UTC()}
+	if err := h.Meta.CreateRegistry(ctx, reg); errors.Is(err, meta.ErrExists) {
+		return armErr(http.StatusConflict, "AlreadyInUse", "registry %q was created concurrently; retry", name)
+	} else if err != nil {
+		return err
+	}
+	return h.changed(w, r, http.StatusCreated, reg)
 }
-
-func etag(reg *meta.Registry) string { return `"` + strconv.FormatInt(reg.Version, 10) + `"` }
 
 // changed reloads the data plane's snapshot and answers with the registry.
 func (h *Handler) changed(w http.ResponseWriter, r *http.Request, status int, reg *meta.Registry) error {
@@ -122,20 +191,19 @@ func (h *Handler) changed(w http.ResponseWriter, r *http.Request, status int, re
 	return h.writeRegistry(w, r, status, reg)
 }
 
-func (h *Handler) deleteRegistry(w http.ResponseWriter, r *http.Request, name string) error {
-	reg, err := h.getRegistry(r, name)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Status == http.StatusNotFound {
-			w.WriteHeader(http.StatusNoContent) // ARM: deleting what is not there succeeds
-			return nil
-		}
+func (h *Handler) deleteRegistry(w http.ResponseWriter, r *http.Request, rg, name string) error {
+	reg, err := h.getRegistry(r.Context(), rg, name)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		w.WriteHeader(http.StatusNoContent) // ARM: deleting what is not there succeeds
+		return nil
+	} else if err != nil {
 		return err
 	}
-	if err := checkIfMatch(r, reg); err != nil {
+	if err := ifMatch(r, reg.Version); err != nil {
 		return err
 	}
-	if err := h.Meta.DeleteRegistry(r.Context(), reg.Key); err != nil && !errors.Is(err, meta.ErrNotFound) {
+	if err := h.removeRegistry(r.Context(), reg); err != nil {
 		return err
 	}
 	if err := h.Index.Reload(r.Context()); err != nil {
@@ -145,13 +213,35 @@ func (h *Handler) deleteRegistry(w http.ResponseWriter, r *http.Request, name st
 	return nil
 }
 
-func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) error {
+// removeRegistry deletes a registry, its content and its child resources.
+// Private endpoints that pointed at it remain and show Disconnected.
+func (h *Handler) removeRegistry(ctx context.Context, reg *meta.Registry) error {
+	id := resid.RegistryID(reg.Subscription, reg.ResourceGroup, reg.Name)
+	pecs, err := h.Meta.ListResources(ctx, typePEC, id+"/")
+	if err != nil {
+		return err
+	}
+	for _, p := range pecs {
+		if err := h.Meta.DeleteResource(ctx, p.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+	}
+	if err := h.Meta.DeleteRegistry(ctx, reg.Key); err != nil && !errors.Is(err, meta.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request, rg string) error {
 	regs, err := h.Meta.ListRegistries(r.Context())
 	if err != nil {
 		return err
 	}
 	out := make([]RegistryResource, 0, len(regs))
 	for _, reg := range regs {
+		if rg != "" && !strings.EqualFold(reg.ResourceGroup, rg) {
+			continue
+		}
 		res, err := h.resource(r, reg)
 		if err != nil {
 			return err
@@ -163,19 +253,19 @@ func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) resource(r *http.Request, reg *meta.Registry) (RegistryResource, error) {
-	var p RegistryProperties
-	if len(reg.Properties) > 0 {
-		if err := json.Unmarshal(reg.Properties, &p); err != nil {
-			return RegistryResource{}, err
-		}
+	p, err := decodeProps(reg)
+	if err != nil {
+		return RegistryResource{}, err
 	}
-	p = p.withDefaults()
+	id := resid.RegistryID(reg.Subscription, reg.ResourceGroup, reg.Name)
 	p.LoginServer = h.LoginServer(r, reg.Name)
 	p.CreationDate = &reg.CreatedAt
 	p.ProvisioningState = "Succeeded"
-	p.PrivateEndpointConnections = []any{}
+	if p.PrivateEndpointConnections, err = h.registryConnections(r.Context(), id); err != nil {
+		return RegistryResource{}, err
+	}
 	return RegistryResource{
-		ID:         resid.RegistryID(reg.Subscription, reg.ResourceGroup, reg.Name),
+		ID:         id,
 		Name:       reg.Name,
 		Type:       registryType,
 		Location:   reg.Location,
@@ -190,7 +280,5 @@ func (h *Handler) writeRegistry(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", etag(reg))
-	writeJSON(w, status, res)
-	return nil
+	return writeResource(w, status, res, reg.Version)
 }

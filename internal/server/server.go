@@ -59,7 +59,10 @@ func New(ctx context.Context, cfg config.Config) (*Server, error) {
 		m.Close()
 		return nil, err
 	}
-	s.handler = s.routes()
+	if err := s.routes(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -81,17 +84,36 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close releases the stores.
 func (s *Server) Close() error { return s.meta.Close() }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) limits() mgmt.Limits {
+	l, c := mgmt.DefaultLimits, s.cfg.Limits
+	if c.IPRules > 0 {
+		l.IPRules = c.IPRules
+	}
+	if c.VirtualNetworkRules > 0 {
+		l.VirtualNetworkRules = c.VirtualNetworkRules
+	}
+	if c.PrivateEndpoints > 0 {
+		l.PrivateEndpoints = c.PrivateEndpoints
+	}
+	return l
+}
+
+func (s *Server) routes(ctx context.Context) error {
 	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
 	mux := http.NewServeMux()
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr}
 	mux.Handle("/v2/", data)
 	mux.Handle("/v2", data)
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Location: "local",
+		Limits: s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
+	if err := mg.Bootstrap(ctx); err != nil {
+		return err
+	}
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
-	return recoverPanics(mux)
+	s.handler = recoverPanics(mux)
+	return nil
 }
 
 // loginServer is <name>.<suffix> in host style, else <host the client used>/<name>.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		"RegistryIsolation": testIsolation,
 		"DeleteRegistry":    testDeleteRegistry,
 		"Settings":          testSettings,
+		"Resources":         testResources,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
@@ -307,5 +309,48 @@ func testSettings(t *testing.T, s meta.Store) {
 	}
 	if v, _ := s.InitSetting(ctx, "subscription", "second"); v != "first" {
 		t.Fatalf("second init replaced the value: %q", v)
+	}
+}
+
+func testResources(t *testing.T, s meta.Store) {
+	const vnet = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/Corp"
+	r := &meta.Resource{ID: vnet, Type: "Microsoft.Network/virtualNetworks", Body: []byte(`{"v":1}`)}
+	if err := s.PutResource(ctx, r); err != nil || r.Version != 1 {
+		t.Fatalf("create: %v version %d", err, r.Version)
+	}
+	if err := s.PutResource(ctx, &meta.Resource{ID: strings.ToLower(vnet), Type: r.Type, Body: []byte(`{}`)}); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("create of an existing ID in other case: %v", err)
+	}
+	sub := &meta.Resource{ID: vnet + "/subnets/a", Type: "Microsoft.Network/virtualNetworks/subnets", Body: []byte(`{}`)}
+	s.PutResource(ctx, sub)
+	other := &meta.Resource{ID: vnet + "2", Type: r.Type, Body: []byte(`{}`)}
+	s.PutResource(ctx, other)
+	got, err := s.GetResource(ctx, strings.ToUpper(vnet))
+	if err != nil || got.ID != vnet || string(got.Body) != `{"v":1}` {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	stale := *got
+	got.Body = []byte(`{"v":2}`)
+	if err := s.PutResource(ctx, got); err != nil || got.Version != 2 {
+		t.Fatalf("update: %v %d", err, got.Version)
+	}
+	if err := s.PutResource(ctx, &stale); !errors.Is(err, meta.ErrConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	list, err := s.ListResources(ctx, "microsoft.network/virtualnetworks", "/subscriptions/s/resourcegroups/rg/")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if err := s.DeleteResource(ctx, vnet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetResource(ctx, sub.ID); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("child survived its parent: %v", err)
+	}
+	if _, err := s.GetResource(ctx, other.ID); err != nil {
+		t.Fatalf("sibling with a common prefix was deleted: %v", err)
+	}
+	if err := s.DeleteResource(ctx, vnet); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
 	}
 }

@@ -77,6 +77,9 @@ var migrations = []string{
 	CREATE INDEX blobs_digest ON blobs (reg, digest);
 	CREATE TABLE uploads (id TEXT PRIMARY KEY, reg TEXT NOT NULL, repo TEXT NOT NULL, created_at INTEGER NOT NULL);
 	CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+	`CREATE TABLE resources (key TEXT PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,
+		body BLOB NOT NULL, version INTEGER NOT NULL);
+	CREATE INDEX resources_type ON resources (type, key);`,
 }
 
 func migrate(db *sql.DB) error {
@@ -432,4 +435,80 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 	var v string
 	err := s.w.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	return v, err
+}
+
+// --- generic resources
+
+func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
+	key := strings.ToLower(r.ID)
+	if r.Version == 0 {
+		_, err := s.w.ExecContext(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES (?,?,?,?,1)`, key, r.ID, r.Type, []byte(r.Body))
+		if isUnique(err) {
+			return meta.ErrExists
+		}
+		if err == nil {
+			r.Version = 1
+		}
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE resources SET body = ?, version = version + 1 WHERE key = ? AND version = ?`, []byte(r.Body), key, r.Version)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.GetResource(ctx, r.ID); err != nil {
+			return err
+		}
+		return meta.ErrConflict
+	}
+	r.Version++
+	return nil
+}
+
+func (s *Store) GetResource(ctx context.Context, id string) (*meta.Resource, error) {
+	var r meta.Resource
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT id, type, body, version FROM resources WHERE key = ?`, strings.ToLower(id)).
+		Scan(&r.ID, &r.Type, &body, &r.Version)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	r.Body = body
+	return &r, nil
+}
+
+func (s *Store) ListResources(ctx context.Context, typ, prefix string) ([]*meta.Resource, error) {
+	p := strings.ToLower(prefix)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, type, body, version FROM resources
+		WHERE type = ? COLLATE NOCASE AND key >= ? AND key < ? ORDER BY key`, typ, p, p+"\xff")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*meta.Resource
+	for rows.Next() {
+		var r meta.Resource
+		var body []byte
+		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version); err != nil {
+			return nil, err
+		}
+		r.Body = body
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) DeleteResource(ctx context.Context, id string) error {
+	key := strings.ToLower(id)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE key = ?`, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM resources WHERE key > ? AND key < ?`, key+"/", key+"/\xff")
+		return err
+	})
 }

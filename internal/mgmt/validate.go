@@ -1,0 +1,195 @@
+package mgmt
+
+import (
+	"context"
+	"strings"
+
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/netrule"
+	"github.com/moat-registry/moat/internal/resid"
+)
+
+// enum returns the canonical spelling of v among allowed (case-insensitive).
+func enum(field, v string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if strings.EqualFold(a, v) {
+			return a, nil
+		}
+	}
+	return "", badRequest("InvalidParameter", "%s %q is invalid: use %s", field, v, strings.Join(allowed, " or "))
+}
+
+// validateRegistry checks and canonicalises the properties a registry is to
+// have (SPEC 2). existing is nil when the registry is being created.
+func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties) error {
+	var err error
+	rs := p.NetworkRuleSet
+	if p.PublicNetworkAccess, err = enum("publicNetworkAccess", p.PublicNetworkAccess, "Enabled", "Disabled"); err != nil {
+		return err
+	}
+	if p.NetworkRuleBypassOptions, err = enum("networkRuleBypassOptions", p.NetworkRuleBypassOptions, "AzureServices", "None"); err != nil {
+		return err
+	}
+	if rs.DefaultAction, err = enum("networkRuleSet.defaultAction", rs.DefaultAction, "Allow", "Deny"); err != nil {
+		return err
+	}
+	if err := h.checkSKU(ctx, existing, sku, p); err != nil {
+		return err
+	}
+	if rs.IPRules, err = h.checkIPRules(rs.IPRules, sku); err != nil {
+		return err
+	}
+	var old []VirtualNetworkRule
+	if existing != nil {
+		cur, err := decodeProps(existing)
+		if err != nil {
+			return err
+		}
+		old = cur.NetworkRuleSet.VirtualNetworkRules
+	}
+	if rs.VirtualNetworkRules, err = h.checkVNetRules(ctx, rs.VirtualNetworkRules, old, sku); err != nil {
+		return err
+	}
+	if len(rs.VirtualNetworkRules) > 0 && existing != nil {
+		pecs, err := h.registryConnections(ctx, registryIDOf(existing))
+		if err != nil {
+			return err
+		}
+		if len(pecs) > 0 {
+			return badRequest("NetworkRuleValidationError",
+				"a registry cannot use private endpoints and virtual-network (service endpoint) rules at the same time: it has %d private endpoint connection(s); delete them or use private endpoints only", len(pecs))
+		}
+	}
+	return nil
+}
+
+func registryIDOf(reg *meta.Registry) string {
+	return resid.RegistryID(reg.Subscription, reg.ResourceGroup, reg.Name)
+}
+
+// checkSKU refuses what only Premium supports on Basic and Standard, and with
+// it a downgrade that would silently drop network settings.
+func (h *Handler) checkSKU(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties) error {
+	fix := "use Premium (moat acr update --sku Premium)"
+	if sku == "Premium" {
+		return nil
+	}
+	rs := p.NetworkRuleSet
+	if len(rs.IPRules) > 0 || len(rs.VirtualNetworkRules) > 0 || rs.DefaultAction == "Deny" {
+		return badRequest("NetworkRuleNotSupported",
+			"network rules (default action Deny, IP rules, virtual-network rules) are not supported for the SKU %s; %s, or remove the rules and set --default-action Allow first", sku, fix)
+	}
+	if p.PublicNetworkAccess == "Disabled" {
+		return badRequest("DisablingPublicNetworkAccessNotSupported",
+			"disabling public network access is not supported for the SKU %s; %s, or enable public network access first", sku, fix)
+	}
+	if p.AnonymousPullEnabled != nil && *p.AnonymousPullEnabled && sku == "Basic" {
+		return badRequest("AnonymousPullNotSupported", "anonymous pull is not supported for the SKU Basic; use Standard or Premium")
+	}
+	if existing != nil {
+		pecs, err := h.registryConnections(ctx, registryIDOf(existing))
+		if err != nil {
+			return err
+		}
+		if len(pecs) > 0 {
+			return badRequest("PrivateEndpointNotSupported",
+				"private endpoints are not supported for the SKU %s and the registry has %d private endpoint connection(s); delete them before changing the SKU", sku, len(pecs))
+		}
+	}
+	return nil
+}
+
+// checkIPRules validates, canonicalises and de-duplicates IP rules.
+func (h *Handler) checkIPRules(in []IPRule, sku string) ([]IPRule, error) {
+	out := []IPRule{}
+	seen := map[string]bool{}
+	for _, r := range in {
+		if r.Action != "" && !strings.EqualFold(r.Action, "Allow") {
+			return nil, badRequest("InvalidParameter", "IP rule action %q is invalid: only Allow is supported", r.Action)
+		}
+		p, err := netrule.ParseIPRule(r.Value)
+		if err != nil {
+			return nil, badRequest("InvalidIpRule", "invalid IP rule: %v", err)
+		}
+		v := netrule.FormatIPRule(p)
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, IPRule{Action: "Allow", Value: v})
+		}
+	}
+	if len(out) > h.Limits.IPRules {
+		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of IP rules (%d) exceeds allowed quota %d for the SKU %s", len(out), h.Limits.IPRules, sku)
+	}
+	return out, nil
+}
+
+// checkVNetRules validates newly added virtual-network rules: the subnet must
+// exist, carry the Microsoft.ContainerRegistry service endpoint, and belong to
+// a subscription that registered the provider. Rules the registry already
+// had are kept as they are even if their subnet changed since (SPEC 2).
+func (h *Handler) checkVNetRules(ctx context.Context, in, old []VirtualNetworkRule, sku string) ([]VirtualNetworkRule, error) {
+	had := map[string]bool{}
+	for _, r := range old {
+		had[strings.ToLower(r.ID)] = true
+	}
+	out := []VirtualNetworkRule{}
+	seen := map[string]bool{}
+	for _, r := range in {
+		if r.Action != "" && !strings.EqualFold(r.Action, "Allow") {
+			return nil, badRequest("InvalidParameter", "virtual-network rule action %q is invalid: only Allow is supported", r.Action)
+		}
+		key := strings.ToLower(r.ID)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if !had[key] {
+			if err := h.checkRuleSubnet(ctx, r.ID); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, VirtualNetworkRule{Action: "Allow", ID: r.ID})
+	}
+	if len(out) > h.Limits.VirtualNetworkRules {
+		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of virtual network rules (%d) exceeds allowed quota %d for the SKU %s", len(out), h.Limits.VirtualNetworkRules, sku)
+	}
+	return out, nil
+}
+
+func (h *Handler) checkRuleSubnet(ctx context.Context, subnetID string) error {
+	id, err := resid.Parse(subnetID)
+	if err != nil || !id.Is("Microsoft.Network", "virtualNetworks", "subnets") || id.IsCollection() || id.ResourceGroup == "" {
+		return badRequest("InvalidParameter", "virtual-network rule %q is not a subnet resource ID (/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Network/virtualNetworks/{v}/subnets/{subnet})", subnetID)
+	}
+	vnet, subnet := id.Names[0], id.Names[1]
+	var s Subnet
+	_, ok, err := h.load(ctx, subnetID, &s)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return badRequest("NetworkRuleValidationError", "subnet %s of virtual network %s does not exist; create it with 'moat network vnet subnet create'", subnet, vnet)
+	}
+	if !hasRegistryEndpoint(s) {
+		return badRequest("NetworkRuleValidationError",
+			"Subnets %s of virtual network %s do not have ServiceEndpoints for Microsoft.ContainerRegistry resources configured. Add Microsoft.ContainerRegistry to subnet's ServiceEndpoints collection before trying to ACL Microsoft.ContainerRegistry resources to these subnets.", subnet, vnet)
+	}
+	ok, err = h.registered(ctx, id.Subscription, "Microsoft.ContainerRegistry")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return badRequest("NetworkRuleValidationError",
+			"the subscription %s of subnet %s is not registered for Microsoft.ContainerRegistry; run 'moat provider register --namespace Microsoft.ContainerRegistry --subscription %s'", id.Subscription, subnet, id.Subscription)
+	}
+	return nil
+}
+
+func hasRegistryEndpoint(s Subnet) bool {
+	for _, e := range s.Properties.ServiceEndpoints {
+		if strings.EqualFold(e.Service, "Microsoft.ContainerRegistry") {
+			return true
+		}
+	}
+	return false
+}

@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
+	"github.com/moat-registry/moat/internal/tlsauto"
 	"github.com/spf13/cobra"
 )
 
@@ -23,6 +25,18 @@ func newServe() *cobra.Command {
 			cfg, err := config.Load(cmd.Flags(), os.Getenv)
 			if err != nil {
 				return err
+			}
+			if cfg.TLSAuto {
+				var addrs []string
+				for _, l := range cfg.Listeners {
+					addrs = append(addrs, l.Address)
+				}
+				files, err := tlsauto.Ensure(filepath.Join(cfg.DataDir, "tls"), tlsauto.Names(addrs, cfg.LoginServerSuffix))
+				if err != nil {
+					return fmt.Errorf("--tls-auto: %w", err)
+				}
+				cfg.TLSCert, cfg.TLSKey = files.Cert, files.Key
+				fmt.Fprintf(cmd.OutOrStdout(), "moat TLS: clients must trust the local CA at %s\n", files.CA)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -19,6 +19,7 @@ type Config struct {
 	LoginServerSuffix string     `yaml:"loginServerSuffix"`
 	TLSCert           string     `yaml:"tlsCert"`
 	TLSKey            string     `yaml:"tlsKey"`
+	TLSAuto           bool       `yaml:"tlsAuto"`
 	Listeners         []Listener `yaml:"listeners"`
 	Limits            Limits     `yaml:"limits"`
 }
@@ -56,6 +57,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("listen", "", "address of one public listener, shorthand for a listeners: entry (env MOAT_LISTEN; default "+DefaultListen+")")
 	fs.String("tls-cert", "", "PEM certificate to serve HTTPS (env MOAT_TLS_CERT)")
 	fs.String("tls-key", "", "PEM private key for --tls-cert (env MOAT_TLS_KEY)")
+	fs.Bool("tls-auto", false, "generate a local CA and server certificate in <data-dir>/tls on first start and serve HTTPS (env MOAT_TLS_AUTO)")
 	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
@@ -83,6 +85,15 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.TLSCert, "tls-cert")
 	override(&c.TLSKey, "tls-key")
 	override(&c.LoginServerSuffix, "login-server-suffix")
+	switch v := setting(fs, getenv, "tls-auto"); v {
+	case "":
+	case "true", "1":
+		c.TLSAuto = true
+	case "false", "0":
+		c.TLSAuto = false
+	default:
+		return c, fmt.Errorf("--tls-auto / MOAT_TLS_AUTO %q must be true or false", v)
+	}
 	if listen := setting(fs, getenv, "listen"); listen != "" {
 		c.Listeners = []Listener{{Name: "default", Address: listen, Kind: KindPublic}}
 	}
@@ -107,6 +118,9 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 func (c *Config) Validate() error {
 	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
 		return fmt.Errorf("limits must not be negative")
+	}
+	if c.TLSAuto && c.TLSCert != "" {
+		return fmt.Errorf("use either --tls-auto or --tls-cert/--tls-key, not both")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("set both --tls-cert and --tls-key, or neither")

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -28,7 +27,8 @@ func nextLink(t testing.TB, r *response) string {
 	return m[1]
 }
 
-// list GETs path and returns the named JSON string-array field and the next link.
+// list GETs path and returns the named JSON string-array field and the next
+// link. (A null list is tolerated here; TestEmptyListsAreArrays checks for it.)
 func (e *env) list(t testing.TB, host, path, field string) ([]string, string) {
 	t.Helper()
 	r := e.do(t, "GET", host, path, nil)
@@ -38,7 +38,7 @@ func (e *env) list(t testing.TB, host, path, field string) ([]string, string) {
 		t.Fatalf("list body: %v: %s", err, r.desc)
 	}
 	var items []string
-	if err := json.Unmarshal(body[field], &items); err != nil || items == nil {
+	if err := json.Unmarshal(body[field], &items); err != nil || body[field] == nil {
 		t.Fatalf("list field %q: %v: %s", field, err, r.desc)
 	}
 	return items, nextLink(t, r)
@@ -101,9 +101,13 @@ func TestTagList(t *testing.T) {
 			if !slices.Equal(got, all[slices.Index(all, "latest")+1:]) || next != "" {
 				t.Errorf("last=latest: %q next %q", got, next)
 			}
+			got, next = e.list(t, s.host, "/v2/"+name+"/tags/list?n=2&last=b-1", "tags")
+			if !slices.Equal(got, []string{"latest", "v1"}) || next == "" {
+				t.Errorf("n=2&last=b-1: %q next %q", got, next)
+			}
 			got, next = e.list(t, s.host, "/v2/"+name+"/tags/list?n=2&last=v1", "tags")
-			if !slices.Equal(got, []string{"v1.0", "v2"}) || next == "" {
-				t.Errorf("n=2&last=v1: %q next %q", got, next)
+			if !slices.Equal(got, []string{"v1.0", "v2"}) || next != "" {
+				t.Errorf("n=2&last=v1 (the last page): %q next %q", got, next)
 			}
 			got, next = e.list(t, s.host, "/v2/"+name+"/tags/list?last=zzz", "tags")
 			if len(got) != 0 || next != "" {
@@ -162,7 +166,7 @@ func TestCatalog(t *testing.T) {
 		"zulu":       {},
 	} {
 		got, _ := e.list(t, "", "/v2/_catalog?last="+url.QueryEscape(last), "repositories")
-		if !slices.Equal(got, wantAfter) {
+		if !slices.Equal(got, wantAfter) && len(got)+len(wantAfter) > 0 {
 			t.Errorf("last=%s: %q, want %q", last, got, wantAfter)
 		}
 	}
@@ -225,9 +229,6 @@ func TestReferrers(t *testing.T) {
 			want(t, e.do(t, "DELETE", s.host, "/v2/"+name+"/manifests/"+arts["application/vnd.test.sbom"].String(), nil), 202)
 			if idx := decodeIndex(t, e.do(t, "GET", s.host, path, nil)); len(idx.Manifests) != 1 {
 				t.Errorf("after delete: %d referrers", len(idx.Manifests))
-			}
-			if !strings.HasPrefix(name, regA) {
-				return
 			}
 		})
 	}

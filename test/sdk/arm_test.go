@@ -1,0 +1,166 @@
+// Package sdk checks that the official Azure SDK for Go, pointed at moat over
+// TLS, manages registries: the ARM shapes, status codes and polling match.
+package sdk
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
+	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/server"
+	"github.com/moat-registry/moat/internal/tlsauto"
+)
+
+// staticToken is a stand-in credential until moat's identity service issues
+// tokens (the management API does not check them yet).
+type staticToken struct{}
+
+func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "moat-test", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// startTLS runs a moat server with a --tls-auto certificate and returns its
+// URL, subscription and a client that trusts only moat's CA.
+func startTLS(t *testing.T) (string, string, *http.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	files, err := tlsauto.Ensure(filepath.Join(dir, "tls"), tlsauto.Names([]string{addr}, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{DataDir: dir, TLSCert: files.Cert, TLSKey: files.Key,
+		Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, func([]net.Addr) { close(ready) }) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("server: %v", err)
+	}
+	caPEM, err := os.ReadFile(files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return "https://" + addr, srv.Subscription(), client
+}
+
+func TestRegistryLifecycleWithARMSDK(t *testing.T) {
+	url, sub, httpClient := startTLS(t)
+	opts := &arm.ClientOptions{ClientOptions: policy.ClientOptions{
+		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: url, Audience: url},
+		}},
+		Transport: httpClient,
+		Retry:     policy.RetryOptions{MaxRetries: -1},
+	}}
+	regs, err := armcontainerregistry.NewRegistriesClient(sub, staticToken{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const rg, name = "default", "sdkregistry"
+
+	poller, err := regs.BeginCreate(ctx, rg, name, armcontainerregistry.Registry{
+		Location: to.Ptr("local"),
+		SKU:      &armcontainerregistry.SKU{Name: to.Ptr(armcontainerregistry.SKUNamePremium)},
+	}, nil)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	created, err := poller.PollUntilDone(ctx, &pollOptions)
+	if err != nil {
+		t.Fatalf("create poll: %v", err)
+	}
+	if *created.Name != name || *created.SKU.Name != armcontainerregistry.SKUNamePremium || created.Properties.LoginServer == nil {
+		t.Fatalf("created: %+v", created)
+	}
+	if got := *created.Properties.NetworkRuleSet.DefaultAction; got != armcontainerregistry.DefaultActionAllow {
+		t.Fatalf("default action %s, want Allow", got)
+	}
+
+	upd, err := regs.BeginUpdate(ctx, rg, name, armcontainerregistry.RegistryUpdateParameters{
+		Properties: &armcontainerregistry.RegistryPropertiesUpdateParameters{
+			NetworkRuleSet: &armcontainerregistry.NetworkRuleSet{
+				DefaultAction: to.Ptr(armcontainerregistry.DefaultActionDeny),
+				IPRules:       []*armcontainerregistry.IPRule{{IPAddressOrRange: to.Ptr("16.17.18.0/24"), Action: to.Ptr(armcontainerregistry.ActionAllow)}},
+			},
+			PublicNetworkAccess:      to.Ptr(armcontainerregistry.PublicNetworkAccessDisabled),
+			NetworkRuleBypassOptions: to.Ptr(armcontainerregistry.NetworkRuleBypassOptionsNone),
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if _, err := upd.PollUntilDone(ctx, &pollOptions); err != nil {
+		t.Fatalf("update poll: %v", err)
+	}
+	got, err := regs.Get(ctx, rg, name, nil)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	p := got.Properties
+	if *p.NetworkRuleSet.DefaultAction != armcontainerregistry.DefaultActionDeny || len(p.NetworkRuleSet.IPRules) != 1 ||
+		*p.NetworkRuleSet.IPRules[0].IPAddressOrRange != "16.17.18.0/24" ||
+		*p.PublicNetworkAccess != armcontainerregistry.PublicNetworkAccessDisabled ||
+		*p.NetworkRuleBypassOptions != armcontainerregistry.NetworkRuleBypassOptionsNone {
+		t.Fatalf("after update: %+v %+v", p, p.NetworkRuleSet)
+	}
+
+	// A bad rule comes back as an ARM error the SDK understands.
+	_, err = regs.BeginUpdate(ctx, rg, name, armcontainerregistry.RegistryUpdateParameters{
+		Properties: &armcontainerregistry.RegistryPropertiesUpdateParameters{NetworkRuleSet: &armcontainerregistry.NetworkRuleSet{
+			DefaultAction: to.Ptr(armcontainerregistry.DefaultActionDeny),
+			IPRules:       []*armcontainerregistry.IPRule{{IPAddressOrRange: to.Ptr("10.0.0.0/8")}},
+		}},
+	}, nil)
+	var respErr *azcore.ResponseError
+	if !asResponseError(err, &respErr) || respErr.StatusCode != http.StatusBadRequest || respErr.ErrorCode != "InvalidIpRule" {
+		t.Fatalf("private IP rule: %v", err)
+	}
+
+	pager := regs.NewListByResourceGroupPager(rg, nil)
+	page, err := pager.NextPage(ctx)
+	if err != nil || len(page.Value) != 1 || *page.Value[0].Name != name {
+		t.Fatalf("list: %+v %v", page.Value, err)
+	}
+
+	del, err := regs.BeginDelete(ctx, rg, name, nil)
+	if err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := del.PollUntilDone(ctx, &pollOptions); err != nil {
+		t.Fatalf("delete poll: %v", err)
+	}
+	if _, err := regs.Get(ctx, rg, name, nil); !asResponseError(err, &respErr) || respErr.StatusCode != http.StatusNotFound {
+		t.Fatalf("get after delete: %v", err)
+	}
+}

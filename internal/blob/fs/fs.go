@@ -193,6 +193,7 @@ func (s *Store) load(id string) (*upload, error) {
 	data := filepath.Join(u.dir, "data")
 	fi, err := os.Stat(data)
 	if err != nil || fi.Size() < u.st.Size {
+		_ = os.RemoveAll(u.dir) // unrecoverable: drop it rather than leak it
 		return nil, blob.ErrNotFound
 	}
 	if fi.Size() > u.st.Size {
@@ -228,24 +229,37 @@ func (u *upload) saveState() error {
 	return os.Rename(tmp, filepath.Join(u.dir, "state"))
 }
 
+// segment is how much of a long request body is written between checkpoints:
+// after each, the bytes are fsynced and the hash state saved, so a crash in the
+// middle of a large PATCH loses at most one segment.
+const segment = 64 << 20
+
 func (u *upload) Append(_ context.Context, r io.Reader) (int64, error) {
 	f, err := os.OpenFile(filepath.Join(u.dir, "data"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(io.MultiWriter(f, u.h), r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	u.st.Size += n
-	if err != nil {
-		// Keep the bytes that arrived: the client may resume from Size().
-		if serr := u.saveState(); serr != nil {
-			return n, errors.Join(err, serr)
+	defer f.Close()
+	w := io.MultiWriter(f, u.h)
+	var total int64
+	for {
+		n, err := io.CopyN(w, r, segment)
+		total += n
+		u.st.Size += n
+		if n > 0 {
+			// Bytes before the state that counts them: fsync, then save.
+			if serr := errors.Join(f.Sync(), u.saveState()); serr != nil {
+				return total, errors.Join(err, serr)
+			}
 		}
-		return n, err
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			// Keep what arrived: the client may resume from Size().
+			return total, err
+		}
 	}
-	return n, u.saveState()
 }
 
 func (u *upload) Commit(_ context.Context, d digest.Digest) (int64, error) {

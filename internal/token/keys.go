@@ -1,0 +1,212 @@
+// Package token signs and verifies every JWT moat issues (identity tokens,
+// registry access and refresh tokens) with rotating ES256 keys. It is the one
+// token verifier: nothing else parses a moat token.
+package token
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/moat-registry/moat/internal/meta"
+)
+
+// MaxLifetime bounds every token moat issues; a retired key keeps verifying
+// for this long, so rotation never invalidates a token in flight.
+const MaxLifetime = 24 * time.Hour
+
+const keyType = "moat/signingKeys"
+
+// storedKey is a signing key as kept in the metadata store.
+type storedKey struct {
+	KID       string     `json:"kid"`
+	PEM       string     `json:"pem"`
+	CreatedAt time.Time  `json:"createdAt"`
+	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+}
+
+type key struct {
+	kid     string
+	priv    *ecdsa.PrivateKey
+	retired *time.Time
+}
+
+type keySet struct {
+	signer *key
+	byKID  map[string]*key
+}
+
+// Keys holds the signing keys: the newest signs, every key not retired for
+// longer than MaxLifetime verifies.
+type Keys struct {
+	store  meta.Resources
+	snap   atomic.Pointer[keySet]
+	rotate sync.Mutex
+}
+
+// OpenKeys loads the keys, creating the first one on a fresh server.
+func OpenKeys(ctx context.Context, store meta.Resources) (*Keys, error) {
+	k := &Keys{store: store}
+	if err := k.Reload(ctx); err != nil {
+		return nil, err
+	}
+	if k.snap.Load().signer == nil {
+		if err := k.Rotate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// Reload reads the keys from the store (after a change on another node).
+func (k *Keys) Reload(ctx context.Context) error {
+	rs, err := k.store.ListResources(ctx, keyType, "/moat/signingkeys/")
+	if err != nil {
+		return err
+	}
+	set := &keySet{byKID: map[string]*key{}}
+	var newest time.Time
+	for _, r := range rs {
+		var sk storedKey
+		if err := json.Unmarshal(r.Body, &sk); err != nil {
+			return fmt.Errorf("signing key %s: %w", r.ID, err)
+		}
+		if sk.RetiredAt != nil && time.Since(*sk.RetiredAt) > MaxLifetime {
+			continue
+		}
+		b, _ := pem.Decode([]byte(sk.PEM))
+		if b == nil {
+			return fmt.Errorf("signing key %s: no PEM block", sk.KID)
+		}
+		priv, err := x509.ParseECPrivateKey(b.Bytes)
+		if err != nil {
+			return fmt.Errorf("signing key %s: %w", sk.KID, err)
+		}
+		kk := &key{kid: sk.KID, priv: priv, retired: sk.RetiredAt}
+		set.byKID[sk.KID] = kk
+		if sk.RetiredAt == nil && sk.CreatedAt.After(newest) {
+			set.signer, newest = kk, sk.CreatedAt
+		}
+	}
+	k.snap.Store(set)
+	return nil
+}
+
+// Rotate makes a new signing key and retires the current one (it keeps
+// verifying for MaxLifetime).
+func (k *Keys) Rotate(ctx context.Context) error {
+	k.rotate.Lock()
+	defer k.rotate.Unlock()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	now := time.Now().UTC()
+	sk := storedKey{KID: hex.EncodeToString(id[:]), PEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})), CreatedAt: now}
+	body, _ := json.Marshal(sk)
+	if err := k.store.PutResource(ctx, &meta.Resource{ID: "/moat/signingKeys/" + sk.KID, Type: keyType, Body: body}); err != nil {
+		return err
+	}
+	if old := k.snap.Load(); old != nil && old.signer != nil {
+		if err := k.retire(ctx, old.signer.kid, now); err != nil {
+			return err
+		}
+	}
+	return k.Reload(ctx)
+}
+
+func (k *Keys) retire(ctx context.Context, kid string, at time.Time) error {
+	r, err := k.store.GetResource(ctx, "/moat/signingKeys/"+kid)
+	if err != nil {
+		return err
+	}
+	var sk storedKey
+	if err := json.Unmarshal(r.Body, &sk); err != nil {
+		return err
+	}
+	sk.RetiredAt = &at
+	r.Body, _ = json.Marshal(sk)
+	return k.store.PutResource(ctx, r)
+}
+
+// Sign signs claims with the current key.
+func (k *Keys) Sign(claims jwt.Claims) (string, error) {
+	s := k.snap.Load().signer
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	t.Header["kid"] = s.kid
+	return t.SignedString(s.priv)
+}
+
+// ErrInvalid wraps every reason a token is refused.
+var ErrInvalid = errors.New("invalid token")
+
+// Verify checks a token's signature (ES256 only, by a known key), expiry and
+// audience (any of auds), and decodes it into claims.
+func (k *Keys) Verify(raw string, claims jwt.Claims, auds ...string) error {
+	set := k.snap.Load()
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
+	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		kk, ok := set.byKID[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown signing key %q", kid)
+		}
+		return &kk.priv.PublicKey, nil
+	}, opts...)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(auds) > 0 {
+		got, _ := claims.GetAudience()
+		for _, a := range auds {
+			for _, g := range got {
+				if a == g {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%w: audience %v is not %v", ErrInvalid, got, auds)
+	}
+	return nil
+}
+
+// JWKS returns the public keys as a JSON Web Key Set.
+func (k *Keys) JWKS() map[string]any {
+	set := k.snap.Load()
+	var keys []map[string]string
+	for _, kk := range set.byKID {
+		pub := kk.priv.PublicKey
+		keys = append(keys, map[string]string{
+			"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kk.kid,
+			"x": b64(pub.X), "y": b64(pub.Y),
+		})
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i]["kid"] < keys[j]["kid"] })
+	return map[string]any{"keys": keys}
+}
+
+func b64(n *big.Int) string {
+	b := make([]byte, 32)
+	n.FillBytes(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,120 @@
+package token
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/moat-registry/moat/internal/meta/sqlite"
+)
+
+func newKeys(t *testing.T) *Keys {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	k, err := OpenKeys(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func claims(aud string, ttl time.Duration) *jwt.RegisteredClaims {
+	return &jwt.RegisteredClaims{Subject: "u1", Audience: jwt.ClaimStrings{aud}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl))}
+}
+
+func TestSignVerify(t *testing.T) {
+	k := newKeys(t)
+	tok, err := k.Sign(claims("reg1", time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c jwt.RegisteredClaims
+	if err := k.Verify(tok, &c, "reg1"); err != nil || c.Subject != "u1" {
+		t.Fatalf("verify: %v %+v", err, c)
+	}
+	if err := k.Verify(tok, &jwt.RegisteredClaims{}, "reg2"); err == nil {
+		t.Fatal("token of reg1 accepted for reg2")
+	}
+	expired, _ := k.Sign(claims("reg1", -time.Hour))
+	if err := k.Verify(expired, &jwt.RegisteredClaims{}, "reg1"); err == nil {
+		t.Fatal("expired token accepted")
+	}
+	parts := strings.Split(tok, ".")
+	tampered := parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2]
+	if err := k.Verify(tampered, &jwt.RegisteredClaims{}, "reg1"); err == nil {
+		t.Fatal("tampered token accepted")
+	}
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, claims("reg1", time.Minute))
+	ns, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err := k.Verify(ns, &jwt.RegisteredClaims{}, "reg1"); err == nil {
+		t.Fatal("alg=none accepted")
+	}
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, claims("reg1", time.Minute))
+	hs.Header["kid"] = k.snap.Load().signer.kid
+	hss, _ := hs.SignedString([]byte("secret"))
+	if err := k.Verify(hss, &jwt.RegisteredClaims{}, "reg1"); err == nil {
+		t.Fatal("HS256 accepted")
+	}
+}
+
+func TestRotationKeepsOldTokensValid(t *testing.T) {
+	k := newKeys(t)
+	old, _ := k.Sign(claims("a", time.Minute))
+	if err := k.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Verify(old, &jwt.RegisteredClaims{}, "a"); err != nil {
+		t.Fatalf("token signed before rotation refused: %v", err)
+	}
+	fresh, _ := k.Sign(claims("a", time.Minute))
+	if jwtKID(t, fresh) == jwtKID(t, old) {
+		t.Fatal("rotation did not change the signing key")
+	}
+	if n := len(k.JWKS()["keys"].([]map[string]string)); n != 2 {
+		t.Fatalf("JWKS has %d keys, want 2 (old and new)", n)
+	}
+}
+
+func jwtKID(t *testing.T, s string) string {
+	tok, _, err := jwt.NewParser().ParseUnverified(s, &jwt.RegisteredClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Header["kid"].(string)
+}
+
+func FuzzVerify(f *testing.F) {
+	k, err := OpenKeys(context.Background(), mustStore(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := k.Sign(claims("a", time.Minute))
+	f.Add(good)
+	f.Add("a.b.c")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		var c jwt.RegisteredClaims
+		if err := k.Verify(s, &c, "a"); err == nil && s != good {
+			// Any other accepted string must still be a token we signed.
+			if aud, _ := c.GetAudience(); len(aud) != 1 || aud[0] != "a" {
+				t.Fatalf("accepted foreign token %q", s)
+			}
+		}
+	})
+}
+
+func mustStore(f *testing.F) *sqlite.Store {
+	s, err := sqlite.Open(filepath.Join(f.TempDir(), "m.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	return s
+}

@@ -45,6 +45,9 @@ func newServe() *cobra.Command {
 				return err
 			}
 			defer srv.Close()
+			for _, n := range srv.Notices {
+				fmt.Fprintln(cmd.OutOrStdout(), "moat:", n)
+			}
 			scheme := "http"
 			if cfg.TLSCert != "" {
 				scheme = "https"

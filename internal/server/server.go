@@ -19,11 +19,14 @@ import (
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/oci"
+	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/token"
 )
 
 // Server is a configured moat server.
@@ -33,7 +36,13 @@ type Server struct {
 	blobs        blob.Store
 	index        *regindex.Index
 	subscription string
+	tenant       string
+	keys         *token.Keys
+	dir          *identity.Directory
+	authz        *rbac.Authorizer
 	handler      http.Handler
+	// Notices are what the first start tells the operator (how to sign in).
+	Notices []string
 }
 
 // New opens the stores in cfg.DataDir and builds the handlers.
@@ -45,25 +54,42 @@ func New(ctx context.Context, cfg config.Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := blobfs.New(filepath.Join(cfg.DataDir, "blobs"))
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	s := &Server{cfg: cfg, meta: m, blobs: b}
-	if s.subscription, err = m.InitSetting(ctx, "subscriptionId", newGUID()); err != nil {
-		m.Close()
-		return nil, err
-	}
-	if s.index, err = regindex.New(ctx, m); err != nil {
-		m.Close()
-		return nil, err
-	}
-	if err := s.routes(ctx); err != nil {
+	s := &Server{cfg: cfg, meta: m}
+	if err := s.open(ctx); err != nil {
 		m.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// open builds everything on top of the metadata store.
+func (s *Server) open(ctx context.Context) error {
+	var err error
+	if s.blobs, err = blobfs.New(filepath.Join(s.cfg.DataDir, "blobs")); err != nil {
+		return err
+	}
+	if s.subscription, err = s.meta.InitSetting(ctx, "subscriptionId", newGUID()); err != nil {
+		return err
+	}
+	if s.tenant, err = s.meta.InitSetting(ctx, "tenantId", newGUID()); err != nil {
+		return err
+	}
+	if s.index, err = regindex.New(ctx, s.meta); err != nil {
+		return err
+	}
+	if s.keys, err = token.OpenKeys(ctx, s.meta); err != nil {
+		return err
+	}
+	if s.dir, err = identity.Open(ctx, s.meta, s.tenant); err != nil {
+		return err
+	}
+	if s.authz, err = rbac.NewAuthorizer(ctx, s.meta); err != nil {
+		return err
+	}
+	if err := s.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+	return s.routes(ctx)
 }
 
 func newGUID() string {
@@ -74,6 +100,9 @@ func newGUID() string {
 	u[8] = (u[8] & 0x3f) | 0x80
 	return u.String()
 }
+
+// Tenant is the server's tenant ID.
+func (s *Server) Tenant() string { return s.tenant }
 
 // Subscription is the server's subscription ID.
 func (s *Server) Subscription() string { return s.subscription }

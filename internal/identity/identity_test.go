@@ -1,0 +1,101 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/moat-registry/moat/internal/meta/sqlite"
+)
+
+func newDir(t *testing.T) *Directory {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	d, err := Open(context.Background(), s, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestPasswordHash(t *testing.T) {
+	h := HashPassword("s3cret!")
+	if !CheckPassword(h, "s3cret!") || CheckPassword(h, "s3cret") || CheckPassword("garbage", "s3cret!") {
+		t.Fatal("password check")
+	}
+	if HashPassword("s3cret!") == h {
+		t.Fatal("hashes are not salted")
+	}
+}
+
+func TestUsersAndServicePrincipals(t *testing.T) {
+	d := newDir(t)
+	ctx := context.Background()
+	u := &Principal{Kind: KindUser, Name: "Alice@example.com", Secrets: []Secret{{ID: "p", Hash: HashPassword("pw")}}}
+	if err := d.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Create(ctx, &Principal{Kind: KindUser, Name: "alice@EXAMPLE.com"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate UPN: %v", err)
+	}
+	if p, ok := d.Authenticate(KindUser, "alice@example.com", "pw"); !ok || p.ID != u.ID {
+		t.Fatal("user sign-in")
+	}
+	if _, ok := d.Authenticate(KindUser, "alice@example.com", "nope"); ok {
+		t.Fatal("wrong password accepted")
+	}
+	if _, ok := d.Authenticate(KindUser, "bob", "pw"); ok {
+		t.Fatal("unknown user accepted")
+	}
+	secret := NewSecret()
+	sp := &Principal{Kind: KindServicePrincipal, Name: "app-1", Secrets: []Secret{{ID: "s", Hash: HashSecret(secret)}}}
+	d.Create(ctx, sp)
+	if _, ok := d.Authenticate(KindServicePrincipal, "app-1", secret); !ok {
+		t.Fatal("client secret")
+	}
+	if _, ok := d.Authenticate(KindUser, "app-1", secret); ok {
+		t.Fatal("a service principal signed in as a user")
+	}
+	if err := d.Delete(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Get(u.ID); ok {
+		t.Fatal("deleted user still found")
+	}
+}
+
+func TestManagedIdentities(t *testing.T) {
+	d := newDir(t)
+	ctx := context.Background()
+	secret := NewSecret()
+	task := "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r/tasks/t"
+	sys := &Principal{Kind: KindManagedIdentity, Name: "sys-client", Assignment: SystemAssigned, Owner: task,
+		OwnerType: "Microsoft.ContainerRegistry/registries/tasks", Secrets: []Secret{{ID: "i", Hash: HashSecret(secret)}}}
+	ua := &Principal{Kind: KindManagedIdentity, Name: "ua-client", Assignment: UserAssigned, AttachedTo: []string{task}}
+	other := &Principal{Kind: KindManagedIdentity, Name: "ua-other", Assignment: UserAssigned}
+	for _, p := range []*Principal{sys, ua, other} {
+		if err := d.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, ok := d.ByInstanceSecret(secret, ""); !ok || p.ID != sys.ID {
+		t.Fatal("instance secret -> system-assigned identity")
+	}
+	if p, ok := d.ByInstanceSecret(secret, "ua-client"); !ok || p.ID != ua.ID {
+		t.Fatal("instance secret + client_id -> attached user-assigned identity")
+	}
+	if _, ok := d.ByInstanceSecret(secret, "ua-other"); ok {
+		t.Fatal("a user-assigned identity not attached to the instance was handed out")
+	}
+	if _, ok := d.ByInstanceSecret("wrong", ""); ok {
+		t.Fatal("wrong instance secret accepted")
+	}
+	if _, ok := d.ByInstanceSecret("", ""); ok {
+		t.Fatal("empty instance secret accepted")
+	}
+}

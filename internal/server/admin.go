@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/rbac"
+)
+
+// AdminUser is the administrator created on first start.
+const AdminUser = "admin"
+
+// bootstrapAdmin creates the administrator on a fresh server, as Owner of the
+// subscription. Its password is MOAT_ADMIN_PASSWORD when set, else generated,
+// printed once and written to <data-dir>/admin-password (mode 0600).
+func (s *Server) bootstrapAdmin(ctx context.Context) error {
+	if _, ok := s.dir.Find(identity.KindUser, AdminUser); ok {
+		return nil
+	}
+	pw, generated := os.Getenv("MOAT_ADMIN_PASSWORD"), false
+	if pw == "" {
+		pw, generated = identity.NewSecret(), true
+	}
+	admin := &identity.Principal{Kind: identity.KindUser, Name: AdminUser, DisplayName: "Administrator",
+		Secrets: []identity.Secret{{ID: uuid.NewString(), Hash: identity.HashPassword(pw)}}}
+	if err := s.dir.Create(ctx, admin); err != nil {
+		return err
+	}
+	owner, _ := rbac.RoleByName("Owner")
+	scope := "/subscriptions/" + s.subscription
+	name := uuid.NewString()
+	as := rbac.Assignment{ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name, Type: rbac.AssignmentType,
+		Properties: rbac.AssignmentProperties{RoleDefinitionID: rbac.RoleDefinitionID(s.subscription, owner), RoleDefinitionName: owner.Name,
+			PrincipalID: admin.ID, PrincipalType: identity.KindUser, Scope: scope}}
+	if err := putJSON(ctx, s.meta, as.ID, rbac.AssignmentType, as); err != nil {
+		return err
+	}
+	if err := s.authz.Reload(ctx); err != nil {
+		return err
+	}
+	if !generated {
+		s.Notices = append(s.Notices, "created administrator 'admin' with the password from MOAT_ADMIN_PASSWORD")
+		return nil
+	}
+	file := filepath.Join(s.cfg.DataDir, "admin-password")
+	if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing the administrator password: %w", err)
+	}
+	s.Notices = append(s.Notices, strings.Join([]string{
+		"created administrator 'admin'; its password (shown once) is: " + pw,
+		"  it is also in " + file + " (readable only by you); sign in with: moat login -u admin -p <password>",
+	}, "\n"))
+	return nil
+}
+
+func putJSON(ctx context.Context, store meta.Resources, id, typ string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return store.PutResource(ctx, &meta.Resource{ID: id, Type: typ, Body: body})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/token"
 )
 
 // RegistryLookup finds a registry by lower-cased name without touching the
@@ -21,12 +22,24 @@ type RegistryLookup interface {
 	All() []*meta.Registry
 }
 
+// Gate authorises data-plane requests (the registry token check).
+type Gate interface {
+	// Authorize returns the token's subject when it grants needs (nil needs:
+	// any valid token), else an error to send (401 challenge or 403).
+	Authorize(r *http.Request, needs []token.Access) (string, error)
+	// MayList reports whether subject may list reg's repositories.
+	MayList(r *http.Request, subject string, reg *meta.Registry) bool
+}
+
 // Handler serves /v2/.
 type Handler struct {
 	Meta       meta.Store
 	Blobs      blob.Store
 	Registries RegistryLookup
 	Addressing Addressing
+	// Auth checks tokens; nil serves without authentication (tests only —
+	// the server always sets it).
+	Auth Gate
 }
 
 // target is the registry and repository a request addresses.
@@ -58,6 +71,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
+		if _, err := h.authorize(r, nil); err != nil {
+			return err
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("{}"))
 		return nil
@@ -66,6 +82,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := h.resolve(r.Host, rt.Name)
 	if err != nil {
+		return err
+	}
+	if _, err := h.authorize(r, needs(r, rt.Kind, t.name)); err != nil {
 		return err
 	}
 	switch rt.Kind {
@@ -140,3 +159,30 @@ func setLocation(w http.ResponseWriter, t target, kind, ref string) {
 }
 
 var _ http.Handler = (*Handler)(nil)
+
+// needs is the access a request to a repository requires: GET and HEAD pull,
+// DELETE of content deletes, everything else pushes; a mount also pulls from
+// its source repository.
+func needs(r *http.Request, kind Kind, name string) []token.Access {
+	act := "push"
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		if kind != KindUpload {
+			act = "pull"
+		}
+	case r.Method == http.MethodDelete && (kind == KindManifest || kind == KindBlob):
+		act = "delete"
+	}
+	out := []token.Access{{Type: "repository", Name: name, Actions: []string{act}}}
+	if from := r.URL.Query().Get("from"); kind == KindUploadStart && from != "" && from != name {
+		out = append(out, token.Access{Type: "repository", Name: from, Actions: []string{"pull"}})
+	}
+	return out
+}
+
+func (h *Handler) authorize(r *http.Request, needs []token.Access) (string, error) {
+	if h.Auth == nil {
+		return "", nil
+	}
+	return h.Auth.Authorize(r, needs)
+}

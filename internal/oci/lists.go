@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/token"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -82,6 +83,10 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 	if err != nil {
 		return err
 	}
+	sub, err := h.authorize(r, []token.Access{{Type: "registry", Name: "catalog", Actions: []string{"*"}}})
+	if err != nil {
+		return err
+	}
 	if hostReg, ok := h.Addressing.HostRegistry(r.Host); ok && regName == "" {
 		regName = hostReg
 	}
@@ -91,11 +96,14 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 		if err != nil {
 			return err
 		}
+		if h.Auth != nil && !h.Auth.MayList(r, sub, reg) {
+			return errcode.New(errcode.Denied, "listing the repositories of %s needs pull permission on it", reg.Name)
+		}
 		repos, err = h.Meta.ListRepositories(r.Context(), reg.Key, last, n+1)
 		if err != nil {
 			return errcode.Wrap(errcode.Internal, err, "")
 		}
-	} else if repos, err = h.allRepositories(r, last, n+1); err != nil {
+	} else if repos, err = h.allRepositories(r, sub, last, n+1); err != nil {
 		return err
 	}
 	writePage(w, r, repos, n, func(items []string) any { return repoList{items} })
@@ -103,11 +111,11 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 }
 
 // allRepositories lists up to n qualified names <registry>/<repository> after last.
-func (h *Handler) allRepositories(r *http.Request, last string, n int) ([]string, error) {
+func (h *Handler) allRepositories(r *http.Request, sub, last string, n int) ([]string, error) {
 	var out []string
 	lastReg, lastRepo, _ := strings.Cut(last, "/")
 	for _, reg := range h.Registries.All() { // sorted by key
-		if reg.Key < lastReg {
+		if reg.Key < lastReg || h.Auth != nil && !h.Auth.MayList(r, sub, reg) {
 			continue
 		}
 		after := ""

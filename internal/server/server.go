@@ -25,6 +25,7 @@ import (
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
 	"github.com/moat-registry/moat/internal/token"
 )
@@ -130,7 +131,9 @@ func (s *Server) limits() mgmt.Limits {
 func (s *Server) routes(ctx context.Context) error {
 	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
 	mux := http.NewServeMux()
-	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr}
+	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: tokens}
+	mux.Handle("/oauth2/", tokens)
 	mux.Handle("/v2/", data)
 	mux.Handle("/v2", data)
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Location: "local",

@@ -1,0 +1,44 @@
+package token
+
+import (
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token kinds, in the "typ" claim, so one kind is never accepted as another.
+const (
+	KindIdentity = "identity" // from the identity service (/identity/...)
+	KindAccess   = "access"   // registry access token (Docker token flow)
+	KindRefresh  = "refresh"  // registry refresh token
+)
+
+// Access is one entry of a registry access token: what may be done to which
+// resource, e.g. {repository, reg1/app, [pull push]}.
+type Access struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// RegistryClaims are the claims of registry access and refresh tokens.
+// Audience is the login server (host style) or the host (path style).
+type RegistryClaims struct {
+	jwt.RegisteredClaims
+	Kind     string   `json:"typ"`
+	Access   []Access `json:"access,omitempty"`
+	TenantID string   `json:"tid,omitempty"`
+}
+
+// IdentityClaims are the claims of tokens from the identity service, shaped
+// like Entra ID's v2 tokens.
+type IdentityClaims struct {
+	jwt.RegisteredClaims
+	Kind     string `json:"typ"`
+	TenantID string `json:"tid"`
+	ObjectID string `json:"oid"`
+	AppID    string `json:"appid,omitempty"`
+	UPN      string `json:"upn,omitempty"`
+	Name     string `json:"name,omitempty"`
+	IDType   string `json:"idtyp"` // user or app
+	// MIResourceID is the resource that owns a managed identity (xms_mirid in the cloud).
+	MIResourceID string `json:"xms_mirid,omitempty"`
+}

@@ -37,7 +37,9 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request, id resid.ID) er
 			if err := json.Unmarshal(raw, &g); err != nil {
 				return err
 			}
-			out = append(out, g)
+			if h.readable(ctx, typeGroup, g.ID) {
+				out = append(out, g)
+			}
 			return nil
 		})
 		if err != nil {
@@ -47,6 +49,9 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request, id resid.ID) er
 		return nil
 	}
 	gid := groupID(id.Subscription, id.ResourceGroup)
+	if err := h.requireVerb(r, "Microsoft.Resources/subscriptions/resourceGroups", gid); err != nil {
+		return err
+	}
 	var g ResourceGroup
 	version, exists, err := h.load(ctx, gid, &g)
 	if err != nil {

@@ -46,8 +46,16 @@ type Handler struct {
 	Subscription string
 	Location     string
 	Limits       Limits
+	// Tenant is the directory's tenant ID.
+	Tenant string
 	// ZoneSuffix is the login-server suffix, used in private DNS zone names.
 	ZoneSuffix string
+	// Auth and Perms authenticate and authorise callers; a nil Auth serves
+	// without either (handler tests only — the server always sets both).
+	Auth  Authenticator
+	Roles Roles
+	// Principals is the directory of users, service principals and identities.
+	Principals Directory
 	// LoginServer returns a registry's login server as seen from a request.
 	LoginServer func(r *http.Request, name string) string
 }
@@ -63,6 +71,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r, err := h.authenticate(r)
+	if err != nil {
+		return err
+	}
+	if scope, name, ok := splitRoleAssignmentPath(r.URL.Path); ok {
+		return h.roleAssignments(w, r, scope, name)
+	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) == 1 {
 		return h.listSubscriptions(w, r)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/resid"
 )
 
@@ -59,7 +60,7 @@ func (h *Handler) privateEndpoints(w http.ResponseWriter, r *http.Request, id re
 		}
 		prefix := strings.ToLower(groupID(id.Subscription, id.ResourceGroup) + "/")
 		for _, pe := range all {
-			if strings.HasPrefix(strings.ToLower(pe.ID), prefix) {
+			if strings.HasPrefix(strings.ToLower(pe.ID), prefix) && h.readable(ctx, typePE, pe.ID) {
 				if err := h.fillEndpoint(ctx, &pe); err != nil {
 					return err
 				}
@@ -70,6 +71,9 @@ func (h *Handler) privateEndpoints(w http.ResponseWriter, r *http.Request, id re
 		return nil
 	}
 	peID := groupID(id.Subscription, id.ResourceGroup) + "/providers/Microsoft.Network/privateEndpoints/" + id.Name()
+	if err := h.requireVerb(r, typePE, peID); err != nil {
+		return err
+	}
 	var cur PrivateEndpoint
 	version, exists, err := h.load(ctx, peID, &cur)
 	if err != nil {
@@ -148,6 +152,9 @@ func (h *Handler) createEndpoint(w http.ResponseWriter, r *http.Request, id resi
 	if err != nil {
 		return err
 	}
+	if err := h.require(ctx, subnet.ID, joinAction()); err != nil {
+		return err
+	}
 	reg, err := h.endpointTarget(ctx, conn)
 	if err != nil {
 		return err
@@ -156,8 +163,10 @@ func (h *Handler) createEndpoint(w http.ResponseWriter, r *http.Request, id resi
 	if err != nil {
 		return err
 	}
+	// Approved at once only when asked for automatically by a caller who may
+	// approve connections on the registry (its writers); else the owner decides.
 	status := StatusApproved
-	if len(manual) > 0 {
+	if len(manual) > 0 || !h.may(ctx, reg, rbac.ActionApproveConnection) {
 		status = StatusPending
 	}
 	connName := conn.Name

@@ -67,6 +67,11 @@ func (h *Handler) providers(w http.ResponseWriter, r *http.Request, sub string, 
 		return nil
 	}
 	ns, ok := canonicalProvider(rest[0])
+	if len(rest) == 2 && ok {
+		if err := h.require(ctx, "/subscriptions/"+sub, ns+"/register/action"); err != nil {
+			return err
+		}
+	}
 	if !ok {
 		return armErr(http.StatusNotFound, "NamespaceNotFound", "resource provider namespace %q is not served here; known: %s", rest[0], strings.Join(KnownProviders, ", "))
 	}

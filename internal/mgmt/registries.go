@@ -25,6 +25,9 @@ func (h *Handler) registries(w http.ResponseWriter, r *http.Request, id resid.ID
 		return h.listRegistries(w, r, id.ResourceGroup)
 	}
 	name := id.Name()
+	if err := h.requireVerb(r, registryType, resid.RegistryID(id.Subscription, id.ResourceGroup, name)); err != nil {
+		return err
+	}
 	switch r.Method {
 	case http.MethodGet:
 		reg, err := h.getRegistry(r.Context(), id.ResourceGroup, name)
@@ -239,7 +242,7 @@ func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request, rg stri
 	}
 	out := make([]RegistryResource, 0, len(regs))
 	for _, reg := range regs {
-		if rg != "" && !strings.EqualFold(reg.ResourceGroup, rg) {
+		if rg != "" && !strings.EqualFold(reg.ResourceGroup, rg) || !h.readable(r.Context(), registryType, registryIDOf(reg)) {
 			continue
 		}
 		res, err := h.resource(r, reg)

@@ -147,6 +147,11 @@ func (h *Handler) checkVNetRules(ctx context.Context, in, old []VirtualNetworkRu
 			if err := h.checkRuleSubnet(ctx, r.ID); err != nil {
 				return nil, err
 			}
+			// Naming a subnet in a rule lets its traffic in: that needs the
+			// right to join the subnet, as in the cloud.
+			if err := h.require(ctx, r.ID, joinAction()); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, VirtualNetworkRule{Action: "Allow", ID: r.ID})
 	}

@@ -26,6 +26,9 @@ func (h *Handler) virtualNetworks(w http.ResponseWriter, r *http.Request, id res
 			if err := json.Unmarshal(raw, &vn); err != nil {
 				return err
 			}
+			if !h.readable(ctx, typeVNet, vn.ID) {
+				return nil
+			}
 			if err := h.fillVNet(ctx, &vn, v); err != nil {
 				return err
 			}
@@ -39,6 +42,9 @@ func (h *Handler) virtualNetworks(w http.ResponseWriter, r *http.Request, id res
 		return nil
 	}
 	vid := vnetID(id.Subscription, id.ResourceGroup, id.Name())
+	if err := h.requireVerb(r, typeVNet, vid); err != nil {
+		return err
+	}
 	var cur VirtualNetwork
 	version, exists, err := h.load(ctx, vid, &cur)
 	if err != nil {

@@ -136,12 +136,16 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.Handle("/oauth2/", tokens)
 	mux.Handle("/v2/", data)
 	mux.Handle("/v2", data)
-	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Location: "local",
+	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Limits: s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
+		// TODO(issue 4): Auth: &mgmt.BearerAuth{...} once 'moat login' exists.
+		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
 	if err := mg.Bootstrap(ctx); err != nil {
 		return err
 	}
+	mux.HandleFunc("/graph/", mg.Graph)
+	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
 	s.handler = recoverPanics(mux)

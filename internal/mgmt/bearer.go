@@ -1,0 +1,82 @@
+package mgmt
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/token"
+)
+
+// BearerAuth authenticates management callers by identity-service tokens
+// (what 'moat login', azidentity and the Azure SDK send).
+type BearerAuth struct {
+	Keys   *token.Keys
+	Dir    *identity.Directory
+	Tenant string
+	cache  sync.Map // raw token -> *token.IdentityClaims
+	size   int
+	mu     sync.Mutex
+}
+
+func unauthenticated(msg string) error {
+	return armErr(http.StatusUnauthorized, "AuthenticationFailed", "%s", msg)
+}
+
+// Principal verifies the bearer token and returns the caller's object ID.
+func (b *BearerAuth) Principal(r *http.Request) (string, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return "", unauthenticated("authentication required: sign in with 'moat login' (or send an identity token as Authorization: Bearer)")
+	}
+	c, ok := b.verify(raw)
+	if !ok {
+		return "", unauthenticated("the access token is invalid or expired; sign in again with 'moat login'")
+	}
+	if _, ok := b.Dir.Get(c.ObjectID); !ok {
+		return "", unauthenticated("the principal of this token no longer exists")
+	}
+	return c.ObjectID, nil
+}
+
+func (b *BearerAuth) verify(raw string) (*token.IdentityClaims, bool) {
+	if v, ok := b.cache.Load(raw); ok {
+		c := v.(*token.IdentityClaims)
+		return c, c.ExpiresAt.After(time.Now())
+	}
+	var c token.IdentityClaims
+	if err := b.Keys.Verify(raw, &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != b.Tenant || c.ObjectID == "" || c.ExpiresAt == nil {
+		return nil, false
+	}
+	b.mu.Lock()
+	if b.size++; b.size > 10000 {
+		b.cache.Clear()
+		b.size = 0
+	}
+	b.mu.Unlock()
+	b.cache.Store(raw, &c)
+	return &c, true
+}
+
+// Metadata serves /metadata/endpoints: where to sign in, unauthenticated, as
+// ARM does, so that a CLI given only the server URL can find the authority.
+func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + r.Host
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name":            "moat",
+		"resourceManager": base + "/",
+		"authentication": map[string]any{
+			"loginEndpoint":    base + "/identity/",
+			"audiences":        []string{base + "/"},
+			"tenant":           h.Tenant,
+			"identityProvider": "moat",
+		},
+		"suffixes": map[string]any{"acrLoginServer": h.ZoneSuffix},
+	})
+}

@@ -8,16 +8,17 @@ import (
 	"strconv"
 
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/model"
 )
 
 // Resource types stored as generic documents.
 const (
-	typeGroup    = "Microsoft.Resources/resourceGroups"
-	typeProvider = "Microsoft.Resources/providers"
-	typeVNet     = "Microsoft.Network/virtualNetworks"
-	typeSubnet   = "Microsoft.Network/virtualNetworks/subnets"
-	typePE       = "Microsoft.Network/privateEndpoints"
-	typePEC      = "Microsoft.ContainerRegistry/registries/privateEndpointConnections"
+	typeGroup    = model.TypeGroup
+	typeProvider = model.TypeProvider
+	typeVNet     = model.TypeVNet
+	typeSubnet   = model.TypeSubnet
+	typePE       = model.TypePE
+	typePEC      = model.TypePEC
 )
 
 // load reads the document stored under id into v; ok is false when there is none.

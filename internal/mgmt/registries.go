@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/resid"
 )
 
-const registryType = "Microsoft.ContainerRegistry/registries"
+const registryType = model.TypeRegistry
 
 var skus = map[string]string{"basic": "Basic", "standard": "Standard", "premium": "Premium"}
 
@@ -59,7 +60,7 @@ func decodeProps(reg *meta.Registry) (RegistryProperties, error) {
 			return p, err
 		}
 	}
-	return p.withDefaults(), nil
+	return p.WithDefaults(), nil
 }
 
 // putRegistry creates or replaces (PUT) or updates (PATCH) a registry.
@@ -99,7 +100,7 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name s
 	if err := h.validateRegistry(ctx, existing, sku, &props); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(props.stored())
+	raw, err := json.Marshal(props.Stored())
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryRes
 		if sku == "" {
 			return "", RegistryProperties{}, badRequest("InvalidSkuName", "sku.name is required: use Basic, Standard or Premium")
 		}
-		return sku, in.Properties.withDefaults(), nil
+		return sku, in.Properties.WithDefaults(), nil
 	}
 	cur, err := decodeProps(existing)
 	if err != nil {
@@ -158,7 +159,7 @@ func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryRes
 	if p.NetworkRuleSet != nil {
 		cur.NetworkRuleSet = p.NetworkRuleSet
 	}
-	return sku, cur.withDefaults(), nil
+	return sku, cur.WithDefaults(), nil
 }
 
 func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties) error {
@@ -172,7 +173,7 @@ func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, nam
 	if err := h.validateRegistry(ctx, nil, sku, &props); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(props.stored())
+	raw, err := json.Marshal(props.Stored())
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,7 @@
-package mgmt
+// Package model holds the ARM resource shapes moat stores and serves
+// (registries, virtual networks, private endpoints and their connections),
+// shared by the management API and the network policy.
+package model
 
 import (
 	"encoding/json"
@@ -78,8 +81,8 @@ func (v *VirtualNetworkRule) UnmarshalJSON(b []byte) error {
 
 func ptr[T any](v T) *T { return &v }
 
-// withDefaults fills unset writable properties with their SPEC 2 defaults.
-func (p RegistryProperties) withDefaults() RegistryProperties {
+// WithDefaults fills unset writable properties with their SPEC 2 defaults.
+func (p RegistryProperties) WithDefaults() RegistryProperties {
 	def := func(b **bool) {
 		if *b == nil {
 			*b = ptr(false)
@@ -107,8 +110,8 @@ func (p RegistryProperties) withDefaults() RegistryProperties {
 	return p
 }
 
-// stored strips the read-only properties before the properties are saved.
-func (p RegistryProperties) stored() RegistryProperties {
+// Stored strips the read-only properties before the properties are saved.
+func (p RegistryProperties) Stored() RegistryProperties {
 	p.LoginServer, p.CreationDate, p.ProvisioningState, p.PrivateEndpointConnections = "", nil, "", nil
 	return p
 }
@@ -257,4 +260,15 @@ const (
 	StatusPending      = "Pending"
 	StatusRejected     = "Rejected"
 	StatusDisconnected = "Disconnected"
+)
+
+// Resource types.
+const (
+	TypeRegistry = "Microsoft.ContainerRegistry/registries"
+	TypeGroup    = "Microsoft.Resources/resourceGroups"
+	TypeProvider = "Microsoft.Resources/providers"
+	TypeVNet     = "Microsoft.Network/virtualNetworks"
+	TypeSubnet   = "Microsoft.Network/virtualNetworks/subnets"
+	TypePE       = "Microsoft.Network/privateEndpoints"
+	TypePEC      = "Microsoft.ContainerRegistry/registries/privateEndpointConnections"
 )

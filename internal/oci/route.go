@@ -81,3 +81,13 @@ func ParseRoute(path string) Route {
 	}
 	return Route{}
 }
+
+var kindNames = [...]string{"invalid", "ping", "catalog", "tags", "manifest", "blob", "upload-start", "upload", "referrers"}
+
+// String names the endpoint kind (for logs, audit and metrics).
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}

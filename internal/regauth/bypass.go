@@ -1,0 +1,58 @@
+package regauth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/token"
+)
+
+// Bypasser returns the verified managed identity a request speaks for, for
+// the trusted-service bypass of the network rules. It reads the credential
+// the request carries: a bearer access token, a refresh token (Basic with
+// ZeroUser or a refresh_token form), or an identity token being exchanged.
+// Passwords are not considered: managed identities have none.
+func (s *Service) Bypasser(r *http.Request) (*policy.Principal, bool) {
+	sub, ok := s.credentialSubject(r)
+	if !ok {
+		return nil, false
+	}
+	p, ok := s.Dir.Get(sub)
+	if !ok || p.Kind != identity.KindManagedIdentity {
+		return nil, false
+	}
+	return &policy.Principal{SystemAssigned: p.Assignment == identity.SystemAssigned, ServiceType: p.OwnerType}, true
+}
+
+func (s *Service) credentialSubject(r *http.Request) (string, bool) {
+	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if c, ok := s.verify(raw, s.audience(r)); ok {
+			return c.Subject, c.Subject != ""
+		}
+		return "", false
+	}
+	if user, pw, ok := r.BasicAuth(); ok && user == ZeroUser {
+		sub, err := s.fromRefresh(r, pw)
+		return string(sub), err == nil && sub != ""
+	}
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/oauth2/") {
+		return "", false
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if r.ParseForm() != nil {
+		return "", false
+	}
+	if rt := r.PostForm.Get("refresh_token"); rt != "" {
+		sub, err := s.fromRefresh(r, rt)
+		return string(sub), err == nil && sub != ""
+	}
+	if at := r.PostForm.Get("access_token"); at != "" {
+		var c token.IdentityClaims
+		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant {
+			return c.ObjectID, c.ObjectID != ""
+		}
+	}
+	return "", false
+}

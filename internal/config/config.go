@@ -22,6 +22,9 @@ type Config struct {
 	TLSAuto           bool       `yaml:"tlsAuto"`
 	Listeners         []Listener `yaml:"listeners"`
 	Limits            Limits     `yaml:"limits"`
+	// TrustedServices are the service types whose system-assigned identities
+	// may bypass network rules (default: tasks, registry import, ML workspaces).
+	TrustedServices []string `yaml:"trustedServices"`
 }
 
 // Limits are per-registry quotas; zero means the default (200 IP rules,

@@ -54,6 +54,8 @@ type Handler struct {
 	// without either (handler tests only — the server always sets both).
 	Auth  Authenticator
 	Roles Roles
+	// Network is the data plane's network state (what-if, denials).
+	Network Network
 	// Principals is the directory of users, service principals and identities.
 	Principals Directory
 	// LoginServer returns a registry's login server as seen from a request.
@@ -113,6 +115,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.registries(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "privateEndpointConnections"):
 		return h.privateEndpointConnections(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "checkNetworkAccess") && h.Network != nil:
+		return h.checkNetworkAccess(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "networkRuleDenials") && h.Network != nil:
+		return h.networkRuleDenials(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "privateLinkResources"):
 		return h.privateLinkResources(w, r, id)
 	case id.Is("Microsoft.Network", "virtualNetworks"):

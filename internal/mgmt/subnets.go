@@ -114,6 +114,9 @@ func (h *Handler) subnets(w http.ResponseWriter, r *http.Request, id resid.ID) e
 		if err := h.Meta.DeleteResource(ctx, subs[idx].ID); err != nil {
 			return err
 		}
+		if err := h.Index.Reload(ctx); err != nil {
+			return err
+		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
@@ -145,6 +148,9 @@ func (h *Handler) putSubnet(w http.ResponseWriter, r *http.Request, vn VirtualNe
 		return err
 	}
 	if err := h.replaceSubnets(ctx, want, subs); err != nil {
+		return err
+	}
+	if err := h.Index.Reload(ctx); err != nil {
 		return err
 	}
 	var s Subnet

@@ -77,6 +77,9 @@ func (h *Handler) virtualNetworks(w http.ResponseWriter, r *http.Request, id res
 		if err := h.Meta.DeleteResource(ctx, vid); err != nil {
 			return err
 		}
+		if err := h.Index.Reload(ctx); err != nil {
+			return err
+		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
@@ -139,6 +142,9 @@ func (h *Handler) putVNet(w http.ResponseWriter, r *http.Request, id resid.ID, v
 		return err
 	}
 	if err := h.replaceSubnets(ctx, want, existing); err != nil {
+		return err
+	}
+	if err := h.Index.Reload(ctx); err != nil {
 		return err
 	}
 	if err := h.fillVNet(ctx, &vn, version); err != nil {

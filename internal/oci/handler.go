@@ -40,6 +40,11 @@ type Handler struct {
 	// Auth checks tokens; nil serves without authentication (tests only —
 	// the server always sets it).
 	Auth Gate
+	// Network filters listings that span registries to those the client's
+	// network may reach (nil: no filter, tests only).
+	Network interface {
+		Allows(r *http.Request, reg *meta.Registry) bool
+	}
 }
 
 // target is the registry and repository a request addresses.

@@ -115,7 +115,7 @@ func (h *Handler) allRepositories(r *http.Request, sub, last string, n int) ([]s
 	var out []string
 	lastReg, lastRepo, _ := strings.Cut(last, "/")
 	for _, reg := range h.Registries.All() { // sorted by key
-		if reg.Key < lastReg || h.Auth != nil && !h.Auth.MayList(r, sub, reg) {
+		if reg.Key < lastReg || h.Auth != nil && !h.Auth.MayList(r, sub, reg) || h.Network != nil && !h.Network.Allows(r, reg) {
 			continue
 		}
 		after := ""

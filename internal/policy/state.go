@@ -26,6 +26,14 @@ type State struct {
 type snapshot struct {
 	rules map[string]*Rules    // registry key -> rules
 	vnets map[string]*vnetTopo // lower-cased virtual network ID -> topology
+	// endpointSubnets are the lower-cased IDs of subnets with the registry service endpoint.
+	endpointSubnets map[string]bool
+}
+
+// HasServiceEndpoint reports whether a subnet has the
+// Microsoft.ContainerRegistry service endpoint (what-if needs it).
+func (s *State) HasServiceEndpoint(subnetID string) bool {
+	return s.snap.Load().endpointSubnets[strings.ToLower(subnetID)]
 }
 
 type vnetTopo struct {
@@ -79,7 +87,7 @@ func (s *State) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	snap := &snapshot{rules: make(map[string]*Rules, len(regs)), vnets: map[string]*vnetTopo{}}
+	snap := &snapshot{rules: make(map[string]*Rules, len(regs)), vnets: map[string]*vnetTopo{}, endpointSubnets: map[string]bool{}}
 	for _, reg := range regs {
 		snap.rules[reg.Key] = Compile(reg.Properties, approved[reg.Key])
 	}
@@ -147,6 +155,7 @@ func (s *State) loadTopology(ctx context.Context, snap *snapshot) error {
 			continue
 		}
 		s.topo(snap, vnet).subnets.add(p, strings.ToLower(r.ID))
+		snap.endpointSubnets[strings.ToLower(r.ID)] = true
 	}
 	pes, err := s.store.ListResources(ctx, model.TypePE, "")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,11 +24,15 @@ import (
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
+	"github.com/moat-registry/moat/internal/netguard"
+	"github.com/moat-registry/moat/internal/netid"
 	"github.com/moat-registry/moat/internal/oci"
+	"github.com/moat-registry/moat/internal/policy"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
 	"github.com/moat-registry/moat/internal/token"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server is a configured moat server.
@@ -41,6 +46,9 @@ type Server struct {
 	keys         *token.Keys
 	dir          *identity.Directory
 	authz        *rbac.Authorizer
+	state        *policy.State
+	audit        *netguard.Audit
+	metrics      *prometheus.Registry
 	handler      http.Handler
 	// Notices are what the first start tells the operator (how to sign in).
 	Notices []string
@@ -87,6 +95,11 @@ func (s *Server) open(ctx context.Context) error {
 	if s.authz, err = rbac.NewAuthorizer(ctx, s.meta); err != nil {
 		return err
 	}
+	if s.state, err = policy.NewState(ctx, s.meta); err != nil {
+		return err
+	}
+	s.metrics = prometheus.NewRegistry()
+	s.audit = netguard.NewAudit(s.meta, s.metrics)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -132,12 +145,16 @@ func (s *Server) routes(ctx context.Context) error {
 	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
 	mux := http.NewServeMux()
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
-	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: tokens}
-	mux.Handle("/oauth2/", tokens)
-	mux.Handle("/v2/", data)
-	mux.Handle("/v2", data)
-	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
-		Limits: s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
+	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
+		Principals: tokens, Record: s.audit}
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: tokens, Network: guard}
+	// The data plane: every route passes the network gate before anything else.
+	mux.Handle("/oauth2/", guard.Middleware(tokens))
+	mux.Handle("/v2/", guard.Middleware(data))
+	mux.Handle("/v2", guard.Middleware(data))
+	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
+		Network: networkView{s.state, s.audit, s.trusted()},
+		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
 		// TODO(issue 4): Auth: &mgmt.BearerAuth{...} once 'moat login' exists.
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
@@ -176,8 +193,10 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 		}
 		lns = append(lns, ln)
 	}
+	go s.audit.Run(ctx, 5*time.Second)
 	srv := &http.Server{
 		Handler:           s.handler,
+		ConnContext:       directClient,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -223,4 +242,15 @@ func closeAll(lns []net.Listener) {
 	for _, ln := range lns {
 		ln.Close()
 	}
+}
+
+// directClient gives a connection the public network identity of its TCP
+// peer. (Listeners with trusted proxies and virtual-network listeners come
+// with the netid listener layer.)
+func directClient(ctx context.Context, c net.Conn) context.Context {
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return ctx // no identity: the network gate denies
+	}
+	return netid.With(ctx, netid.Identity{Path: netid.Public, ClientIP: ap.Addr().Unmap()})
 }

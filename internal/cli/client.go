@@ -2,14 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"time"
-
-	"github.com/spf13/cobra"
 )
 
 const apiVersion = "2025-11-01"
@@ -18,89 +20,306 @@ const apiVersion = "2025-11-01"
 type client struct {
 	base string
 	http *http.Client
-	sub  string
+	// subFlag is --subscription (a subscription ID or display name); empty
+	// means the default saved by `moat account set`, else the server's first.
+	subFlag string
+	sub     string
+	// debug, when set, gets one line per request (--debug).
+	debug io.Writer
 }
 
-func newClient(cmd *cobra.Command) *client {
-	return &client{base: strings.TrimRight(serverURL(cmd), "/"), http: &http.Client{Timeout: 2 * time.Minute}}
+func newClientFor(base, subFlag string) *client {
+	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 2 * time.Minute}, subFlag: subFlag}
 }
 
-// apiError is the ARM error body.
+// accessToken returns the bearer token to send to the management API of the
+// server at base ("" for none): MOAT_ACCESS_TOKEN for now. `moat login` (the
+// identity work) is expected to replace it with its token cache.
+var accessToken = func(base string) (string, error) {
+	return os.Getenv("MOAT_ACCESS_TOKEN"), nil
+}
+
+// apiError is an answer of 400 or above, from the ARM error body
+// {"error":{"code","message"}} when there is one.
 type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+	Status  int
+	Code    string
+	Message string
 }
 
-// do sends a request and decodes a JSON answer into out (if not nil).
-func (c *client) do(method, path string, body, out any) error {
+func (e *apiError) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return "(" + e.Code + ") " + e.Message
+}
+
+// isStatus reports whether err is an answer of the server with that status.
+func isStatus(err error, status int) bool {
+	var e *apiError
+	return errors.As(err, &e) && e.Status == status
+}
+
+// response is a successful answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// send makes one request. path is relative to the server (or an absolute
+// URL, as in a nextLink); api-version is added unless already there.
+func (c *client) send(method, path string, header map[string]string, body any) (*response, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(raw)
 	}
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
+	u := path
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		u = c.base + path
 	}
-	req, err := http.NewRequest(method, c.base+path+sep+"api-version="+apiVersion, rd)
+	if !strings.Contains(u, "api-version=") {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + "api-version=" + apiVersion
+	}
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	tok, err := accessToken(c.base)
 	if err != nil {
-		return fmt.Errorf("cannot reach the moat server at %s (set --server or MOAT_SERVER): %w", c.base, err)
+		return nil, err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if c.debug != nil {
+		status := "error"
+		if err == nil {
+			status = resp.Status
+		}
+		fmt.Fprintf(c.debug, "DEBUG: %s %s -> %s (%s)\n", method, u, status, time.Since(start).Round(time.Millisecond))
+	}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		hint := "set --server or MOAT_SERVER"
+		var unknownCA x509.UnknownAuthorityError
+		if errors.As(err, &unknownCA) {
+			hint = "trust the server's CA with --ca-file or MOAT_CA_FILE, e.g. <data-dir>/tls/ca.pem"
+		}
+		return nil, fmt.Errorf("cannot reach the moat server at %s (%s): %v", c.base, hint, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("reading the answer of %s %s: %v", method, path, err)
 	}
 	if resp.StatusCode >= 400 {
-		var e apiError
-		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("(%s) %s", e.Error.Code, e.Error.Message)
+		var e struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
 		}
-		return fmt.Errorf("server answered %s", resp.Status)
+		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
+			return nil, &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		}
+		return nil, &apiError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: the server answered %s", method, path, resp.Status)}
 	}
-	if out != nil && len(raw) > 0 {
-		return json.Unmarshal(raw, out)
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (c *client) do(method, path string, body, out any) error {
+	resp, err := c.send(method, path, nil, body)
+	if err != nil {
+		return err
+	}
+	return decodeBody(resp, out)
+}
+
+func decodeBody(resp *response, out any) error {
+	if out == nil || len(bytes.TrimSpace(resp.Body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Body, out); err != nil {
+		return fmt.Errorf("the server's answer is not the expected JSON: %v", err)
 	}
 	return nil
 }
 
-// subscription returns the server's subscription ID.
+// object is a JSON object as decoded into Go.
+type object = map[string]any
+
+// get reads one resource and its ETag (from the header, else the body's etag).
+func (c *client) get(path string) (object, string, error) {
+	resp, err := c.send(http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	var out object
+	if err := decodeBody(resp, &out); err != nil {
+		return nil, "", err
+	}
+	if out == nil {
+		out = object{}
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		etag, _ = out["etag"].(string)
+	}
+	return out, etag, nil
+}
+
+// write sends a PUT or PATCH (with If-Match when etag is set) and returns the answer.
+func (c *client) write(method, path, etag string, body any) (object, error) {
+	var h map[string]string
+	if etag != "" {
+		h = map[string]string{"If-Match": etag}
+	}
+	resp, err := c.send(method, path, h, body)
+	if err != nil {
+		return nil, err
+	}
+	var out object
+	if err := decodeBody(resp, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// list reads a collection ({"value":[...],"nextLink":...}), following nextLink.
+func (c *client) list(path string) ([]any, error) {
+	all := []any{}
+	for page := 0; path != ""; page++ {
+		if page == 1000 {
+			return nil, fmt.Errorf("listing %s: more than 1000 pages", path)
+		}
+		var out struct {
+			Value    []any  `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		if err := c.do(http.MethodGet, path, nil, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Value...)
+		path = out.NextLink
+	}
+	return all, nil
+}
+
+// subscriptions lists the server's subscriptions.
+func (c *client) subscriptions() ([]object, error) {
+	items, err := c.list("/subscriptions")
+	if err != nil {
+		return nil, err
+	}
+	var subs []object
+	for _, it := range items {
+		if o, ok := it.(object); ok {
+			subs = append(subs, o)
+		}
+	}
+	return subs, nil
+}
+
+// findSubscription returns the ID of the subscription whose ID or display
+// name is want (case-insensitive).
+func findSubscription(subs []object, want string) (string, bool) {
+	for _, s := range subs {
+		id, _ := s["subscriptionId"].(string)
+		name, _ := s["displayName"].(string)
+		if strings.EqualFold(id, want) || (name != "" && strings.EqualFold(name, want)) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// subscription returns the subscription ID commands work in: --subscription,
+// else the default saved by `moat account set` for this server, else the
+// server's first subscription.
 func (c *client) subscription() (string, error) {
 	if c.sub != "" {
 		return c.sub, nil
 	}
-	var list struct {
-		Value []struct {
-			SubscriptionID string `json:"subscriptionId"`
-		} `json:"value"`
-	}
-	if err := c.do(http.MethodGet, "/subscriptions", nil, &list); err != nil {
+	subs, err := c.subscriptions()
+	if err != nil {
 		return "", err
 	}
-	if len(list.Value) == 0 {
-		return "", fmt.Errorf("the server has no subscription")
+	want, from := c.subFlag, "--subscription"
+	if want == "" {
+		want, from = savedSubscription(c.base), "the default set by `moat account set`"
 	}
-	c.sub = list.Value[0].SubscriptionID
+	if want != "" {
+		id, ok := findSubscription(subs, want)
+		if !ok {
+			return "", fmt.Errorf("subscription %q (%s) was not found on the server %s; `moat account list` shows the subscriptions", want, from, c.base)
+		}
+		c.sub = id
+		return id, nil
+	}
+	if len(subs) == 0 {
+		return "", fmt.Errorf("the server %s has no subscription", c.base)
+	}
+	c.sub, _ = subs[0]["subscriptionId"].(string)
+	if c.sub == "" {
+		return "", fmt.Errorf("the server %s listed a subscription without a subscriptionId", c.base)
+	}
 	return c.sub, nil
 }
 
-// groupPath returns /subscriptions/{sub}/resourceGroups/{rg}.
-func (c *client) groupPath(rg string) (string, error) {
+// subPath returns /subscriptions/{sub}.
+func (c *client) subPath() (string, error) {
 	sub, err := c.subscription()
 	if err != nil {
 		return "", err
 	}
-	return "/subscriptions/" + sub + "/resourceGroups/" + rg, nil
+	return "/subscriptions/" + seg(sub), nil
 }
+
+// groupPath returns /subscriptions/{sub}/resourceGroups/{rg}.
+func (c *client) groupPath(rg string) (string, error) {
+	sp, err := c.subPath()
+	if err != nil {
+		return "", err
+	}
+	return sp + "/resourceGroups/" + seg(rg), nil
+}
+
+// resourcePath returns the path of a resource in a resource group:
+// .../resourceGroups/{rg}/providers/{namespace}/{type}/{name}[/{type}/{name}...].
+// A trailing type without a name gives a collection.
+func (c *client) resourcePath(rg, namespace string, typesNames ...string) (string, error) {
+	gp, err := c.groupPath(rg)
+	if err != nil {
+		return "", err
+	}
+	p := gp + "/providers/" + namespace
+	for _, s := range typesNames {
+		p += "/" + seg(s)
+	}
+	return p, nil
+}
+
+// seg escapes one path segment.
+func seg(s string) string { return url.PathEscape(s) }

@@ -1,25 +1,45 @@
 // Package cli is the moat command line: `moat serve` and the az-style
-// management commands, which talk to a server's management API.
+// management commands, which talk to a server's ARM-shaped management API.
 package cli
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
-// Main runs the CLI with args and returns the process exit code.
+// Main runs the CLI with args and returns the process exit code. Errors are
+// printed as one line "ERROR: ..." on stderr, as az does.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return run(args, nil, stdout, stderr)
+}
+
+// run is Main with a standard input for confirmation prompts (nil: os.Stdin).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdout, stderr)
-	root.SetArgs(args)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(stderr, "ERROR:", err)
+	if stdin != nil {
+		root.SetIn(stdin)
+	}
+	args, err := expandArgs(root, args)
+	if err == nil {
+		root.SetArgs(args)
+		err = root.Execute()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ERROR:", oneLine(err.Error()))
 		return 1
 	}
 	return 0
 }
+
+// oneLine folds a message onto one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // NewRoot builds the command tree.
 func NewRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -31,9 +51,15 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().String("server", "", "management API URL of the moat server (env MOAT_SERVER; default http://127.0.0.1:5000)")
-	root.PersistentFlags().StringP("output", "o", "json", "output format: json, table, tsv or none")
-	root.AddCommand(newServe(), newACR())
+	pf := root.PersistentFlags()
+	pf.String("server", "", "management API URL of the moat server (env MOAT_SERVER; default http://127.0.0.1:5000)")
+	pf.String("ca-file", "", "PEM file of a CA to trust for an https --server, e.g. <data-dir>/tls/ca.pem (env MOAT_CA_FILE)")
+	pf.StringP("output", "o", "json", "output format: json, jsonc, yaml, yamlc, table, tsv or none")
+	pf.String("query", "", "JMESPath query string, applied to the result before it is printed")
+	pf.String("subscription", "", "name or ID of the subscription (default: the one set with moat account set, else the server's)")
+	pf.Bool("only-show-errors", false, "print no warnings, only errors")
+	pf.Bool("debug", false, "print every request to the management API on stderr")
+	root.AddCommand(newServe(), newACR(), newNetwork(), newProvider(), newGroup(), newAccount())
 	return root
 }
 
@@ -46,4 +72,34 @@ func serverURL(cmd *cobra.Command) string {
 		return v
 	}
 	return "http://127.0.0.1:5000"
+}
+
+// newClient returns a client for the server and subscription of cmd's flags.
+func newClient(cmd *cobra.Command) (*client, error) {
+	sub, _ := cmd.Flags().GetString("subscription")
+	c := newClientFor(serverURL(cmd), sub)
+	if debug, _ := cmd.Flags().GetBool("debug"); debug {
+		c.debug = cmd.ErrOrStderr()
+	}
+	ca, _ := cmd.Flags().GetString("ca-file")
+	if ca == "" {
+		ca = os.Getenv("MOAT_CA_FILE")
+	}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", ca)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.http.Transport = tr
+	}
+	return c, nil
 }

@@ -24,7 +24,7 @@ func page(r *http.Request) (last string, n int, err error) {
 	}
 	n, perr := strconv.Atoi(q.Get("n"))
 	if perr != nil || n < 0 {
-		return "", 0, errcode.New(errcode.Unsupported, "query parameter n=%q must be a non-negative integer", q.Get("n"))
+		return "", 0, errcode.New(errcode.PaginationInvalid, "query parameter n=%q must be a non-negative integer", q.Get("n"))
 	}
 	return last, min(n, maxPage), nil
 }
@@ -34,8 +34,10 @@ func page(r *http.Request) (last string, n int, err error) {
 func writePage(w http.ResponseWriter, r *http.Request, items []string, n int, body func([]string) any) {
 	if len(items) > n {
 		items = items[:n]
-		q := url.Values{"n": {strconv.Itoa(n)}, "last": {items[n-1]}}
-		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		if n > 0 { // n=0 asks for an empty page; a Link would never advance
+			q := url.Values{"n": {strconv.Itoa(n)}, "last": {items[n-1]}}
+			w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(body(items))
@@ -87,7 +89,12 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 	if err != nil {
 		return err
 	}
-	if hostReg, ok := h.Addressing.HostRegistry(r.Host); ok && regName == "" {
+	if hostReg, ok := h.Addressing.HostRegistry(r.Host); ok {
+		// In host style the Host names the registry (the one the network gate
+		// checked): never list another.
+		if regName != "" && !strings.EqualFold(regName, hostReg) {
+			return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
+		}
 		regName = hostReg
 	}
 	var repos []string
@@ -112,7 +119,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 
 // allRepositories lists up to n qualified names <registry>/<repository> after last.
 func (h *Handler) allRepositories(r *http.Request, sub, last string, n int) ([]string, error) {
-	var out []string
+	out := []string{}
 	lastReg, lastRepo, _ := strings.Cut(last, "/")
 	for _, reg := range h.Registries.All() { // sorted by key
 		if reg.Key < lastReg || h.Auth != nil && !h.Auth.MayList(r, sub, reg) || h.Network != nil && !h.Network.Allows(r, reg) {

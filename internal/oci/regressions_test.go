@@ -39,7 +39,9 @@ func TestListZeroPage(t *testing.T) {
 // alpha.reg.test is alpha's repository "bravo/app"). The catalog does not:
 // catalog() in lists.go uses the host's registry only when the path names
 // none, so GET /v2/bravo/_catalog with Host alpha.reg.test lists bravo's
-// repositories through alpha's login server.
+// repositories through alpha's login server. The network gate
+// (internal/netguard, addressed()) checks only the host's registry in host
+// style, so this lists bravo past bravo's network rules.
 // Fix: on a host-style host, reject a registry in the path that is not the host's.
 func TestHostStyleCatalogStaysInRegistry(t *testing.T) {
 	e := newEnv(t)

@@ -186,7 +186,7 @@ func checkLength(r *http.Request, offset int64) error {
 func ParseContentRange(s string) (start, end int64, ok bool) {
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "bytes "), "bytes=")
 	a, b, found := strings.Cut(s, "-")
-	if !found {
+	if !found || !digits(a) || !digits(b) {
 		return 0, 0, false
 	}
 	start, err1 := strconv.ParseInt(a, 10, 64)
@@ -233,4 +233,16 @@ func uploadStatus(w http.ResponseWriter, t target, u blob.Upload) {
 // rangeHeader is the Range of bytes received: "0-<last>", "0-0" when none yet.
 func rangeHeader(size int64) string {
 	return fmt.Sprintf("0-%d", max(size-1, 0))
+}
+
+func digits(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -37,11 +37,12 @@ var (
 	TooManyRequests     = Code{"TOOMANYREQUESTS", http.StatusTooManyRequests, "too many requests"}
 	// RangeInvalid is BLOB_UPLOAD_INVALID with 416: a chunk that does not start
 	// where the upload ends. Clients read the Range header to resume.
-	RangeInvalid     = Code{"BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"}
-	ManifestTooLarge = Code{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge, "manifest too large"}
-	RouteUnknown     = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
-	Internal         = Code{"UNKNOWN", http.StatusInternalServerError, "internal error"}
-	Unavailable      = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
+	RangeInvalid      = Code{"BLOB_UPLOAD_INVALID", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"}
+	ManifestTooLarge  = Code{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge, "manifest too large"}
+	PaginationInvalid = Code{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest, "invalid number of results requested"}
+	RouteUnknown      = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
+	Internal          = Code{"UNKNOWN", http.StatusInternalServerError, "internal error"}
+	Unavailable       = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
 )
 
 // Error is a returned OCI error: a code, a message for the user and optional detail.

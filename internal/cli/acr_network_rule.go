@@ -12,7 +12,7 @@ import (
 
 func newNetworkRule() *cobra.Command {
 	return parent("network-rule", "Manage the network rules of a container registry (Premium)",
-		networkRuleChange("add"), networkRuleChange("remove"), networkRuleList())
+		networkRuleChange("add"), networkRuleChange("remove"), networkRuleList(), networkRuleCheck(), networkRuleDenials())
 }
 
 func networkRuleFlags(cmd *cobra.Command) {

@@ -97,6 +97,9 @@ func (h *Handler) privateEndpointConnections(w http.ResponseWriter, r *http.Requ
 		if err := ifMatch(r, version); err != nil {
 			return err
 		}
+		if err := ifNoneMatch(r, true); err != nil {
+			return err
+		}
 		if err := setState(&c, in.Properties.PrivateLinkServiceConnectionState); err != nil {
 			return err
 		}

@@ -71,6 +71,9 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request, id resid.ID) er
 		if err := ifMatch(r, version); err != nil {
 			return err
 		}
+		if err := ifNoneMatch(r, exists); err != nil {
+			return err
+		}
 		if !validGroupName(id.ResourceGroup) {
 			return badRequest("InvalidResourceGroupName", "resource group name %q is invalid: use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'", id.ResourceGroup)
 		}
@@ -109,6 +112,18 @@ func (h *Handler) deleteGroup(ctx context.Context, sub, rg string) error {
 	for _, reg := range regs {
 		if strings.EqualFold(reg.Subscription, sub) && strings.EqualFold(reg.ResourceGroup, rg) {
 			if err := h.removeRegistry(ctx, reg); err != nil {
+				return err
+			}
+		}
+	}
+	pes, err := h.allEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	prefix := strings.ToLower(groupID(sub, rg) + "/")
+	for _, pe := range pes {
+		if conn := connectionOf(pe); conn != nil && strings.HasPrefix(strings.ToLower(pe.ID), prefix) {
+			if err := h.deleteConnectionFor(ctx, conn.Properties.PrivateLinkServiceID, pe.ID); err != nil {
 				return err
 			}
 		}

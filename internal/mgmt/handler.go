@@ -103,6 +103,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if id.Namespace == "" {
 		return h.groups(w, r, id)
 	}
+	if id.ResourceGroup == "" && (len(id.Types) != 1 || !id.IsCollection() || r.Method != http.MethodGet) {
+		return badRequest("InvalidResourceId", "%s has no resource group: resources live in one (/subscriptions/%s/resourceGroups/{group}/providers/...)", r.URL.Path, sub)
+	}
 	if id.ResourceGroup != "" {
 		rg, err := h.requireGroup(r.Context(), sub, id.ResourceGroup)
 		if err != nil {
@@ -131,6 +134,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	return armErr(http.StatusNotFound, "InvalidResourceType", "the resource type of %s is not served by this server", r.URL.Path)
 }
 
+// scopePrefix is the ID prefix of a collection: the group's, or the whole subscription's.
+func scopePrefix(id resid.ID) string {
+	if id.ResourceGroup == "" {
+		return "/subscriptions/" + id.Subscription + "/"
+	}
+	return groupID(id.Subscription, id.ResourceGroup) + "/"
+}
+
 func isRegistrationVerb(s string) bool {
 	return strings.EqualFold(s, "register") || strings.EqualFold(s, "unregister")
 }
@@ -151,17 +162,22 @@ func checkAPIVersion(r *http.Request) error {
 // decode reads a JSON body into v with a clear error for the client.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return armErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body exceeds %d bytes", maxBody)
+	err := dec.Decode(v)
+	if err == nil {
+		if err = dec.Decode(&struct{}{}); errors.Is(err, io.EOF) {
+			return nil
+		} else if err == nil {
+			return badRequest("InvalidRequestContent", "the request body has data after the JSON value; send one JSON object")
 		}
-		if errors.Is(err, io.EOF) {
-			return badRequest("InvalidRequestContent", "the request body is empty; send the resource as JSON")
-		}
-		return badRequest("InvalidRequestContent", "the request body is not valid JSON for this resource: %v", err)
 	}
-	return nil
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return armErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body exceeds %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		return badRequest("InvalidRequestContent", "the request body is empty; send the resource as JSON")
+	}
+	return badRequest("InvalidRequestContent", "the request body is not valid JSON for this resource: %v", err)
 }
 
 // listSubscriptions answers GET /subscriptions: this server's one subscription.

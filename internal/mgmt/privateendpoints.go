@@ -58,7 +58,7 @@ func (h *Handler) privateEndpoints(w http.ResponseWriter, r *http.Request, id re
 		if err != nil {
 			return err
 		}
-		prefix := strings.ToLower(groupID(id.Subscription, id.ResourceGroup) + "/")
+		prefix := strings.ToLower(scopePrefix(id))
 		for _, pe := range all {
 			if strings.HasPrefix(strings.ToLower(pe.ID), prefix) && h.readable(ctx, typePE, pe.ID) {
 				if err := h.fillEndpoint(ctx, &pe); err != nil {
@@ -90,6 +90,9 @@ func (h *Handler) privateEndpoints(w http.ResponseWriter, r *http.Request, id re
 		return writeResource(w, http.StatusOK, cur, version)
 	case http.MethodPut:
 		if err := ifMatch(r, version); err != nil {
+			return err
+		}
+		if err := ifNoneMatch(r, exists); err != nil {
 			return err
 		}
 		if exists {

@@ -96,6 +96,9 @@ func (h *Handler) subnets(w http.ResponseWriter, r *http.Request, id resid.ID) e
 		if err := ifMatch(r, cur); err != nil {
 			return err
 		}
+		if err := ifNoneMatch(r, idx >= 0); err != nil {
+			return err
+		}
 		in.Name, in.ID, in.Type = name, vid+"/subnets/"+name, typeSubnet
 		if idx >= 0 {
 			in.Name, in.ID = subs[idx].Name, subs[idx].ID

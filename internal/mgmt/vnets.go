@@ -21,7 +21,7 @@ func (h *Handler) virtualNetworks(w http.ResponseWriter, r *http.Request, id res
 			return methodNotAllowed(r, "the virtual network collection")
 		}
 		out := []VirtualNetwork{}
-		err := h.list(ctx, typeVNet, groupID(id.Subscription, id.ResourceGroup)+"/", func(raw []byte, v int64) error {
+		err := h.list(ctx, typeVNet, scopePrefix(id), func(raw []byte, v int64) error {
 			var vn VirtualNetwork
 			if err := json.Unmarshal(raw, &vn); err != nil {
 				return err
@@ -220,6 +220,15 @@ func (h *Handler) checkSubnets(ctx context.Context, space []netip.Prefix, want, 
 	}
 	for _, old := range existing {
 		if names[strings.ToLower(old.Name)] {
+			for i, s := range want {
+				if strings.EqualFold(s.Name, old.Name) && !strings.EqualFold(prefixes[i].String(), old.Properties.AddressPrefix) {
+					if pes, err := h.endpointsInSubnet(ctx, old.ID); err != nil {
+						return err
+					} else if len(pes) > 0 {
+						return badRequest("InUseSubnetCannotBeUpdated", "subnet %s has private endpoint %s; its address prefix cannot change", old.Name, pes[0].ID)
+					}
+				}
+			}
 			continue
 		}
 		if pes, err := h.endpointsInSubnet(ctx, old.ID); err != nil {

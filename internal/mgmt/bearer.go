@@ -35,6 +35,9 @@ func (b *BearerAuth) Principal(r *http.Request) (string, error) {
 	if !ok {
 		return "", unauthenticated("the access token is invalid or expired; sign in again with 'moat login'")
 	}
+	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
+		return "", unauthenticated("the access token is not for this management API (its audience is " + strings.Join(aud, ",") + "); request a token for " + r.Host)
+	}
 	if _, ok := b.Dir.Get(c.ObjectID); !ok {
 		return "", unauthenticated("the principal of this token no longer exists")
 	}

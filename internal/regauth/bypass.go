@@ -50,9 +50,14 @@ func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 	}
 	if at := r.PostForm.Get("access_token"); at != "" {
 		var c token.IdentityClaims
-		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant {
+		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && managementAudience(&c, r) {
 			return c.ObjectID, c.ObjectID != ""
 		}
 	}
 	return "", false
+}
+
+func managementAudience(c *token.IdentityClaims, r *http.Request) bool {
+	aud, _ := c.GetAudience()
+	return token.ManagementAudience(aud, r.Host)
 }

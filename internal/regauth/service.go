@@ -131,6 +131,9 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Keys.Verify(r.PostForm.Get("access_token"), &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != s.Dir.Tenant {
 		return unauthorized("the access_token is not a valid identity token of this server; sign in again (moat login)")
 	}
+	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
+		return unauthorized("the access_token must be issued for this server's management API (scope https://%s/.default)", r.Host)
+	}
 	if _, ok := s.Dir.Get(c.ObjectID); !ok {
 		return unauthorized("the principal of this token no longer exists")
 	}

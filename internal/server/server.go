@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	"github.com/moat-registry/moat/internal/config"
@@ -144,6 +145,7 @@ func (s *Server) limits() mgmt.Limits {
 func (s *Server) routes(ctx context.Context) error {
 	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
 	mux := http.NewServeMux()
+	authority.New(s.keys, s.dir).Register(mux)
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/netid"
+	"github.com/opencontainers/go-digest"
+)
+
+// benchServer runs a whole moat server in-process. Every connection gets the
+// public identity 20.199.1.2 (loopback cannot be named by an IP rule).
+func benchServer(b *testing.B) (*httptest.Server, string) {
+	b.Helper()
+	b.Setenv("MOAT_ADMIN_PASSWORD", "bench-password-1")
+	srv, err := New(context.Background(), config.Config{DataDir: b.TempDir(), Listeners: []config.Listener{{Name: "x", Address: "127.0.0.1:0"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return netid.With(ctx, netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("20.199.1.2")})
+	}
+	ts.Start()
+	b.Cleanup(ts.Close)
+	return ts, srv.Subscription()
+}
+
+func call(b *testing.B, method, url string, body any, hdr ...string) *http.Response {
+	b.Helper()
+	var rd *bytes.Reader
+	switch v := body.(type) {
+	case nil:
+		rd = bytes.NewReader(nil)
+	case []byte:
+		rd = bytes.NewReader(v)
+	default:
+		raw, _ := json.Marshal(v)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		b.Fatalf("%s %s: %s", method, url, resp.Status)
+	}
+	return resp
+}
+
+// setupRegistry creates a registry with one tagged image; with rules it also
+// gets default action Deny, 200 IP rules (the client allowed by the last) and
+// 100 virtual-network rules.
+func setupRegistry(b *testing.B, ts *httptest.Server, sub, name string, rules bool) string {
+	mg := ts.URL + "/subscriptions/" + sub + "/resourceGroups/default/providers/"
+	v := "?api-version=2025-11-01"
+	call(b, http.MethodPut, mg+"Microsoft.ContainerRegistry/registries/"+name+v, map[string]any{"sku": map[string]string{"name": "Premium"}})
+	if rules {
+		var subnets []any
+		var vnetRules, ipRules []map[string]string
+		for i := range 100 {
+			subnets = append(subnets, map[string]any{"name": fmt.Sprintf("s%d", i), "properties": map[string]any{
+				"addressPrefix": fmt.Sprintf("10.0.%d.0/24", i), "serviceEndpoints": []map[string]string{{"service": "Microsoft.ContainerRegistry"}}}})
+			vnetRules = append(vnetRules, map[string]string{"id": "/subscriptions/" + sub + "/resourceGroups/default/providers/Microsoft.Network/virtualNetworks/bench/subnets/" + fmt.Sprintf("s%d", i)})
+		}
+		call(b, http.MethodPut, mg+"Microsoft.Network/virtualNetworks/bench"+v, map[string]any{"properties": map[string]any{
+			"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}}, "subnets": subnets}})
+		for i := range 200 {
+			ipRules = append(ipRules, map[string]string{"value": fmt.Sprintf("20.%d.0.0/16", i)})
+		}
+		call(b, http.MethodPatch, mg+"Microsoft.ContainerRegistry/registries/"+name+v, map[string]any{"properties": map[string]any{
+			"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": ipRules, "virtualNetworkRules": vnetRules}}})
+	}
+	// A token, then one image.
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/oauth2/token?scope=repository:"+name+"/app:pull,push", nil)
+	req.SetBasicAuth("admin", "bench-password-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	auth := "Bearer " + tok.AccessToken
+	cfg := []byte(`{}`)
+	call(b, http.MethodPost, ts.URL+"/v2/"+name+"/app/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), cfg, "Authorization", auth)
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[]}`, digest.FromBytes(cfg))
+	call(b, http.MethodPut, ts.URL+"/v2/"+name+"/app/manifests/v1", []byte(m), "Authorization", auth, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	return auth
+}
+
+// BenchmarkManifestHead compares manifest HEAD through the whole server (token
+// check, network gate, handler, SQLite) with default Allow and with 200 IP
+// rules and 100 virtual-network rules. Compare the two ns/op in one run.
+func BenchmarkManifestHead(b *testing.B) {
+	ts, sub := benchServer(b)
+	for _, tc := range []struct {
+		name  string
+		rules bool
+	}{{"default-allow", false}, {"200ip-100vnet-rules", true}} {
+		reg := strings.ReplaceAll(tc.name, "-", "")[:12]
+		auth := setupRegistry(b, ts, sub, reg, tc.rules)
+		url := ts.URL + "/v2/" + reg + "/app/manifests/v1"
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodHead, url, nil)
+					req.Header.Set("Authorization", auth)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil || resp.StatusCode != http.StatusOK {
+						b.Errorf("HEAD: %v %v", err, resp)
+						return
+					}
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}

@@ -52,6 +52,23 @@ func newServe() *cobra.Command {
 			if cfg.TLSCert != "" {
 				scheme = "https"
 			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					// Re-read flags, environment and the config file; apply the listeners.
+					next, err := config.Load(cmd.Flags(), os.Getenv)
+					if err == nil {
+						err = srv.Reload(next)
+					}
+					if err != nil {
+						slog.Error("reload on SIGHUP failed; the previous listeners stay", "err", err)
+					} else {
+						slog.Info("listeners reloaded")
+					}
+				}
+			}()
 			return srv.Run(ctx, func(addrs []net.Addr) {
 				for _, a := range addrs {
 					fmt.Fprintf(cmd.OutOrStdout(), "moat listening on %s://%s (data in %s, subscription %s)\n", scheme, a, cfg.DataDir, srv.Subscription())

@@ -4,16 +4,13 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +48,7 @@ type Server struct {
 	audit        *netguard.Audit
 	metrics      *prometheus.Registry
 	handler      http.Handler
+	listeners    *netid.Set
 	// Notices are what the first start tells the operator (how to sign in).
 	Notices []string
 }
@@ -180,79 +178,42 @@ func (s *Server) loginServer(r *http.Request, name string) string {
 	return r.Host + "/" + name
 }
 
-// Run serves every configured listener until ctx ends, then shuts down gracefully.
+// Run serves every configured listener until ctx ends, then shuts down
+// gracefully. Each listener gives its requests a network identity (netid).
 func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
-	var lns []net.Listener
-	for _, l := range s.cfg.Listeners {
-		if l.Kind != config.KindPublic {
-			closeAll(lns)
-			return fmt.Errorf("listener %s: kind %s is not supported by this version of moat", l.Name, l.Kind)
-		}
-		ln, err := net.Listen("tcp", l.Address)
-		if err != nil {
-			closeAll(lns)
-			return fmt.Errorf("listener %s: %w", l.Name, err)
-		}
-		lns = append(lns, ln)
+	set := netid.NewSet(netid.SetOptions{Handler: s.handler, Topology: s.state,
+		CertFile: s.cfg.TLSCert, KeyFile: s.cfg.TLSKey,
+		NewServer: func(config.Listener) *http.Server {
+			return &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+				MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+		}})
+	if err := set.Apply(s.cfg.Listeners); err != nil {
+		return err
 	}
+	s.listeners = set
 	go s.audit.Run(ctx, 5*time.Second)
-	srv := &http.Server{
-		Handler:           s.handler,
-		ConnContext:       directClient,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
-	}
-	var addrs []net.Addr
-	for _, ln := range lns {
-		addrs = append(addrs, ln.Addr())
-	}
 	if ready != nil {
-		ready(addrs)
-	}
-	errc := make(chan error, len(lns))
-	var wg sync.WaitGroup
-	for _, ln := range lns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			if s.cfg.TLSCert != "" {
-				err = srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
-			} else {
-				err = srv.Serve(ln)
-			}
-			if !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
+		ready(set.Addrs())
 	}
 	var err error
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-set.Errors():
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	wg.Wait()
+	_ = set.Shutdown(shutCtx)
 	return err
 }
 
-func closeAll(lns []net.Listener) {
-	for _, ln := range lns {
-		ln.Close()
+// Reload applies a new configuration's listeners (addresses, kinds, trusted
+// proxies, virtual networks) without a restart.
+func (s *Server) Reload(cfg config.Config) error {
+	if s.listeners == nil {
+		return fmt.Errorf("the server is not running")
 	}
-}
-
-// directClient gives a connection the public network identity of its TCP
-// peer. (Listeners with trusted proxies and virtual-network listeners come
-// with the netid listener layer.)
-func directClient(ctx context.Context, c net.Conn) context.Context {
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return ctx // no identity: the network gate denies
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
-	return netid.With(ctx, netid.Identity{Path: netid.Public, ClientIP: ap.Addr().Unmap()})
+	return s.listeners.Apply(cfg.Listeners)
 }

@@ -73,7 +73,7 @@ func crashAndRecover(t *testing.T, kp killPoint, big blobData) {
 	dataDir := t.TempDir()
 	s := startServer(t, dataDir)
 	s.createRegistry(t, crashRegistry)
-	c := newClient(s.url, crashRegistry, crashRepo)
+	c := newClient(t, s.url, crashRegistry, crashRepo)
 	img := pushImage(t, c)
 	chunk := big.size
 	var loc, dataFile string // the upload session, none for a monolithic POST
@@ -93,7 +93,7 @@ func crashAndRecover(t *testing.T, kp killPoint, big blobData) {
 	t.Logf("killed: %d of %d bytes sent, %d acknowledged, commit acknowledged: %v", sent, big.size, acked, committed)
 
 	s = startServer(t, dataDir)
-	c.base = s.url
+	c.connect(t, s.url) // a new port: a new token, with the credentials of the first start
 
 	img.check(t, c)                                            // (a) committed content intact
 	checkInterrupted(t, c, big, committed, kp.at > 0)          // (b) never partial

@@ -5,6 +5,8 @@ package durability
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -20,8 +22,13 @@ import (
 
 const serverStartMax = 60 * time.Second
 
-// moatBin is the binary built once by TestMain.
+// moatBin is the binary built once by TestMain (or MOAT_BIN).
 var moatBin string
+
+// adminPassword is the administrator's password, given to every server with
+// MOAT_ADMIN_PASSWORD (it takes effect on a data directory's first start and
+// stays the same across restarts).
+var adminPassword string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "moat-durability-")
@@ -29,6 +36,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "durability: %v\n", err)
 		os.Exit(1)
 	}
+	var pw [24]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		panic(err)
+	}
+	adminPassword = "durability-" + hex.EncodeToString(pw[:])
+	sandboxHome = filepath.Join(dir, "home")
 	moatBin, err = buildMoat(dir)
 	code := 1
 	if err != nil {
@@ -40,8 +53,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildMoat runs `go build ./cmd/moat` in the module root into dir.
+// buildMoat runs `go build ./cmd/moat` in the module root into dir, unless
+// MOAT_BIN names a prebuilt binary.
 func buildMoat(dir string) (string, error) {
+	if bin := os.Getenv("MOAT_BIN"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("MOAT_BIN: %w", err)
+		}
+		return abs, nil
+	}
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -67,7 +91,8 @@ type server struct {
 	exited  chan struct{}
 }
 
-// startServer starts moat on dataDir and waits until GET /v2/ answers 200.
+// startServer starts moat on dataDir and waits until it is ready: GET /v2/
+// without a token answers 401 with a Bearer challenge.
 // The process is killed when the test ends, whatever its outcome.
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
@@ -83,7 +108,8 @@ func startServer(t *testing.T, dataDir string) *server {
 		t.Fatal(err)
 	}
 	s.cmd = exec.Command(moatBin, "serve", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	s.cmd.Env = envWithoutMoat()
+	// The caller's MOAT_* variables are dropped; the password is set explicitly.
+	s.cmd.Env = append(envWithoutMoat(), "MOAT_ADMIN_PASSWORD="+adminPassword)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()
@@ -117,12 +143,17 @@ func (s *server) waitReady(t *testing.T) {
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				if _, err := parseChallenge(resp.Header.Get("WWW-Authenticate")); err == nil {
+					return
+				}
+			}
 			if resp.StatusCode == http.StatusOK {
-				return
+				t.Fatalf("GET %s/v2/ without a token answered 200: the data plane does not require authentication", s.url)
 			}
 		}
 	}
-	t.Fatalf("GET %s/v2/ did not answer 200 within %v:\n%s", s.url, serverStartMax, s.log())
+	t.Fatalf("GET %s/v2/ did not answer 401 with a Bearer challenge within %v:\n%s", s.url, serverStartMax, s.log())
 }
 
 // pid is the server's process ID.
@@ -162,14 +193,23 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// sandboxHome is the HOME of the servers and CLI runs, so that nothing they
+// do touches the user's own configuration or credentials.
+var sandboxHome string
+
 // envWithoutMoat is the environment minus MOAT_* so that a developer's
-// settings cannot change the server under test.
+// settings cannot change the server under test, with HOME and the client
+// configuration directories moved to sandboxHome.
 func envWithoutMoat() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MOAT_") {
-			env = append(env, kv)
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "MOAT_"), k == "HOME", k == "DOCKER_CONFIG", k == "XDG_CONFIG_HOME":
+			continue
 		}
+		env = append(env, kv)
 	}
-	return env
+	return append(env, "HOME="+sandboxHome, "DOCKER_CONFIG="+filepath.Join(sandboxHome, ".docker"),
+		"XDG_CONFIG_HOME="+filepath.Join(sandboxHome, ".config"))
 }

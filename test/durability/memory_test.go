@@ -37,7 +37,7 @@ func TestLargeBlobStreamsWithFlatMemory(t *testing.T) {
 
 	s := startServer(t, t.TempDir())
 	s.createRegistry(t, "memory")
-	c := newClient(s.url, "memory", "big")
+	c := newClient(t, s.url, "memory", "big")
 	baseline := procStatusMiB(t, s.pid(), "VmRSS")
 
 	w := watchRSS(t, s.pid())

@@ -14,7 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -86,7 +88,9 @@ func (p *pausedReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// client speaks the OCI distribution API to one repository of a moat server.
+// client speaks the OCI distribution API to one repository of a moat server,
+// as the administrator: it gets a token with the Docker token flow (connect)
+// and sends it as Bearer on every request.
 // Its methods that take t must run in the test goroutine; the others return
 // errors so that a request can run in the background while the server dies.
 type client struct {
@@ -94,10 +98,104 @@ type client struct {
 	reg  string
 	repo string
 	http *http.Client
+	// token is the access token for base; a server on a new port needs a new
+	// one (tokens are bound to the host they were issued for).
+	token atomic.Pointer[string]
 }
 
-func newClient(base, reg, repo string) *client {
-	return &client{base: base, reg: reg, repo: repo, http: &http.Client{Transport: &http.Transport{}}}
+// newClient connects a client to the repository reg/repo of the server at base.
+func newClient(t *testing.T, base, reg, repo string) *client {
+	t.Helper()
+	c := &client{reg: reg, repo: repo}
+	c.http = &http.Client{Transport: &bearerTransport{next: &http.Transport{}, c: c}}
+	c.connect(t, base)
+	return c
+}
+
+// bearerTransport adds the client's current access token to every request.
+type bearerTransport struct {
+	next http.RoundTripper
+	c    *client
+}
+
+func (b *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok := b.c.token.Load()
+	if tok == nil {
+		return nil, errors.New("the client has no access token")
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+*tok)
+	return b.next.RoundTrip(req)
+}
+
+// connect points the client at the server at base and logs in as admin the
+// way docker does: GET /v2/ for the challenge, then the token from its realm
+// with Basic credentials for pull and push on the repository. It then checks
+// that the token opens /v2/.
+func (c *client) connect(t *testing.T, base string) {
+	t.Helper()
+	plain := &http.Client{Timeout: 30 * time.Second}
+	resp, err := plain.Get(base + "/v2/")
+	if err != nil {
+		t.Fatalf("GET %s/v2/: %v", base, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET %s/v2/ without a token: %s, want 401", base, resp.Status)
+	}
+	ch, err := parseChallenge(resp.Header.Get("WWW-Authenticate"))
+	if err != nil {
+		t.Fatalf("GET %s/v2/: %v", base, err)
+	}
+	q := url.Values{"service": {ch.service}, "scope": {"repository:" + c.reg + "/" + c.repo + ":pull,push"}}
+	req, _ := http.NewRequest(http.MethodGet, ch.realm+"?"+q.Encode(), nil)
+	req.SetBasicAuth("admin", adminPassword)
+	resp, err = plain.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", req.URL, err)
+	}
+	body := expect(t, resp, http.StatusOK)
+	var tr struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tr); err != nil {
+		t.Fatalf("token answer: %v\n%s", err, body)
+	}
+	tok := tr.AccessToken
+	if tok == "" {
+		tok = tr.Token
+	}
+	if tok == "" {
+		t.Fatalf("token answer without a token: %s", body)
+	}
+	c.base = base
+	c.token.Store(&tok)
+	expect(t, c.do(t, http.MethodGet, base+"/v2/", nil), http.StatusOK)
+}
+
+// challenge is a Bearer WWW-Authenticate challenge.
+type challenge struct{ realm, service string }
+
+// parseChallenge reads `Bearer realm="...",service="..."[,...]`.
+func parseChallenge(h string) (challenge, error) {
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return challenge{}, fmt.Errorf("WWW-Authenticate %q is not a Bearer challenge", h)
+	}
+	params := map[string]string{}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if ok {
+			params[strings.ToLower(k)] = strings.Trim(v, `"`)
+		}
+	}
+	ch := challenge{realm: params["realm"], service: params["service"]}
+	if ch.realm == "" || ch.service == "" {
+		return challenge{}, fmt.Errorf("WWW-Authenticate %q lacks realm or service", h)
+	}
+	return ch, nil
 }
 
 // repoURL is the URL of a path under /v2/<registry>/<repo>/.

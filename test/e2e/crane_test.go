@@ -5,7 +5,9 @@ import (
 	"testing"
 )
 
-// TestCrane drives moat with crane (go-containerregistry), plain HTTP via --insecure.
+// TestCrane drives moat with crane (go-containerregistry), plain HTTP via
+// --insecure, logged in as admin with `crane auth login` (its credentials in
+// the private $DOCKER_CONFIG/config.json).
 func TestCrane(t *testing.T) {
 	c := newClient(t, "crane")
 	s := c.srv
@@ -28,6 +30,12 @@ func TestCrane(t *testing.T) {
 	refA := repoA + ":v1"
 	repoB := s.ref(regB, "team/app", "")
 
+	step(t, "login", func(t *testing.T) {
+		c.failUnauthorized(t, "digest", "--insecure", refA)
+		c.failUnauthorized(t, "push", "--insecure", layout, refA)
+		c.runStdin(t, []byte(s.password), "auth", "login", s.addr, "-u", "admin", "--password-stdin")
+		c.expectCredentialFile(t, ".docker/config.json")
+	})
 	step(t, "push", func(t *testing.T) {
 		out := crane(t, "push", layout, refA)
 		expectEqual(t, "crane push output", strings.TrimSpace(out), repoA+"@"+img.manifest.digest)
@@ -83,6 +91,7 @@ func TestCrane(t *testing.T) {
 		// Registry A's path nested under registry C must not reach A's content.
 		craneFail(t, "a repo path inside C that names A must not reach A", "manifest", s.ref(regC, regA+"/team/app", ":v1"))
 		r := c.exec(t, nil, "ls", repoC, "--insecure")
+		c.expectNoAuthRefusal(t, []string{"ls", repoC}, r)
 		if r.err == nil && len(lines(r.stdout)) > 0 {
 			t.Fatalf("crane ls in registry C lists tags of registry A's repo:\n%s", c.describe([]string{"ls", repoC}, r))
 		}

@@ -43,12 +43,79 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		os.Exit(1)
 	}
+	before := snapshotCredentialFiles()
 	code := m.Run()
 	if srv != nil {
 		srv.stop()
+		if srv.password != "" {
+			if b, err := os.ReadFile(srv.logPath); err == nil && bytes.Contains(b, []byte(srv.password)) {
+				fmt.Fprintf(os.Stderr, "e2e: the server log %s contains the administrator password\n", srv.logPath)
+				code = 1
+			}
+		}
+	}
+	if changed := changedCredentialFiles(before); len(changed) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: the test run changed the user's real credential files (every client must use its own HOME): %s\n",
+			strings.Join(changed, ", "))
+		code = 1
 	}
 	_ = os.RemoveAll(tmpRoot)
 	os.Exit(code)
+}
+
+// credentialFiles are where the clients keep registry credentials for the
+// user running the tests. No test may write to them: every client and every
+// moat CLI run gets its own HOME.
+func credentialFiles() []string {
+	home, _ := os.UserHomeDir()
+	files := []string{}
+	if home != "" {
+		files = append(files,
+			filepath.Join(home, ".docker", "config.json"),
+			filepath.Join(home, ".regctl", "config.json"),
+			filepath.Join(home, ".config", "containers", "auth.json"))
+	}
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		files = append(files, filepath.Join(d, "config.json"))
+	}
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		files = append(files, filepath.Join(d, "containers", "auth.json"))
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		files = append(files, filepath.Join(d, "containers", "auth.json"))
+	}
+	files = append(files, fmt.Sprintf("/run/user/%d/containers/auth.json", os.Getuid()))
+	if f := os.Getenv("REGISTRY_AUTH_FILE"); f != "" {
+		files = append(files, f)
+	}
+	if f := os.Getenv("REGCTL_CONFIG"); f != "" {
+		files = append(files, f)
+	}
+	return files
+}
+
+// snapshotCredentialFiles records the digest of each credential file ("" if absent).
+func snapshotCredentialFiles() map[string]string {
+	snap := map[string]string{}
+	for _, f := range credentialFiles() {
+		snap[f] = ""
+		if b, err := os.ReadFile(f); err == nil {
+			snap[f] = digestOf(b)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			snap[f] = "unreadable: " + err.Error()
+		}
+	}
+	return snap
+}
+
+func changedCredentialFiles(before map[string]string) []string {
+	var changed []string
+	for f, d := range snapshotCredentialFiles() {
+		if before[f] != d {
+			changed = append(changed, f)
+		}
+	}
+	return changed
 }
 
 // e2eRequired reports whether MOAT_E2E=1 asks for every e2e test to run.
@@ -80,6 +147,11 @@ type server struct {
 	url     string // http://127.0.0.1:PORT
 	dataDir string
 	logPath string
+	// password is the administrator's, set with MOAT_ADMIN_PASSWORD on the
+	// server's first start; the clients log in as admin with it.
+	password string
+	// home is the HOME of every moat CLI run against this server.
+	home    string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	exitErr error
@@ -147,14 +219,7 @@ func startServer() (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &server{
-			bin:     bin,
-			addr:    fmt.Sprintf("127.0.0.1:%d", port),
-			dataDir: filepath.Join(tmpRoot, fmt.Sprintf("data%d", attempt)),
-			logPath: filepath.Join(tmpRoot, fmt.Sprintf("server%d.log", attempt)),
-			exited:  make(chan struct{}),
-		}
-		s.url = "http://" + s.addr
+		s := newServer(bin, fmt.Sprintf("127.0.0.1:%d", port), filepath.Join(tmpRoot, fmt.Sprintf("run%d", attempt)), newPassword())
 		if err := s.start(); err != nil {
 			lastErr = err
 			continue
@@ -164,16 +229,48 @@ func startServer() (*server, error) {
 	return nil, lastErr
 }
 
-func (s *server) start() error {
-	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
-		return err
+// newServer describes a server on addr keeping its data, log and CLI home
+// under dir; start runs it.
+func newServer(bin, addr, dir, password string) *server {
+	return &server{
+		bin:      bin,
+		addr:     addr,
+		url:      "http://" + addr,
+		dataDir:  filepath.Join(dir, "data"),
+		logPath:  filepath.Join(dir, "server.log"),
+		home:     filepath.Join(dir, "home"),
+		password: password,
+		exited:   make(chan struct{}),
 	}
-	logFile, err := os.Create(s.logPath)
+}
+
+// newPassword is a random administrator password.
+func newPassword() string { return "e2e-" + randomHex(32) }
+
+// restarted is a stopped server started again on the same address, data and
+// password (tokens are bound to the address, so it must stay the same).
+func (s *server) restarted() (*server, error) {
+	n := &server{bin: s.bin, addr: s.addr, url: s.url, dataDir: s.dataDir, logPath: s.logPath + ".restart",
+		home: s.home, password: s.password, exited: make(chan struct{})}
+	return n, n.start()
+}
+
+// start runs `moat serve` and waits until it is ready: GET /v2/ without a
+// token answers 401 with a Bearer challenge (a 200 would mean the data plane
+// is open to anyone).
+func (s *server) start() error {
+	for _, d := range []string{s.dataDir, s.home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	s.cmd = exec.Command(s.bin, "serve", "--data-dir", s.dataDir, "--listen", s.addr)
-	s.cmd.Env = envWithoutMoat()
+	// The helpers drop the caller's MOAT_* variables; the password is set explicitly.
+	s.cmd.Env = append(isolatedEnv(s.home), "MOAT_ADMIN_PASSWORD="+s.password)
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -198,20 +295,61 @@ func (s *server) start() error {
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusUnauthorized && bearerChallengeOK(resp.Header.Get("WWW-Authenticate")) {
 				return nil
+			}
+			if resp.StatusCode == http.StatusOK {
+				s.stop()
+				return fmt.Errorf("GET %s/v2/ without a token answered 200: the data plane does not require authentication\n%s", s.url, s.logTail(60))
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.stop()
-	return fmt.Errorf("GET %s/v2/ did not return 200 within %v\n%s", s.url, serverStartMax, s.logTail(60))
+	return fmt.Errorf("GET %s/v2/ did not answer 401 with a Bearer challenge within %v\n%s", s.url, serverStartMax, s.logTail(60))
+}
+
+// bearerChallengeOK reports whether h is a Bearer challenge with a realm and a service.
+func bearerChallengeOK(h string) bool {
+	scheme, params := parseChallenge(h)
+	return scheme == "bearer" && params["realm"] != "" && params["service"] != ""
+}
+
+// parseChallenge splits a WWW-Authenticate header into its lower-cased scheme
+// and its parameters (auth-param = token "=" ( token / quoted-string )).
+func parseChallenge(h string) (string, map[string]string) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	params := map[string]string{}
+	for rest = strings.TrimSpace(rest); rest != ""; {
+		k, after, ok := strings.Cut(rest, "=")
+		if !ok {
+			break
+		}
+		var v string
+		if strings.HasPrefix(after, `"`) {
+			end := strings.IndexByte(after[1:], '"')
+			if end < 0 {
+				break
+			}
+			v, rest = after[1:1+end], after[2+end:]
+		} else {
+			v, rest, _ = strings.Cut(after, ",")
+		}
+		params[strings.ToLower(strings.TrimSpace(k))] = v
+		rest = strings.TrimLeft(rest, ", ")
+	}
+	return strings.ToLower(scheme), params
 }
 
 // stop ends the server: SIGTERM to its process group, SIGKILL after 10s.
 func (s *server) stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
+	}
+	select {
+	case <-s.exited:
+		return // already stopped
+	default:
 	}
 	pgid := s.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
@@ -273,22 +411,42 @@ func (s *server) moat(t *testing.T, env []string, args ...string) (string, error
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = append(envWithoutMoat(), env...)
+	cmd.Env = append(isolatedEnv(s.home), env...)
 	cmd.Stdin = nil
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-// envWithoutMoat is the environment minus MOAT_* variables (a caller's
-// MOAT_CONFIG, MOAT_SERVER, MOAT_TLS_CERT, ... must not change the tests).
-func envWithoutMoat() []string {
+// isolatedEnv is the environment with HOME and every client configuration
+// location moved into home (created here), and without MOAT_* variables (a
+// caller's MOAT_CONFIG, MOAT_SERVER, MOAT_TLS_CERT, ... must not change the
+// tests). Nothing run with it reads or writes the user's own configuration or
+// credentials.
+func isolatedEnv(home string) []string {
+	for _, d := range []string{".docker", ".config", "run", "work"} {
+		_ = os.MkdirAll(filepath.Join(home, d), 0o700)
+	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MOAT_") {
-			env = append(env, kv)
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "HOME", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE",
+			"REGCTL_CONFIG", "ORAS_CONFIG", "NO_PROXY", "no_proxy":
+			continue
 		}
+		if strings.HasPrefix(k, "MOAT_") {
+			continue
+		}
+		env = append(env, kv)
 	}
-	return env
+	return append(env,
+		"HOME="+home,
+		"DOCKER_CONFIG="+filepath.Join(home, ".docker"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
+		"NO_PROXY=127.0.0.1,localhost",
+		"no_proxy=127.0.0.1,localhost",
+	)
 }
 
 // createRegistry creates a registry with a unique name and returns its name.
@@ -308,6 +466,7 @@ type client struct {
 	name string
 	path string
 	env  []string // complete environment for the client
+	home string   // the client's private HOME (DOCKER_CONFIG is home/.docker)
 	dir  string   // working directory
 	srv  *server
 }
@@ -354,30 +513,11 @@ func newClient(t *testing.T, name string) *client {
 	s := moatServer(t)
 	s.failureLog(t)
 	home := t.TempDir()
-	for _, d := range []string{".docker", ".config", "run", "work"} {
-		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
+	env := isolatedEnv(home)
+	if _, err := os.Stat(filepath.Join(home, "work")); err != nil {
+		t.Fatal(err)
 	}
-	env := []string{}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "HOME", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE",
-			"REGCTL_CONFIG", "ORAS_CONFIG", "NO_PROXY", "no_proxy":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env,
-		"HOME="+home,
-		"DOCKER_CONFIG="+filepath.Join(home, ".docker"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
-		"NO_PROXY=127.0.0.1,localhost",
-		"no_proxy=127.0.0.1,localhost",
-	)
-	return &client{name: name, path: path, env: env, dir: filepath.Join(home, "work"), srv: s}
+	return &client{name: name, path: path, env: env, home: home, dir: filepath.Join(home, "work"), srv: s}
 }
 
 type runResult struct {
@@ -463,9 +603,53 @@ func (c *client) runStdin(t *testing.T, stdin []byte, args ...string) string {
 	return r.stdout
 }
 
-// fail runs the client and fails the test if it succeeds; why explains the
-// expectation. Returns stdout+stderr for further checks.
+// fail runs the client and fails the test unless it fails because the content
+// is not there (not found / unknown / 404): the client is logged in as the
+// administrator, so a refusal for want of authorization would not show what
+// why expects. Returns stdout+stderr for further checks.
 func (c *client) fail(t *testing.T, why string, args ...string) string {
+	t.Helper()
+	out := c.exitFail(t, why, args...)
+	if authRefusal(out) || !notFound(out) {
+		t.Fatalf("%s command failed as it must (%s), but not with a not-found error:\n$ %s %s\n%s",
+			c.name, why, c.name, strings.Join(args, " "), printable(out))
+	}
+	return out
+}
+
+// authRefusal reports whether client output tells of a 401 or 403.
+func authRefusal(out string) bool {
+	low := strings.ToLower(out)
+	for _, s := range []string{"unauthorized", "denied", "forbidden", "status code 401", "status code 403", "http 401", "http 403", "401 unauthorized"} {
+		if strings.Contains(low, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// notFound reports whether client output tells that something does not exist.
+func notFound(out string) bool {
+	low := strings.ToLower(out)
+	for _, s := range []string{"not found", "unknown", "404"} {
+		if strings.Contains(low, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// expectNoAuthRefusal fails the test if r failed with a 401 or 403.
+func (c *client) expectNoAuthRefusal(t *testing.T, args []string, r runResult) {
+	t.Helper()
+	if r.err != nil && authRefusal(r.combined()) {
+		t.Fatalf("%s was refused authorization although it is logged in as admin:\n%s", c.name, c.describe(args, r))
+	}
+}
+
+// exitFail runs the client and fails the test if it succeeds; why explains
+// the expectation. Returns stdout+stderr for further checks.
+func (c *client) exitFail(t *testing.T, why string, args ...string) string {
 	t.Helper()
 	r := c.exec(t, nil, args...)
 	if r.err == nil {
@@ -476,6 +660,31 @@ func (c *client) fail(t *testing.T, why string, args ...string) string {
 		t.Fatalf("%s command could not run properly (%s):\n%s", c.name, why, c.describe(args, r))
 	}
 	return r.combined()
+}
+
+// failUnauthorized runs the client and requires it to fail because the
+// registry refused it for want of credentials (a 401), which is how every
+// client must fare before it logs in.
+func (c *client) failUnauthorized(t *testing.T, args ...string) {
+	t.Helper()
+	out := c.exitFail(t, "the client has not logged in", args...)
+	low := strings.ToLower(out)
+	if !strings.Contains(low, "unauthorized") && !strings.Contains(low, "401") {
+		t.Fatalf("%s %s failed, but not with 401/unauthorized:\n%s", c.name, strings.Join(args, " "), printable(out))
+	}
+}
+
+// expectCredentialFile checks that the client's login wrote the server's
+// entry to a file inside its private HOME (rel is relative to it).
+func (c *client) expectCredentialFile(t *testing.T, rel string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.home, rel))
+	if err != nil {
+		t.Fatalf("%s login: no credentials in its private HOME: %v", c.name, err)
+	}
+	if !strings.Contains(string(b), c.srv.addr) {
+		t.Fatalf("%s login: %s has no entry for %s", c.name, rel, c.srv.addr)
+	}
 }
 
 // step runs f as a subtest and stops the parent test if it failed, since the

@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// TestOras drives moat with oras, plain HTTP via --plain-http.
+// TestOras drives moat with oras, plain HTTP via --plain-http, logged in as
+// admin with `oras login` (its credentials in the private $DOCKER_CONFIG).
 func TestOras(t *testing.T) {
 	c := newClient(t, "oras")
 	s := c.srv
@@ -40,6 +41,16 @@ func TestOras(t *testing.T) {
 	const sigType = "application/vnd.moat.e2e.signature"
 	var sigDigest string
 
+	step(t, "login", func(t *testing.T) {
+		c.failUnauthorized(t, "resolve", "--plain-http", refA)
+		c.failUnauthorized(t, "cp", "--from-oci-layout", layout+":v1", "--to-plain-http", refA)
+		r := c.exec(t, []byte(s.password+"-wrong"), "login", "--plain-http", s.addr, "-u", "admin", "--password-stdin")
+		if r.err == nil {
+			t.Fatalf("oras login with a wrong password succeeded:\n%s", c.describe([]string{"login"}, r))
+		}
+		c.runStdin(t, []byte(s.password), "login", "--plain-http", s.addr, "-u", "admin", "--password-stdin")
+		c.expectCredentialFile(t, ".docker/config.json")
+	})
 	step(t, "push and pull files", func(t *testing.T) {
 		content := []byte("release notes " + randomHex(12) + "\n")
 		if err := os.WriteFile(filepath.Join(c.dir, "notes.txt"), content, 0o644); err != nil {
@@ -99,10 +110,12 @@ func TestOras(t *testing.T) {
 		c.fail(t, "registry C never received this blob", "blob", "fetch", "--plain-http", "--output", "-", repoC+"@"+img.layer.digest)
 		c.fail(t, "a repo path inside C that names A must not reach A", "manifest", "fetch", "--plain-http", s.ref(regC, regA+"/team/app", ":v1"))
 		r := c.exec(t, nil, "repo", "tags", "--plain-http", repoC)
+		c.expectNoAuthRefusal(t, []string{"repo", "tags", repoC}, r)
 		if r.err == nil && len(lines(r.stdout)) > 0 {
 			t.Fatalf("oras repo tags in registry C lists tags:\n%s", c.describe([]string{"repo", "tags", "--plain-http", repoC}, r))
 		}
 		r = c.exec(t, nil, "discover", "--plain-http", "--format", "json", repoC+"@"+img.manifest.digest)
+		c.expectNoAuthRefusal(t, []string{"discover", repoC + "@" + img.manifest.digest}, r)
 		if r.err == nil && strings.Contains(r.stdout, sigDigest) {
 			t.Fatalf("oras discover in registry C shows registry A's referrer:\n%s", c.describe([]string{"discover", repoC + "@" + img.manifest.digest}, r))
 		}

@@ -8,7 +8,8 @@ import (
 )
 
 // TestRegctl drives moat with regctl (regclient); plain HTTP is configured with
-// `regctl registry set --tls disabled` in the client's private HOME.
+// `regctl registry set --tls disabled` and the admin credentials with
+// `regctl registry login`, both in the client's private HOME.
 func TestRegctl(t *testing.T) {
 	c := newClient(t, "regctl")
 	s := c.srv
@@ -29,6 +30,16 @@ func TestRegctl(t *testing.T) {
 	repoB := s.ref(regB, "team/app", "")
 	const sbomType = "application/vnd.moat.e2e.sbom"
 
+	step(t, "login", func(t *testing.T) {
+		c.failUnauthorized(t, "manifest", "head", refA)
+		c.failUnauthorized(t, "image", "copy", "ocidir://"+layout+":v1", refA)
+		r := c.exec(t, []byte(s.password+"-wrong"), "registry", "login", s.addr, "-u", "admin", "--pass-stdin")
+		if r.err == nil {
+			t.Fatalf("regctl registry login with a wrong password succeeded:\n%s", c.describe([]string{"registry", "login"}, r))
+		}
+		c.runStdin(t, []byte(s.password), "registry", "login", s.addr, "-u", "admin", "--pass-stdin")
+		c.expectCredentialFile(t, ".regctl/config.json")
+	})
 	step(t, "push from OCI layout", func(t *testing.T) {
 		regctl(t, "image", "copy", "ocidir://"+layout+":v1", refA)
 		expectEqual(t, "regctl image digest", strings.TrimSpace(regctl(t, "image", "digest", refA)), img.manifest.digest)
@@ -86,6 +97,7 @@ func TestRegctl(t *testing.T) {
 		c.fail(t, "registry C never received this blob", "blob", "get", repoC, img.layer.digest)
 		c.fail(t, "a repo path inside C that names A must not reach A", "manifest", "get", s.ref(regC, regA+"/team/app", ":v1"))
 		r := c.exec(t, nil, "tag", "ls", repoC)
+		c.expectNoAuthRefusal(t, []string{"tag", "ls", repoC}, r)
 		if r.err == nil && len(lines(r.stdout)) > 0 {
 			t.Fatalf("regctl tag ls in registry C lists tags:\n%s", c.describe([]string{"tag", "ls", repoC}, r))
 		}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,7 +10,9 @@ import (
 
 // TestSkopeo drives moat with skopeo; plain HTTP via --tls-verify=false
 // (--src-tls-verify/--dest-tls-verify for copies), which makes skopeo fall
-// back from HTTPS to HTTP.
+// back from HTTPS to HTTP. It logs in as admin with `skopeo login`, whose
+// credentials the later commands (copies too, for source and destination)
+// take from its private HOME.
 func TestSkopeo(t *testing.T) {
 	c := newClient(t, "skopeo")
 	s := c.srv
@@ -37,6 +40,21 @@ func TestSkopeo(t *testing.T) {
 	refA := repoA + ":v1"
 	repoB := s.ref(regB, "team/app", "")
 
+	step(t, "login", func(t *testing.T) {
+		c.failUnauthorized(t, "--insecure-policy", "inspect", "--tls-verify=false", "--raw", "docker://"+refA)
+		c.failUnauthorized(t, "--insecure-policy", "copy", "--dest-tls-verify=false", "oci:"+layout+":v1", "docker://"+refA)
+		// --creds works for one command, without a login.
+		out := c.exitFail(t, "the image was not pushed yet", "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "admin:"+s.password, "--raw", "docker://"+refA)
+		if !strings.Contains(strings.ToLower(out), "manifest unknown") {
+			t.Fatalf("skopeo inspect --creds admin:... of a missing tag: want manifest unknown, got:\n%s", printable(out))
+		}
+		r := c.exec(t, []byte(s.password+"-wrong"), "login", "--tls-verify=false", "-u", "admin", "--password-stdin", s.addr)
+		if r.err == nil {
+			t.Fatalf("skopeo login with a wrong password succeeded:\n%s", c.describe([]string{"login"}, r))
+		}
+		c.runStdin(t, []byte(s.password), "login", "--tls-verify=false", "-u", "admin", "--password-stdin", s.addr)
+		c.expectCredentialFile(t, skopeoAuthFile(t, c))
+	})
 	step(t, "push from OCI layout", func(t *testing.T) {
 		skopeo(t, "copy", "--preserve-digests", "--dest-tls-verify=false", "oci:"+layout+":v1", "docker://"+refA)
 		expectBytes(t, "skopeo inspect --raw", inspectRaw(t, refA), img.manifest.data)
@@ -106,6 +124,7 @@ func TestSkopeo(t *testing.T) {
 		skopeoFail(t, "registry C never received this manifest", "inspect", "--tls-verify=false", "--raw", "docker://"+repoC+"@"+img.manifest.digest)
 		skopeoFail(t, "a repo path inside C that names A must not reach A", "inspect", "--tls-verify=false", "--raw", "docker://"+s.ref(regC, regA+"/team/app", ":v1"))
 		r := c.exec(t, nil, "--insecure-policy", "list-tags", "--tls-verify=false", "docker://"+repoC)
+		c.expectNoAuthRefusal(t, []string{"list-tags", repoC}, r)
 		if r.err == nil && strings.Contains(r.stdout, `"v1"`) {
 			t.Fatalf("skopeo list-tags in registry C lists registry A's tags:\n%s", c.describe([]string{"list-tags", repoC}, r))
 		}
@@ -116,4 +135,18 @@ func TestSkopeo(t *testing.T) {
 		skopeoFail(t, "the manifest tagged v1 was deleted", "inspect", "--tls-verify=false", "--raw", "docker://"+refA)
 		expectBytes(t, "skopeo inspect --raw in registry B after deleting in A", inspectRaw(t, repoB+":v1"), img.manifest.data)
 	})
+}
+
+// skopeoAuthFile finds where skopeo login stored the credentials, relative to
+// the client's private HOME (containers/image picks $XDG_RUNTIME_DIR's
+// containers/auth.json or $DOCKER_CONFIG/config.json, depending on version).
+func skopeoAuthFile(t *testing.T, c *client) string {
+	t.Helper()
+	for _, rel := range []string{"run/containers/auth.json", ".docker/config.json", ".config/containers/auth.json"} {
+		if _, err := os.Stat(filepath.Join(c.home, rel)); err == nil {
+			return rel
+		}
+	}
+	t.Fatalf("skopeo login stored no credentials in its private HOME %s", c.home)
+	return ""
 }

@@ -98,7 +98,9 @@ func (e *bypassEnv) managedIdentity(assignment, ownerType, role string) (secret,
 	}
 	p := sys
 	if assignment == identity.UserAssigned {
-		p = &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), Assignment: identity.UserAssigned, AttachedTo: []string{owner}}
+		// Even one recorded with a trusted owner type must not bypass.
+		p = &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), Assignment: identity.UserAssigned,
+			AttachedTo: []string{owner}, OwnerType: ownerType}
 		if err := e.srv.dir.Create(ctx, p); err != nil {
 			e.t.Fatal(err)
 		}

@@ -11,17 +11,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// `moat account`: the subscription commands work in. `moat account set`
-// saves a default per server in the CLI's config file,
-// $MOAT_CONFIG_DIR/config.json (default ~/.moat/config.json).
+// `moat account`: the subscription commands work in, and who is signed in
+// (`moat account show`). `moat account set` saves a default per server in
+// the CLI's config file, $MOAT_CONFIG_DIR/config.json (default
+// ~/.moat/config.json).
 
 func newAccount() *cobra.Command {
-	return parent("account", "Choose the subscription that commands work in",
+	return parent("account", "Show who is signed in, and choose the subscription that commands work in",
 		accountList(), accountShow(), accountSet(), accountClear())
 }
 
 // cliConfig is the CLI's config file.
 type cliConfig struct {
+	// Server is the server commands talk to when neither --server nor
+	// MOAT_SERVER says: the last one signed in to with `moat login`.
+	Server string `json:"server,omitempty"`
 	// Subscriptions maps a server URL to its default subscription ID.
 	Subscriptions map[string]string `json:"subscriptions,omitempty"`
 }
@@ -62,18 +66,7 @@ func saveConfig(cfg cliConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	raw, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return writePrivateJSON(p, cfg)
 }
 
 // savedSubscription is the default subscription saved for server base ("" if none).
@@ -127,9 +120,16 @@ func accountList() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
+			sess, err := loadSession(x.c.base)
+			if err != nil {
+				return nil, err
+			}
 			out := []any{}
 			for _, s := range subs {
-				out = append(out, accountView(s, cur))
+				v := accountView(s, cur)
+				v["cloudName"] = "moat"
+				x.c.addIdentity(v, sess)
+				out = append(out, v)
 			}
 			return out, nil
 		},
@@ -150,9 +150,16 @@ func accountShow() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
+			sess, err := loadSession(x.c.base)
+			if err != nil {
+				return nil, err
+			}
 			for _, s := range subs {
 				if str(s, "subscriptionId") == id {
-					return accountView(s, id), nil
+					v := accountView(s, id)
+					v["environmentName"] = "moat"
+					x.c.addIdentity(v, sess)
+					return v, nil
 				}
 			}
 			return nil, fmt.Errorf("subscription %s not found", id)

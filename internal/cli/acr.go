@@ -12,7 +12,7 @@ const nsACR = "Microsoft.ContainerRegistry"
 
 func newACR() *cobra.Command {
 	return parent("acr", "Manage container registries",
-		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(),
+		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(), acrLogin(), newCredential(),
 		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource())
 }
 

@@ -56,7 +56,7 @@ func networkRuleDenials() *cobra.Command {
 	return leaf(spec{
 		use: "denials", short: "List recent requests denied by a registry's network rules",
 		example: "  moat acr network-rule denials --name myregistry --since 1h",
-		group: true, required: []string{"name/-n"},
+		group:   true, required: []string{"name/-n"},
 		flags: func(cmd *cobra.Command) {
 			registryNameFlag(cmd)
 			cmd.Flags().String("since", "24h", "how far back, as a duration (15m, 1h, 24h)")

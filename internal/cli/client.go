@@ -26,17 +26,27 @@ type client struct {
 	sub     string
 	// debug, when set, gets one line per request (--debug).
 	debug io.Writer
+	// tok is the session's token once read (see accessToken).
+	tok string
 }
 
 func newClientFor(base, subFlag string) *client {
-	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 2 * time.Minute}, subFlag: subFlag}
+	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 2 * time.Minute, Transport: transport}, subFlag: subFlag}
 }
 
+// transport is the HTTP transport of clients without --ca-file (nil:
+// http.DefaultTransport). Tests set it to reach host-style login servers.
+var transport http.RoundTripper
+
 // accessToken returns the bearer token to send to the management API of the
-// server at base ("" for none): MOAT_ACCESS_TOKEN for now. `moat login` (the
-// identity work) is expected to replace it with its token cache.
-var accessToken = func(base string) (string, error) {
-	return os.Getenv("MOAT_ACCESS_TOKEN"), nil
+// client's server ("" for none): MOAT_ACCESS_TOKEN when set, else the token of
+// the session `moat login` saved for the server, renewed when it has expired
+// (see login.go).
+var accessToken = func(c *client) (string, error) {
+	if t := os.Getenv("MOAT_ACCESS_TOKEN"); t != "" {
+		return t, nil
+	}
+	return c.sessionToken()
 }
 
 // apiError is an answer of 400 or above, from the ARM error body
@@ -82,7 +92,7 @@ func (c *client) send(method, path string, header map[string]string, body any) (
 	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
 		u = c.base + path
 	}
-	if !strings.Contains(u, "api-version=") {
+	if !strings.Contains(u, "api-version=") && !strings.HasPrefix(path, "/graph/") {
 		sep := "?"
 		if strings.Contains(u, "?") {
 			sep = "&"
@@ -100,13 +110,41 @@ func (c *client) send(method, path string, header map[string]string, body any) (
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	tok, err := accessToken(c.base)
+	tok, err := accessToken(c)
 	if err != nil {
 		return nil, err
 	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	resp, raw, err := c.roundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
+			if resp.StatusCode == http.StatusUnauthorized {
+				return nil, c.signInError(e.Error.Message)
+			}
+			return nil, &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return nil, c.signInError(resp.Status)
+		}
+		return nil, &apiError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: the server answered %s", method, path, resp.Status)}
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// roundTrip sends req and reads the answer's body (up to 64 MiB), logging
+// the request with --debug. A failure to connect says how to fix it.
+func (c *client) roundTrip(req *http.Request) (*http.Response, []byte, error) {
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if c.debug != nil {
@@ -114,7 +152,7 @@ func (c *client) send(method, path string, header map[string]string, body any) (
 		if err == nil {
 			status = resp.Status
 		}
-		fmt.Fprintf(c.debug, "DEBUG: %s %s -> %s (%s)\n", method, u, status, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(c.debug, "DEBUG: %s %s -> %s (%s)\n", req.Method, req.URL.Redacted(), status, time.Since(start).Round(time.Millisecond))
 	}
 	if err != nil {
 		var ue *url.Error
@@ -126,26 +164,21 @@ func (c *client) send(method, path string, header map[string]string, body any) (
 		if errors.As(err, &unknownCA) {
 			hint = "trust the server's CA with --ca-file or MOAT_CA_FILE, e.g. <data-dir>/tls/ca.pem"
 		}
-		return nil, fmt.Errorf("cannot reach the moat server at %s (%s): %v", c.base, hint, err)
+		where := "the moat server at " + c.base
+		if !strings.HasPrefix(req.URL.String(), c.base) {
+			where = req.URL.Scheme + "://" + req.URL.Host + " (of the moat server at " + c.base + ")"
+			if !errors.As(err, &unknownCA) {
+				hint = "host-style login servers <registry>.<suffix> need DNS names (e.g. a wildcard record) that lead to the server"
+			}
+		}
+		return nil, nil, fmt.Errorf("cannot reach %s (%s): %v", where, hint, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer of %s %s: %v", method, path, err)
+		return nil, nil, fmt.Errorf("reading the answer of %s %s: %v", req.Method, req.URL.Redacted(), err)
 	}
-	if resp.StatusCode >= 400 {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
-			return nil, &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-		}
-		return nil, &apiError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: the server answered %s", method, path, resp.Status)}
-	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+	return resp, raw, nil
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil).

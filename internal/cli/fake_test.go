@@ -20,11 +20,16 @@ type fakeARM struct {
 	mu      sync.Mutex
 	reqs    []request
 	replies map[string][]reply // "METHOD /path" -> replies, used in turn; the last one repeats
+	// handlers serve the paths under a prefix themselves (token endpoints,
+	// which take forms rather than JSON); their requests are recorded too.
+	handlers map[string]http.HandlerFunc
 }
 
 type request struct {
 	Method, Path, APIVersion, IfMatch, Auth string
 	Body                                    any
+	// Query is the raw query without api-version; Host the Host header.
+	Query, Host string
 }
 
 func (r request) String() string { return r.Method + " " + r.Path }
@@ -39,7 +44,7 @@ const testSub = "00000000-0000-0000-0000-000000000001"
 
 func newFakeARM(t *testing.T) *fakeARM {
 	t.Helper()
-	f := &fakeARM{t: t, replies: map[string][]reply{}}
+	f := &fakeARM{t: t, replies: map[string][]reply{}, handlers: map[string]http.HandlerFunc{}}
 	f.on("GET", "/subscriptions", 200, object{"value": []any{
 		object{"id": "/subscriptions/" + testSub, "subscriptionId": testSub, "displayName": "moat", "state": "Enabled"},
 	}})
@@ -50,6 +55,7 @@ func newFakeARM(t *testing.T) *fakeARM {
 	t.Setenv("MOAT_SERVER", "")
 	t.Setenv("MOAT_CA_FILE", "")
 	t.Setenv("MOAT_ACCESS_TOKEN", "")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	return f
 }
 
@@ -66,6 +72,14 @@ func (f *fakeARM) on(method, path string, status int, body any, etag ...string) 
 	return f
 }
 
+// set replaces the replies for method and path with one.
+func (f *fakeARM) set(method, path string, status int, body any) *fakeARM {
+	f.mu.Lock()
+	delete(f.replies, method+" "+strings.ToLower(expandPath(path)))
+	f.mu.Unlock()
+	return f.on(method, path, status, body)
+}
+
 func expandPath(p string) string {
 	if strings.HasPrefix(p, "~") {
 		return "/subscriptions/" + testSub + p[1:]
@@ -73,9 +87,36 @@ func expandPath(p string) string {
 	return p
 }
 
+// handle serves the paths under prefix with h.
+func (f *fakeARM) handle(prefix string, h http.HandlerFunc) *fakeARM {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.handlers[prefix] = h
+	return f
+}
+
 func (f *fakeARM) serve(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	q.Del("api-version")
+	f.mu.Lock()
+	for prefix, h := range f.handlers {
+		if strings.HasPrefix(r.URL.Path, expandPath(prefix)) {
+			req := request{Method: r.Method, Path: r.URL.Path, Query: q.Encode(), Host: r.Host, Auth: r.Header.Get("Authorization")}
+			raw, _ := io.ReadAll(r.Body)
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				_ = json.Unmarshal(raw, &req.Body)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(raw))
+			f.reqs = append(f.reqs, req)
+			f.mu.Unlock()
+			h(w, r)
+			return
+		}
+	}
+	f.mu.Unlock()
 	raw, _ := io.ReadAll(r.Body)
-	req := request{Method: r.Method, Path: r.URL.Path, APIVersion: r.URL.Query().Get("api-version"), IfMatch: r.Header.Get("If-Match"), Auth: r.Header.Get("Authorization")}
+	req := request{Method: r.Method, Path: r.URL.Path, APIVersion: r.URL.Query().Get("api-version"), IfMatch: r.Header.Get("If-Match"), Auth: r.Header.Get("Authorization"),
+		Query: q.Encode(), Host: r.Host}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &req.Body); err != nil {
 			f.t.Errorf("%s %s: body is not JSON: %s", r.Method, r.URL.Path, raw)

@@ -52,24 +52,29 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.String("server", "", "management API URL of the moat server (env MOAT_SERVER; default http://127.0.0.1:5000)")
+	pf.String("server", "", "management API URL of the moat server (env MOAT_SERVER; default: the server of the last moat login, else http://127.0.0.1:5000)")
 	pf.String("ca-file", "", "PEM file of a CA to trust for an https --server, e.g. <data-dir>/tls/ca.pem (env MOAT_CA_FILE)")
 	pf.StringP("output", "o", "json", "output format: json, jsonc, yaml, yamlc, table, tsv or none")
 	pf.String("query", "", "JMESPath query string, applied to the result before it is printed")
 	pf.String("subscription", "", "name or ID of the subscription (default: the one set with moat account set, else the server's)")
 	pf.Bool("only-show-errors", false, "print no warnings, only errors")
 	pf.Bool("debug", false, "print every request to the management API on stderr")
-	root.AddCommand(newServe(), newACR(), newNetwork(), newProvider(), newGroup(), newAccount())
+	root.AddCommand(newServe(), newACR(), newNetwork(), newProvider(), newGroup(), newAccount(),
+		newLogin(), newLogout(), newAD(), newRole())
 	return root
 }
 
-// serverURL is --server, else MOAT_SERVER, else the default listener.
+// serverURL is --server, else MOAT_SERVER, else the server last signed in
+// to with `moat login`, else the default listener.
 func serverURL(cmd *cobra.Command) string {
 	if v, _ := cmd.Flags().GetString("server"); v != "" {
 		return v
 	}
 	if v := os.Getenv("MOAT_SERVER"); v != "" {
 		return v
+	}
+	if cfg, err := loadConfig(); err == nil && cfg.Server != "" {
+		return cfg.Server
 	}
 	return "http://127.0.0.1:5000"
 }

@@ -122,6 +122,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.checkNetworkAccess(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "networkRuleDenials") && h.Network != nil:
 		return h.networkRuleDenials(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "listCredentials"), id.Is("Microsoft.ContainerRegistry", "registries", "regenerateCredential"):
+		return h.adminCredentials(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "privateLinkResources"):
 		return h.privateLinkResources(w, r, id)
 	case id.Is("Microsoft.Network", "virtualNetworks"):

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 
 // benchServer runs a whole moat server in-process. Every connection gets the
 // public identity 20.199.1.2 (loopback cannot be named by an IP rule).
-func benchServer(b *testing.B) (*httptest.Server, string) {
+func benchServer(b *testing.B) (*httptest.Server, *Server) {
 	b.Helper()
 	b.Setenv("MOAT_ADMIN_PASSWORD", "bench-password-1")
 	srv, err := New(context.Background(), config.Config{DataDir: b.TempDir(), Listeners: []config.Listener{{Name: "x", Address: "127.0.0.1:0"}}})
@@ -33,10 +34,10 @@ func benchServer(b *testing.B) (*httptest.Server, string) {
 	}
 	ts.Start()
 	b.Cleanup(ts.Close)
-	return ts, srv.Subscription()
+	return ts, srv
 }
 
-func call(b *testing.B, method, url string, body any, hdr ...string) *http.Response {
+func callWith(b *testing.B, method, url string, body any, hdr ...string) *http.Response {
 	b.Helper()
 	var rd *bytes.Reader
 	switch v := body.(type) {
@@ -66,9 +67,23 @@ func call(b *testing.B, method, url string, body any, hdr ...string) *http.Respo
 // setupRegistry creates a registry with one tagged image; with rules it also
 // gets default action Deny, 200 IP rules (the client allowed by the last) and
 // 100 virtual-network rules.
-func setupRegistry(b *testing.B, ts *httptest.Server, sub, name string, rules bool) string {
+func setupRegistry(b *testing.B, ts *httptest.Server, sub, tenant, name string, rules bool) string {
 	mg := ts.URL + "/subscriptions/" + sub + "/resourceGroups/default/providers/"
 	v := "?api-version=2025-11-01"
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"bench-password-1"}, "client_id": {"bench"}, "scope": {ts.URL + "/.default"}}
+	resp, err := http.PostForm(ts.URL+"/identity/"+tenant+"/oauth2/v2.0/token", form)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var idTok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&idTok)
+	resp.Body.Close()
+	call := func(b *testing.B, method, url string, body any) {
+		b.Helper()
+		callWith(b, method, url, body, "Authorization", "Bearer "+idTok.AccessToken)
+	}
 	call(b, http.MethodPut, mg+"Microsoft.ContainerRegistry/registries/"+name+v, map[string]any{"sku": map[string]string{"name": "Premium"}})
 	if rules {
 		var subnets []any
@@ -89,7 +104,7 @@ func setupRegistry(b *testing.B, ts *httptest.Server, sub, name string, rules bo
 	// A token, then one image.
 	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/oauth2/token?scope=repository:"+name+"/app:pull,push", nil)
 	req.SetBasicAuth("admin", "bench-password-1")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,9 +115,9 @@ func setupRegistry(b *testing.B, ts *httptest.Server, sub, name string, rules bo
 	resp.Body.Close()
 	auth := "Bearer " + tok.AccessToken
 	cfg := []byte(`{}`)
-	call(b, http.MethodPost, ts.URL+"/v2/"+name+"/app/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), cfg, "Authorization", auth)
+	callWith(b, http.MethodPost, ts.URL+"/v2/"+name+"/app/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), cfg, "Authorization", auth)
 	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[]}`, digest.FromBytes(cfg))
-	call(b, http.MethodPut, ts.URL+"/v2/"+name+"/app/manifests/v1", []byte(m), "Authorization", auth, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	callWith(b, http.MethodPut, ts.URL+"/v2/"+name+"/app/manifests/v1", []byte(m), "Authorization", auth, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
 	return auth
 }
 
@@ -110,13 +125,13 @@ func setupRegistry(b *testing.B, ts *httptest.Server, sub, name string, rules bo
 // check, network gate, handler, SQLite) with default Allow and with 200 IP
 // rules and 100 virtual-network rules. Compare the two ns/op in one run.
 func BenchmarkManifestHead(b *testing.B) {
-	ts, sub := benchServer(b)
+	ts, srv := benchServer(b)
 	for _, tc := range []struct {
 		name  string
 		rules bool
 	}{{"default-allow", false}, {"200ip-100vnet-rules", true}} {
 		reg := strings.ReplaceAll(tc.name, "-", "")[:12]
-		auth := setupRegistry(b, ts, sub, reg, tc.rules)
+		auth := setupRegistry(b, ts, srv.Subscription(), srv.Tenant(), reg, tc.rules)
 		url := ts.URL + "/v2/" + reg + "/app/manifests/v1"
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

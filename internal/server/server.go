@@ -145,6 +145,7 @@ func (s *Server) routes(ctx context.Context) error {
 	mux := http.NewServeMux()
 	authority.New(s.keys, s.dir).Register(mux)
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
+	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: tokens, Network: guard}
@@ -155,7 +156,7 @@ func (s *Server) routes(ctx context.Context) error {
 	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.state, s.audit, s.trusted()},
 		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
-		// TODO(issue 4): Auth: &mgmt.BearerAuth{...} once 'moat login' exists.
+		Auth:  &mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant},
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
 	if err := mg.Bootstrap(ctx); err != nil {

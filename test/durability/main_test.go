@@ -176,6 +176,12 @@ func (s *server) log() string {
 // createRegistry creates a Premium registry with `moat acr create`.
 func (s *server) createRegistry(t *testing.T, name string) {
 	t.Helper()
+	login := exec.Command(moatBin, "login", "--server", s.url, "-u", "admin", "-p", "-", "-o", "none")
+	login.Env = envWithoutMoat()
+	login.Stdin = strings.NewReader(adminPassword + "\n")
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("moat login as admin: %v\n%s", err, out)
+	}
 	cmd := exec.Command(moatBin, "acr", "create", "--name", name, "--sku", "Premium", "--server", s.url, "-o", "none")
 	cmd.Env = envWithoutMoat()
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -296,7 +296,7 @@ func (s *server) start() error {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusUnauthorized && bearerChallengeOK(resp.Header.Get("WWW-Authenticate")) {
-				return nil
+				return s.login()
 			}
 			if resp.StatusCode == http.StatusOK {
 				s.stop()
@@ -307,6 +307,19 @@ func (s *server) start() error {
 	}
 	s.stop()
 	return fmt.Errorf("GET %s/v2/ did not answer 401 with a Bearer challenge within %v\n%s", s.url, serverStartMax, s.logTail(60))
+}
+
+// login signs the moat CLI in as the administrator (the session is kept in
+// the server's private HOME, so every s.moat call uses it).
+func (s *server) login() error {
+	cmd := exec.Command(s.bin, "login", "--server", s.url, "-u", "admin", "-p", "-", "-o", "none")
+	cmd.Env = isolatedEnv(s.home)
+	cmd.Stdin = strings.NewReader(s.password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.stop()
+		return fmt.Errorf("moat login as admin: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // bearerChallengeOK reports whether h is a Bearer challenge with a realm and a service.

@@ -11,31 +11,24 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
 	"github.com/moat-registry/moat/internal/tlsauto"
 )
 
-// staticToken is a stand-in credential until moat's identity service issues
-// tokens (the management API does not check them yet).
-type staticToken struct{}
-
-func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	return azcore.AccessToken{Token: "moat-test", ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
-
 // startTLS runs a moat server with a --tls-auto certificate and returns its
 // URL, subscription and a client that trusts only moat's CA.
-func startTLS(t *testing.T) (string, string, *http.Client) {
+func startTLS(t *testing.T) (string, *server.Server, *http.Client) {
 	t.Helper()
+	t.Setenv("MOAT_ADMIN_PASSWORD", adminPassword)
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,19 +63,31 @@ func startTLS(t *testing.T) (string, string, *http.Client) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return "https://" + addr, srv.Subscription(), client
+	return "https://" + addr, srv, client
 }
 
+const adminPassword = "sdk-admin-password-1"
+
 func TestRegistryLifecycleWithARMSDK(t *testing.T) {
-	url, sub, httpClient := startTLS(t)
-	opts := &arm.ClientOptions{ClientOptions: policy.ClientOptions{
-		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+	url, srv, httpClient := startTLS(t)
+	moatCloud := cloud.Configuration{
+		ActiveDirectoryAuthorityHost: url + "/identity/",
+		Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 			cloud.ResourceManager: {Endpoint: url, Audience: url},
-		}},
+		}}
+	// azidentity signs in at moat's own Entra-compatible authority.
+	cred, err := azidentity.NewUsernamePasswordCredential(srv.Tenant(), "moat-sdk-test", "admin", adminPassword,
+		&azidentity.UsernamePasswordCredentialOptions{ClientOptions: azcore.ClientOptions{Cloud: moatCloud, Transport: httpClient},
+			DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &arm.ClientOptions{ClientOptions: policy.ClientOptions{
+		Cloud:     moatCloud,
 		Transport: httpClient,
 		Retry:     policy.RetryOptions{MaxRetries: -1},
 	}}
-	regs, err := armcontainerregistry.NewRegistriesClient(sub, staticToken{}, opts)
+	regs, err := armcontainerregistry.NewRegistriesClient(srv.Subscription(), cred, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

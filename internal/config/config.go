@@ -20,6 +20,8 @@ type Config struct {
 	TLSCert           string     `yaml:"tlsCert"`
 	TLSKey            string     `yaml:"tlsKey"`
 	TLSAuto           bool       `yaml:"tlsAuto"`
+	// MetricsAddress serves Prometheus /metrics on its own listener ("" = off).
+	MetricsAddress string `yaml:"metricsAddress"`
 	Listeners         []Listener `yaml:"listeners"`
 	Limits            Limits     `yaml:"limits"`
 	// TrustedServices are the service types whose system-assigned identities
@@ -61,6 +63,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("tls-cert", "", "PEM certificate to serve HTTPS (env MOAT_TLS_CERT)")
 	fs.String("tls-key", "", "PEM private key for --tls-cert (env MOAT_TLS_KEY)")
 	fs.Bool("tls-auto", false, "generate a local CA and server certificate in <data-dir>/tls on first start and serve HTTPS (env MOAT_TLS_AUTO)")
+	fs.String("metrics-listen", "", "address of a separate listener for Prometheus /metrics (env MOAT_METRICS_LISTEN; default off)")
 	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
@@ -88,6 +91,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.TLSCert, "tls-cert")
 	override(&c.TLSKey, "tls-key")
 	override(&c.LoginServerSuffix, "login-server-suffix")
+	override(&c.MetricsAddress, "metrics-listen")
 	switch v := setting(fs, getenv, "tls-auto"); v {
 	case "":
 	case "true", "1":

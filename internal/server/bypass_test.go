@@ -69,19 +69,30 @@ func (e *bypassEnv) admin(method, u, body string) {
 
 func (e *bypassEnv) identityToken(form url.Values) string {
 	e.t.Helper()
-	form.Set("scope", e.ts.URL+"/.default")
-	resp, err := http.PostForm(e.ts.URL+"/identity/"+e.srv.Tenant()+"/oauth2/v2.0/token", form)
+	return identityToken(e.t, e.ts.URL, e.srv.Tenant(), form)
+}
+
+// identityToken gets a token for the management API from moat's authority.
+func identityToken(t *testing.T, base, tenant string, form url.Values) string {
+	t.Helper()
+	form.Set("scope", base+"/.default")
+	resp, err := http.PostForm(base+"/identity/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		e.t.Fatalf("identity token: %s %v", resp.Status, err)
+		t.Fatalf("identity token: %s %v", resp.Status, err)
 	}
 	return out.AccessToken
+}
+
+// loginToken signs the administrator in.
+func loginToken(t *testing.T, base, tenant, password string) string {
+	return identityToken(t, base, tenant, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {password}, "client_id": {"moat-test"}})
 }
 
 // managedIdentity creates an identity of a service instance and returns its

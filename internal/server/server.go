@@ -98,6 +98,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.metrics = prometheus.NewRegistry()
+	registerRuntime(s.metrics)
 	s.audit = netguard.NewAudit(s.meta, s.metrics)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
@@ -193,6 +194,14 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	}
 	s.listeners = set
 	go s.audit.Run(ctx, 5*time.Second)
+	if s.cfg.MetricsAddress != "" {
+		stop, err := s.serveMetrics(s.cfg.MetricsAddress)
+		if err != nil {
+			_ = set.Shutdown(context.Background())
+			return err
+		}
+		defer stop()
+	}
 	if ready != nil {
 		ready(set.Addrs())
 	}

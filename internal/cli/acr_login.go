@@ -64,7 +64,7 @@ func runACRLogin(x *exec) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := x.c.checkBasic(registryURL, service(loginServer), user, pw); err != nil {
+		if err := x.c.checkBasic(registryURL, loginServer, user, pw); err != nil {
 			return nil, err
 		}
 		if err := writeDockerCredential(host, object{"auth": basicAuth(user, pw)}, user, pw); err != nil {
@@ -88,7 +88,7 @@ func runACRLogin(x *exec) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	refresh, err := x.c.exchange(registryURL, service(loginServer), tok)
+	refresh, err := x.c.exchange(registryURL, loginServer, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +134,6 @@ func (x *exec) loginServer(base *url.URL) (string, error) {
 	return base.Host + "/" + strings.ToLower(name), nil
 }
 
-// service is the audience of a registry's tokens: the login server itself in
-// host style (<name>.<suffix>), its host in path style (<host>/<name>), where
-// one credential serves every registry of the host.
-func service(loginServer string) string {
-	host, _, _ := strings.Cut(loginServer, "/")
-	return host
-}
 
 func basicAuth(user, pw string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))

@@ -69,14 +69,14 @@ func TestACRLogin(t *testing.T) {
 		t.Fatalf("%d exchanges", len(idp.exchanges))
 	}
 	ex := idp.exchanges[0]
-	if ex.Get("grant_type") != "access_token" || ex.Get("service") != host || ex.Get("access_token") != f.session().AccessToken {
+	if ex.Get("grant_type") != "access_token" || ex.Get("service") != host+"/reg1" || ex.Get("access_token") != f.session().AccessToken {
 		t.Errorf("exchange form: %v", ex)
 	}
 	cfg := dockerConfig(t)
 	want := map[string]any{
 		"auths": map[string]any{
 			"other.example": map[string]any{"auth": "b3RoZXI6cHc="},
-			host:            map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(zeroUser + ":")), "identitytoken": "registry-rt-for-" + host},
+			host:            map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(zeroUser + ":")), "identitytoken": "registry-rt-for-" + host + "/reg1"},
 		},
 		"psFormat":    "table",
 		"credHelpers": map[string]any{"gcr.io": "gcloud"},
@@ -93,7 +93,7 @@ func TestACRLogin(t *testing.T) {
 	if code != 0 {
 		t.Fatal(errOut)
 	}
-	if !jsonEqual(json.RawMessage(out), object{"accessToken": "registry-rt-for-" + host, "loginServer": host + "/reg1", "username": zeroUser}) {
+	if !jsonEqual(json.RawMessage(out), object{"accessToken": "registry-rt-for-" + host + "/reg1", "loginServer": host + "/reg1", "username": zeroUser}) {
 		t.Errorf("--expose-token printed %s", out)
 	}
 	if !strings.HasPrefix(errOut, "WARNING: You can perform manual login using the provided access token") {
@@ -102,7 +102,7 @@ func TestACRLogin(t *testing.T) {
 	if _, err := os.Stat(p); err == nil {
 		t.Errorf("--expose-token wrote the Docker config")
 	}
-	if out := f.mustRun("acr", "login", "-n", "reg1", "--expose-token", "--query", "accessToken", "-o", "tsv", "--only-show-errors"); out != "registry-rt-for-"+host+"\n" {
+	if out := f.mustRun("acr", "login", "-n", "reg1", "--expose-token", "--query", "accessToken", "-o", "tsv", "--only-show-errors"); out != "registry-rt-for-"+host+"/reg1\n" {
 		t.Errorf("--query accessToken: %q", out)
 	}
 }
@@ -180,7 +180,7 @@ func TestACRLoginCredentialHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !jsonEqual(json.RawMessage(raw), object{"ServerURL": f.host(), "Username": "<token>", "Secret": "registry-rt-for-" + f.host()}) {
+	if !jsonEqual(json.RawMessage(raw), object{"ServerURL": f.host(), "Username": "<token>", "Secret": "registry-rt-for-" + f.host() + "/reg1"}) {
 		t.Errorf("helper got %s", raw)
 	}
 	if raw, _ := os.ReadFile(p); string(raw) != `{"credsStore":"fake"}` {

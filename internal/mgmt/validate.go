@@ -70,7 +70,7 @@ func registryIDOf(reg *meta.Registry) string {
 // checkSKU refuses what only Premium supports on Basic and Standard, and with
 // it a downgrade that would silently drop network settings.
 func (h *Handler) checkSKU(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties) error {
-	fix := "use Premium (moat acr update --sku Premium)"
+	fix := "use the Premium SKU (moat acr update --name <registry> --sku Premium)"
 	if sku == "Premium" {
 		return nil
 	}

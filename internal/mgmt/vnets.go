@@ -266,6 +266,9 @@ func (h *Handler) replaceSubnets(ctx context.Context, want, existing []Subnet) e
 }
 
 func subnetPrefix(s Subnet) (netip.Prefix, error) {
+	if len(s.Properties.AddressPrefixes) > 1 || len(s.Properties.AddressPrefixes) == 1 && s.Properties.AddressPrefix != "" && s.Properties.AddressPrefixes[0] != s.Properties.AddressPrefix {
+		return netip.Prefix{}, badRequest("InvalidAddressPrefix", "subnet %s: moat supports one address prefix per subnet; create another subnet for %s", s.Name, strings.Join(s.Properties.AddressPrefixes, ", "))
+	}
 	v := s.Properties.AddressPrefix
 	if v == "" && len(s.Properties.AddressPrefixes) > 0 {
 		v = s.Properties.AddressPrefixes[0]

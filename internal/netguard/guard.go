@@ -138,17 +138,31 @@ func (g *Guard) lookup(name string) []*meta.Registry {
 	return nil // unknown registries get NAME_UNKNOWN from the handler
 }
 
-// scopeRegistries finds the registries named in the scopes of a token request.
+// scopeRegistries finds the registries a token request is for: those named
+// in its scopes, and the one its service names when that is a path-style
+// login server "<host>/<registry>" (what 'moat acr login' sends).
 func (g *Guard) scopeRegistries(r *http.Request) []*meta.Registry {
 	scopes := r.URL.Query()["scope"]
+	services := r.URL.Query()["service"]
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 		if r.ParseForm() == nil {
 			scopes = append(scopes, r.PostForm["scope"]...)
+			services = append(services, r.PostForm["service"]...)
 		}
 	}
 	seen := map[string]bool{}
 	var out []*meta.Registry
+	for _, svc := range services {
+		if i := strings.LastIndexByte(svc, '/'); i >= 0 {
+			for _, reg := range g.lookup(svc[i+1:]) {
+				if !seen[reg.Key] {
+					seen[reg.Key] = true
+					out = append(out, reg)
+				}
+			}
+		}
+	}
 	for _, sc := range scopes {
 		for one := range strings.FieldsSeq(sc) {
 			a, ok := regauth.ParseScope(one)

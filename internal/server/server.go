@@ -193,7 +193,6 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 		return err
 	}
 	s.listeners = set
-	go s.audit.Run(ctx, 5*time.Second)
 	if s.cfg.MetricsAddress != "" {
 		stop, err := s.serveMetrics(s.cfg.MetricsAddress)
 		if err != nil {
@@ -202,6 +201,9 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 		}
 		defer stop()
 	}
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() { s.audit.Run(auditCtx, 5*time.Second); close(auditDone) }()
 	if ready != nil {
 		ready(set.Addrs())
 	}
@@ -213,6 +215,10 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = set.Shutdown(shutCtx)
+	// After the drain: the audit writes what the last requests recorded
+	// before the stores close.
+	stopAudit()
+	<-auditDone
 	return err
 }
 

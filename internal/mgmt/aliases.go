@@ -4,6 +4,9 @@ import "github.com/moat-registry/moat/internal/model"
 
 // The resource shapes live in package model; these aliases keep handler code short.
 type (
+	ManagedIdentityProperties = model.ManagedIdentityProperties
+	UserIdentity              = model.UserIdentity
+	UserAssignedIdentity      = model.UserAssignedIdentity
 	RegistryResource          = model.RegistryResource
 	SKU                       = model.SKU
 	SystemData                = model.SystemData

@@ -16,6 +16,7 @@ type Directory interface {
 	Find(kind, name string) (*identity.Principal, bool)
 	List(kind string) []*identity.Principal
 	Create(ctx context.Context, p *identity.Principal) error
+	Update(ctx context.Context, p *identity.Principal) error
 	Delete(ctx context.Context, id string) error
 }
 
@@ -182,17 +183,7 @@ func (h *Handler) deletePrincipal(w http.ResponseWriter, r *http.Request, p *ide
 	if p.Kind == identity.KindUser && p.Name == "admin" && caller(ctx) == p.ID {
 		return badRequest("CannotDeleteSelf", "the administrator cannot delete itself")
 	}
-	for _, a := range h.Roles.All() {
-		if strings.EqualFold(a.Properties.PrincipalID, p.ID) {
-			if err := h.Meta.DeleteResource(ctx, a.ID); err != nil {
-				return err
-			}
-		}
-	}
-	if err := h.Principals.Delete(ctx, p.ID); err != nil && !errors.Is(err, identity.ErrNotFound) {
-		return err
-	}
-	if err := h.Roles.Reload(ctx); err != nil {
+	if err := h.removePrincipal(ctx, p); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

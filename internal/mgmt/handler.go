@@ -130,6 +130,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.virtualNetworks(w, r, id)
 	case id.Is("Microsoft.Network", "virtualNetworks", "subnets"):
 		return h.subnets(w, r, id)
+	case id.Is("Microsoft.ManagedIdentity", "userAssignedIdentities"):
+		return h.userAssignedIdentities(w, r, id)
 	case id.Is("Microsoft.Network", "privateEndpoints"):
 		return h.privateEndpoints(w, r, id)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // KnownProviders are the resource provider namespaces moat serves.
-var KnownProviders = []string{"Microsoft.ContainerRegistry", "Microsoft.Network", "Microsoft.MachineLearningServices"}
+var KnownProviders = []string{"Microsoft.ContainerRegistry", "Microsoft.Network", "Microsoft.ManagedIdentity", "Microsoft.MachineLearningServices"}
 
 func providerID(sub, ns string) string { return "/subscriptions/" + sub + "/providers/" + ns }
 

@@ -95,7 +95,7 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name s
 		return err
 	}
 	if existing == nil {
-		return h.createRegistry(w, r, rg, name, in.Location, sku, props)
+		return h.createRegistry(w, r, rg, name, in.Location, sku, props, in.Identity)
 	}
 	if err := h.validateRegistry(ctx, existing, sku, &props); err != nil {
 		return err
@@ -107,6 +107,9 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name s
 	existing.SKU, existing.Properties = sku, raw
 	if in.Location != "" {
 		existing.Location = in.Location
+	}
+	if err := h.applyIdentity(ctx, registryIDOf(existing), in.Identity); err != nil {
+		return err
 	}
 	if err := h.Meta.UpdateRegistry(ctx, existing); errors.Is(err, meta.ErrConflict) {
 		return armErr(http.StatusPreconditionFailed, "PreconditionFailed", "registry %q changed while it was being updated; read it again and retry", name)
@@ -162,7 +165,7 @@ func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryRes
 	return sku, cur.WithDefaults(), nil
 }
 
-func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties) error {
+func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties, ident *ManagedIdentityProperties) error {
 	ctx := r.Context()
 	if !names.ValidRegistry(name) {
 		return badRequest("InvalidResourceName", "registry name %q is invalid: use 5-50 letters and digits", name)
@@ -182,6 +185,9 @@ func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, nam
 	if err := h.Meta.CreateRegistry(ctx, reg); errors.Is(err, meta.ErrExists) {
 		return armErr(http.StatusConflict, "AlreadyInUse", "registry %q was created concurrently; retry", name)
 	} else if err != nil {
+		return err
+	}
+	if err := h.applyIdentity(ctx, registryIDOf(reg), ident); err != nil {
 		return err
 	}
 	return h.changed(w, r, http.StatusCreated, reg)
@@ -230,6 +236,9 @@ func (h *Handler) removeRegistry(ctx context.Context, reg *meta.Registry) error 
 			return err
 		}
 	}
+	if err := h.dropIdentity(ctx, id); err != nil {
+		return err
+	}
 	if err := h.Meta.DeleteRegistry(ctx, reg.Key); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return err
 	}
@@ -268,7 +277,12 @@ func (h *Handler) resource(r *http.Request, reg *meta.Registry) (RegistryResourc
 	if p.PrivateEndpointConnections, err = h.registryConnections(r.Context(), id); err != nil {
 		return RegistryResource{}, err
 	}
+	ident, err := h.identityOf(r.Context(), id)
+	if err != nil {
+		return RegistryResource{}, err
+	}
 	return RegistryResource{
+		Identity:   ident,
 		ID:         id,
 		Name:       reg.Name,
 		Type:       registryType,

@@ -10,14 +10,15 @@ import (
 
 // RegistryResource is the ARM shape of a registry (Microsoft.ContainerRegistry/registries).
 type RegistryResource struct {
-	ID         string             `json:"id"`
-	Name       string             `json:"name"`
-	Type       string             `json:"type"`
-	Location   string             `json:"location"`
-	Tags       map[string]string  `json:"tags,omitempty"`
-	SKU        SKU                `json:"sku"`
-	Properties RegistryProperties `json:"properties"`
-	SystemData *SystemData        `json:"systemData,omitempty"`
+	ID         string                     `json:"id"`
+	Name       string                     `json:"name"`
+	Type       string                     `json:"type"`
+	Location   string                     `json:"location"`
+	Tags       map[string]string          `json:"tags,omitempty"`
+	SKU        SKU                        `json:"sku"`
+	Properties RegistryProperties         `json:"properties"`
+	Identity   *ManagedIdentityProperties `json:"identity,omitempty"`
+	SystemData *SystemData                `json:"systemData,omitempty"`
 }
 
 type SKU struct {
@@ -272,3 +273,35 @@ const (
 	TypePE       = "Microsoft.Network/privateEndpoints"
 	TypePEC      = "Microsoft.ContainerRegistry/registries/privateEndpointConnections"
 )
+
+// TypeUserAssignedIdentity is the resource type of user-assigned managed identities.
+const TypeUserAssignedIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+// ManagedIdentityProperties is a resource's "identity" block.
+type ManagedIdentityProperties struct {
+	// Type is SystemAssigned, UserAssigned, "SystemAssigned, UserAssigned" or None.
+	Type                   string                   `json:"type"`
+	PrincipalID            string                   `json:"principalId,omitempty"`
+	TenantID               string                   `json:"tenantId,omitempty"`
+	UserAssignedIdentities map[string]*UserIdentity `json:"userAssignedIdentities,omitempty"`
+}
+
+// UserIdentity is one user-assigned identity attached to a resource.
+type UserIdentity struct {
+	PrincipalID string `json:"principalId,omitempty"`
+	ClientID    string `json:"clientId,omitempty"`
+}
+
+// UserAssignedIdentity is a Microsoft.ManagedIdentity/userAssignedIdentities resource.
+type UserAssignedIdentity struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties struct {
+		PrincipalID string `json:"principalId"`
+		ClientID    string `json:"clientId"`
+		TenantID    string `json:"tenantId"`
+	} `json:"properties"`
+}

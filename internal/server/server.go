@@ -201,6 +201,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 		}
 		defer stop()
 	}
+	go s.rotateKeys(ctx)
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
 	go func() { s.audit.Run(auditCtx, 5*time.Second); close(auditDone) }()
@@ -232,4 +233,23 @@ func (s *Server) Reload(cfg config.Config) error {
 		return err
 	}
 	return s.listeners.Apply(cfg.Listeners)
+}
+
+// rotateKeys rotates the token signing key when it is due, hourly; old keys
+// keep verifying, so no token in flight is refused.
+func (s *Server) rotateKeys(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if rotated, err := s.keys.RotateIfDue(ctx); err != nil {
+			slog.Error("rotating the token signing key", "err", err)
+		} else if rotated {
+			slog.Info("token signing key rotated")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

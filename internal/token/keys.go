@@ -42,6 +42,7 @@ type storedKey struct {
 type key struct {
 	kid     string
 	priv    *ecdsa.PrivateKey
+	created time.Time
 	retired *time.Time
 }
 
@@ -96,7 +97,7 @@ func (k *Keys) Reload(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("signing key %s: %w", sk.KID, err)
 		}
-		kk := &key{kid: sk.KID, priv: priv, retired: sk.RetiredAt}
+		kk := &key{kid: sk.KID, priv: priv, created: sk.CreatedAt, retired: sk.RetiredAt}
 		set.byKID[sk.KID] = kk
 		if sk.RetiredAt == nil && sk.CreatedAt.After(newest) {
 			set.signer, newest = kk, sk.CreatedAt
@@ -209,4 +210,20 @@ func b64(n *big.Int) string {
 	b := make([]byte, 32)
 	n.FillBytes(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// RotationInterval is how long a key signs before a new one takes over.
+const RotationInterval = 30 * 24 * time.Hour
+
+// RotateIfDue rotates when the signing key is older than RotationInterval
+// (checked periodically by the server; Reload first so that of several nodes
+// only one rotates, and the others pick its key up).
+func (k *Keys) RotateIfDue(ctx context.Context) (bool, error) {
+	if err := k.Reload(ctx); err != nil {
+		return false, err
+	}
+	if s := k.snap.Load().signer; s != nil && time.Since(s.created) < RotationInterval {
+		return false, nil
+	}
+	return true, k.Rotate(ctx)
 }

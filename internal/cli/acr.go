@@ -13,7 +13,7 @@ const nsACR = "Microsoft.ContainerRegistry"
 func newACR() *cobra.Command {
 	return parent("acr", "Manage container registries",
 		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(), acrLogin(), newCredential(),
-		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource())
+		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource(), newACRIdentity())
 }
 
 // registryTable is az's acr table: NAME, RESOURCE GROUP, LOCATION, SKU,

@@ -134,7 +134,6 @@ func (x *exec) loginServer(base *url.URL) (string, error) {
 	return base.Host + "/" + strings.ToLower(name), nil
 }
 
-
 func basicAuth(user, pw string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
 }

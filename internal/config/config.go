@@ -15,15 +15,15 @@ import (
 
 // Config is the server configuration (the YAML shape of SPEC section 3).
 type Config struct {
-	DataDir           string     `yaml:"dataDir"`
-	LoginServerSuffix string     `yaml:"loginServerSuffix"`
-	TLSCert           string     `yaml:"tlsCert"`
-	TLSKey            string     `yaml:"tlsKey"`
-	TLSAuto           bool       `yaml:"tlsAuto"`
+	DataDir           string `yaml:"dataDir"`
+	LoginServerSuffix string `yaml:"loginServerSuffix"`
+	TLSCert           string `yaml:"tlsCert"`
+	TLSKey            string `yaml:"tlsKey"`
+	TLSAuto           bool   `yaml:"tlsAuto"`
 	// MetricsAddress serves Prometheus /metrics on its own listener ("" = off).
-	MetricsAddress string `yaml:"metricsAddress"`
-	Listeners         []Listener `yaml:"listeners"`
-	Limits            Limits     `yaml:"limits"`
+	MetricsAddress string     `yaml:"metricsAddress"`
+	Listeners      []Listener `yaml:"listeners"`
+	Limits         Limits     `yaml:"limits"`
 	// TrustedServices are the service types whose system-assigned identities
 	// may bypass network rules (default: tasks, registry import, ML workspaces).
 	TrustedServices []string `yaml:"trustedServices"`

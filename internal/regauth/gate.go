@@ -36,7 +36,7 @@ func (s *Service) Authorize(r *http.Request, needs []token.Access) (string, erro
 			if reg, _, ok := s.target(r, n.Name); ok {
 				for _, act := range expand(n.Actions) {
 					if !s.may(r.Context(), sub, reg, act) {
-						return "", errcode.New(errcode.Denied, "requested access to the resource is denied: %s on %s needs a role that allows it (e.g. AcrPush to push, AcrDelete to delete)", act, n.Name)
+						return "", errcode.New(errcode.Denied, "requested access to the resource is denied: %s on %s needs a role that allows it, such as %s", act, n.Name, roleFor[act])
 					}
 				}
 			}
@@ -105,3 +105,6 @@ func (s *Service) verify(raw, aud string) (*token.RegistryClaims, bool) {
 	s.cache.m.Store(raw, &c)
 	return &c, true
 }
+
+// roleFor names the least built-in role that grants a data action.
+var roleFor = map[string]string{"pull": "AcrPull", "push": "AcrPush", "delete": "AcrDelete"}

@@ -137,6 +137,13 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := s.Dir.Get(c.ObjectID); !ok {
 		return unauthorized("the principal of this token no longer exists")
 	}
+	// A path-style login server names its registry (<host>/<registry>): it must exist.
+	if svc := r.PostForm.Get("service"); strings.Contains(svc, "/") {
+		name := svc[strings.LastIndexByte(svc, '/')+1:]
+		if _, ok := s.Registries.Lookup(strings.ToLower(name)); !ok {
+			return errcode.New(errcode.NameUnknown, "registry %q does not exist on this server", name)
+		}
+	}
 	rt, err := s.sign(r, subject(c.ObjectID), token.KindRefresh, nil, RefreshTTL)
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package e2e holds moat's end-to-end tests. They build the moat binary, start
 // `moat serve` on a free loopback port with a temporary data directory, and
-// drive it with real OCI clients: crane, oras, regctl and skopeo (installed by
+// drive it with real OCI clients: crane, oras, regctl, skopeo and podman (installed by
 // scripts/install-test-deps), plus plain HTTP requests.
 //
 // The data plane needs registry tokens (the Docker token flow). The server is

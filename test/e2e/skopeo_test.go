@@ -15,6 +15,7 @@ import (
 // take from its private HOME.
 func TestSkopeo(t *testing.T) {
 	c := newClient(t, "skopeo")
+	confineContainersTool(t, c) // as root, keep skopeo off /var/lib/containers
 	s := c.srv
 	regA := s.createRegistry(t, "skopeoa")
 	regB := s.createRegistry(t, "skopeob")

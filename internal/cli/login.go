@@ -123,11 +123,17 @@ func saveSession(base string, s *session) error {
 
 // writePrivateJSON writes v to path, readable only by its owner, atomically.
 func writePrivateJSON(path string, v any) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
+		return err
+	}
+	return writePrivateFile(path, raw)
+}
+
+// writePrivateFile writes data (and a newline) to path, readable only by its
+// owner, atomically: a crash leaves the old file or the new one.
+func writePrivateFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
@@ -139,7 +145,7 @@ func writePrivateJSON(path string, v any) error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
 		return err
 	}

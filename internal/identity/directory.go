@@ -208,7 +208,7 @@ func (d *Directory) Authenticate(kind, name, secret string) (*Principal, bool) {
 	if !ok || secret == "" {
 		// Spend the same work as a real check so timing does not reveal names.
 		if kind == KindUser {
-			CheckPassword(dummyHash, secret)
+			CheckPassword(dummyHash(), secret)
 		}
 		return nil, false
 	}
@@ -220,7 +220,8 @@ func (d *Directory) Authenticate(kind, name, secret string) (*Principal, bool) {
 	return nil, false
 }
 
-var dummyHash = HashPassword("moat-timing-equaliser")
+// dummyHash is computed on first use, not at start-up (argon2 takes memory and time).
+var dummyHash = sync.OnceValue(func() string { return HashPassword("moat-timing-equaliser") })
 
 // ByInstanceSecret finds the managed identity of a service instance from the
 // instance secret it presents at the managed-identity endpoint. clientID

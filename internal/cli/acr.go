@@ -13,7 +13,8 @@ const nsACR = "Microsoft.ContainerRegistry"
 func newACR() *cobra.Command {
 	return parent("acr", "Manage container registries",
 		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(), acrLogin(), newCredential(),
-		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource(), newACRIdentity())
+		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource(), newACRIdentity(),
+		newACRAudit(), acrCheckHealth(), newACRTask(), acrImport())
 }
 
 // registryTable is az's acr table: NAME, RESOURCE GROUP, LOCATION, SKU,

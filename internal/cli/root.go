@@ -59,7 +59,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.String("subscription", "", "name or ID of the subscription (default: the one set with moat account set, else the server's)")
 	pf.Bool("only-show-errors", false, "print no warnings, only errors")
 	pf.Bool("debug", false, "print every request to the management API on stderr")
-	root.AddCommand(newServe(), newACR(), newIdentity(), newNetwork(), newProvider(), newGroup(), newAccount(),
+	root.AddCommand(newServe(), newACR(), newIdentity(), newML(), newNetwork(), newProvider(), newGroup(), newAccount(),
 		newLogin(), newLogout(), newAD(), newRole())
 	return root
 }

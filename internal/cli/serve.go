@@ -26,6 +26,7 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			setupLogging(cfg.LogFormat, cmd.ErrOrStderr())
 			if cfg.TLSAuto {
 				var addrs []string
 				for _, l := range cfg.Listeners {
@@ -65,7 +66,7 @@ func newServe() *cobra.Command {
 					if err != nil {
 						slog.Error("reload on SIGHUP failed; the previous listeners stay", "err", err)
 					} else {
-						slog.Info("listeners reloaded")
+						slog.Info("listeners, trusted proxies and TLS certificates reloaded")
 					}
 				}
 			}()

@@ -21,7 +21,11 @@ type Config struct {
 	TLSKey            string `yaml:"tlsKey"`
 	TLSAuto           bool   `yaml:"tlsAuto"`
 	// MetricsAddress serves Prometheus /metrics on its own listener ("" = off).
-	MetricsAddress string     `yaml:"metricsAddress"`
+	MetricsAddress string `yaml:"metricsAddress"`
+	// LogFormat is json or text (default text); AuditRetention is how long
+	// audit events are kept, as a duration (default 720h).
+	LogFormat      string     `yaml:"logFormat"`
+	AuditRetention string     `yaml:"auditRetention"`
 	Listeners      []Listener `yaml:"listeners"`
 	Limits         Limits     `yaml:"limits"`
 	// TrustedServices are the service types whose system-assigned identities
@@ -64,6 +68,8 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("tls-key", "", "PEM private key for --tls-cert (env MOAT_TLS_KEY)")
 	fs.Bool("tls-auto", false, "generate a local CA and server certificate in <data-dir>/tls on first start and serve HTTPS (env MOAT_TLS_AUTO)")
 	fs.String("metrics-listen", "", "address of a separate listener for Prometheus /metrics (env MOAT_METRICS_LISTEN; default off)")
+	fs.String("log-format", "", "request and server log format: json or text (env MOAT_LOG_FORMAT; default text)")
+	fs.String("audit-retention", "", "how long audit events are kept, e.g. 720h (env MOAT_AUDIT_RETENTION; default 30 days)")
 	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
@@ -92,6 +98,8 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.TLSKey, "tls-key")
 	override(&c.LoginServerSuffix, "login-server-suffix")
 	override(&c.MetricsAddress, "metrics-listen")
+	override(&c.LogFormat, "log-format")
+	override(&c.AuditRetention, "audit-retention")
 	switch v := setting(fs, getenv, "tls-auto"); v {
 	case "":
 	case "true", "1":
@@ -125,6 +133,9 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 func (c *Config) Validate() error {
 	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
 		return fmt.Errorf("limits must not be negative")
+	}
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("--log-format / MOAT_LOG_FORMAT %q must be json or text", c.LogFormat)
 	}
 	if c.TLSAuto && c.TLSCert != "" {
 		return fmt.Errorf("use either --tls-auto or --tls-cert/--tls-key, not both")

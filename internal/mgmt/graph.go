@@ -42,6 +42,8 @@ type graphSP struct {
 	// Password is returned once, when the service principal is created.
 	Password string `json:"password,omitempty"`
 	Tenant   string `json:"tenant,omitempty"`
+	// ServicePrincipalType is "ManagedIdentity" for a managed identity.
+	ServicePrincipalType string `json:"servicePrincipalType,omitempty"`
 }
 
 // Graph serves /graph/v1.0/users and /graph/v1.0/servicePrincipals.
@@ -165,6 +167,14 @@ func (h *Handler) servicePrincipals(w http.ResponseWriter, r *http.Request, key 
 	}
 	p, ok := h.lookup(identity.KindServicePrincipal, key)
 	if !ok {
+		// A managed identity is a service principal of the directory too (as
+		// in Entra ID), found by object ID or client ID, so that
+		// `role assignment create --assignee <principalId>` finds it. It is
+		// read-only here: it goes with its identity resource or instance.
+		if mi, found := h.lookup(identity.KindManagedIdentity, key); found && r.Method == http.MethodGet {
+			writeJSON(w, http.StatusOK, graphSP{ID: mi.ID, AppID: mi.Name, DisplayName: mi.DisplayName, ServicePrincipalType: "ManagedIdentity"})
+			return nil
+		}
 		return notFound("service principal %q not found", key)
 	}
 	switch r.Method {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/tasks"
 )
 
 // APIVersions are the accepted ?api-version= values.
@@ -56,10 +57,16 @@ type Handler struct {
 	Roles Roles
 	// Network is the data plane's network state (what-if, denials).
 	Network Network
+	// Audit is the audit trail (nil: auditEvents is not served).
+	Audit AuditLog
 	// Principals is the directory of users, service principals and identities.
 	Principals Directory
 	// LoginServer returns a registry's login server as seen from a request.
 	LoginServer func(r *http.Request, name string) string
+	// Tasks keeps and runs task runs and imports; Mint signs a registry access
+	// token for a principal (registry import). Both nil: no tasks or imports.
+	Tasks *tasks.Service
+	Mint  func(host, principal string, scopes []string) (string, error)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +120,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		id.ResourceGroup = rg
 	}
+	if ok, err := h.serveTrusted(w, r, id); ok {
+		return err
+	}
 	switch {
 	case id.Is("Microsoft.ContainerRegistry", "registries"):
 		return h.registries(w, r, id)
@@ -122,6 +132,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.checkNetworkAccess(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "networkRuleDenials") && h.Network != nil:
 		return h.networkRuleDenials(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "auditEvents") && h.Audit != nil:
+		return h.auditEvents(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "listCredentials"), id.Is("Microsoft.ContainerRegistry", "registries", "regenerateCredential"):
 		return h.adminCredentials(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "privateLinkResources"):

@@ -244,6 +244,9 @@ func (h *Handler) identityOf(ctx context.Context, regID string) (*ManagedIdentit
 
 // dropIdentity removes a deleted registry's system-assigned identity and attachments.
 func (h *Handler) dropIdentity(ctx context.Context, regID string) error {
+	if err := h.dropTrusted(ctx, regID); err != nil { // tasks and the import identity
+		return err
+	}
 	if err := h.applyIdentity(ctx, regID, &ManagedIdentityProperties{Type: "None"}); err != nil {
 		return err
 	}

@@ -26,6 +26,9 @@ type checkRequest struct {
 	IPAddress       string `json:"ipAddress"`
 	Subnet          string `json:"subnet"`
 	PrivateEndpoint string `json:"privateEndpoint"`
+	// Caller asks about the network identity of this very request (the
+	// address and path the server sees; moat acr check-health).
+	Caller bool `json:"caller"`
 }
 
 // checkResult is the what-if answer.
@@ -56,6 +59,13 @@ func (h *Handler) checkNetworkAccess(w http.ResponseWriter, r *http.Request, id 
 		return err
 	}
 	nid, note, err := h.whatIfIdentity(in)
+	if in.Caller {
+		var ok bool
+		if nid, ok = netid.From(r.Context()); !ok {
+			return badRequest("InvalidParameter", "this request has no network identity")
+		}
+		note, err = "the network identity of this request as the server sees it", nil
+	}
 	if err != nil {
 		return err
 	}

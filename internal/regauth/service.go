@@ -44,7 +44,9 @@ type Service struct {
 	Registries oci.RegistryLookup
 	Addressing oci.Addressing
 	Admin      AdminCredentials
-	cache      verifiedCache
+	// Observer, when set, is told every token request's outcome.
+	Observer Observer
+	cache    verifiedCache
 }
 
 // subject is who a token speaks for: a principal's object ID, a registry's
@@ -65,18 +67,23 @@ func (s *Service) audience(r *http.Request) string {
 // ServeHTTP serves /oauth2/token and /oauth2/exchange.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var err error
+	var ev TokenEvent
 	switch {
 	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodGet:
-		err = s.getToken(w, r)
+		err = s.getToken(w, r, &ev)
 	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodPost:
-		err = s.postToken(w, r)
+		err = s.postToken(w, r, &ev)
 	case r.URL.Path == "/oauth2/exchange" && r.Method == http.MethodPost:
-		err = s.exchange(w, r)
+		err = s.exchange(w, r, &ev)
 	default:
 		err = errcode.New(errcode.RouteUnknown, "token endpoints: GET or POST /oauth2/token, POST /oauth2/exchange")
 	}
 	if err != nil {
 		errcode.Write(w, r, err)
+	}
+	if s.Observer != nil {
+		s.describe(r, &ev, err)
+		s.Observer.TokenRequest(r, ev)
 	}
 }
 
@@ -86,7 +93,7 @@ func unauthorized(format string, args ...any) error {
 
 // getToken answers the Docker token request: Basic credentials (user,
 // service principal, admin user, or ZeroUser with a refresh token), or none.
-func (s *Service) getToken(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) getToken(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
 	sub := subject("")
 	if user, pw, ok := r.BasicAuth(); ok {
 		var err error
@@ -96,11 +103,11 @@ func (s *Service) getToken(w http.ResponseWriter, r *http.Request) error {
 	} else if r.Header.Get("Authorization") != "" {
 		return unauthorized("unsupported Authorization header on the token endpoint: use Basic credentials")
 	}
-	return s.issue(w, r, sub, r.URL.Query()["scope"], sub != "")
+	return s.issue(w, r, sub, r.URL.Query()["scope"], sub != "", ev)
 }
 
 // postToken serves the OAuth2 form: grant_type=refresh_token or password.
-func (s *Service) postToken(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) postToken(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		return errcode.New(errcode.Unsupported, "the token request must be a form (application/x-www-form-urlencoded)")
@@ -118,11 +125,11 @@ func (s *Service) postToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.issue(w, r, sub, strings.Fields(strings.Join(r.PostForm["scope"], " ")), false)
+	return s.issue(w, r, sub, strings.Fields(strings.Join(r.PostForm["scope"], " ")), false, ev)
 }
 
 // exchange turns an identity-service token into a registry refresh token.
-func (s *Service) exchange(w http.ResponseWriter, r *http.Request) error {
+func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "access_token" {
 		return unauthorized("send grant_type=access_token&service=<login server>&access_token=<identity token> as a form")
@@ -148,6 +155,7 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ev.Subject = c.ObjectID
 	return writeJSON(w, map[string]string{"refresh_token": rt})
 }
 
@@ -190,7 +198,7 @@ func (s *Service) fromRefresh(r *http.Request, raw string) (subject, error) {
 
 // issue grants what the subject may do of the requested scopes and answers
 // with an access token (and, for a credential sign-in, a refresh token).
-func (s *Service) issue(w http.ResponseWriter, r *http.Request, sub subject, scopes []string, withRefresh bool) error {
+func (s *Service) issue(w http.ResponseWriter, r *http.Request, sub subject, scopes []string, withRefresh bool, ev *TokenEvent) error {
 	var granted []token.Access
 	for _, sc := range scopes {
 		for one := range strings.FieldsSeq(sc) {
@@ -207,6 +215,7 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, sub subject, sco
 	if err != nil {
 		return err
 	}
+	ev.Subject, ev.Granted = string(sub), granted
 	out := map[string]any{"token": at, "access_token": at, "expires_in": int(AccessTTL.Seconds()), "issued_at": time.Now().UTC().Format(time.RFC3339)}
 	if withRefresh {
 		if out["refresh_token"], err = s.sign(r, sub, token.KindRefresh, nil, RefreshTTL); err != nil {

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
@@ -29,6 +31,7 @@ import (
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/tasks"
 	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -49,6 +52,12 @@ type Server struct {
 	metrics      *prometheus.Registry
 	handler      http.Handler
 	listeners    *netid.Set
+	tasks        *tasks.Service
+	// Operations (ops.go): audit trail, request observer, TLS certificates.
+	auditLog *audit.Log
+	obs      *observer
+	certs    *certStore
+	migrated atomic.Bool
 	// Notices are what the first start tells the operator (how to sign in).
 	Notices []string
 }
@@ -100,6 +109,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.metrics = prometheus.NewRegistry()
 	registerRuntime(s.metrics)
 	s.audit = netguard.NewAudit(s.meta, s.metrics)
+	if err := s.openOps(); err != nil {
+		return err
+	}
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -149,7 +161,8 @@ func (s *Server) routes(ctx context.Context) error {
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}
-	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: tokens, Network: guard}
+	tokens.Observer = s.obs
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: principalGate{tokens}, Network: guard}
 	// The data plane: every route passes the network gate before anything else.
 	mux.Handle("/oauth2/", guard.Middleware(tokens))
 	mux.Handle("/v2/", guard.Middleware(data))
@@ -157,17 +170,20 @@ func (s *Server) routes(ctx context.Context) error {
 	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.state, s.audit, s.trusted()},
 		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
-		Auth:  &mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant},
+		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
 	if err := mg.Bootstrap(ctx); err != nil {
+		return err
+	}
+	if err := s.wireTasks(ctx, mg, tokens); err != nil {
 		return err
 	}
 	mux.HandleFunc("/graph/", mg.Graph)
 	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
-	s.handler = recoverPanics(mux)
+	s.handler = s.opsRoutes(mux, recoverPanics(mux))
 	return nil
 }
 
@@ -183,16 +199,19 @@ func (s *Server) loginServer(r *http.Request, name string) string {
 // Run serves every configured listener until ctx ends, then shuts down
 // gracefully. Each listener gives its requests a network identity (netid).
 func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
+	if err := s.loadCerts(); err != nil {
+		return err
+	}
 	set := netid.NewSet(netid.SetOptions{Handler: s.handler, Topology: s.state,
-		CertFile: s.cfg.TLSCert, KeyFile: s.cfg.TLSKey,
 		NewServer: func(config.Listener) *http.Server {
-			return &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			return &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: s.tlsConfig(),
 				MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
 		}})
 	if err := set.Apply(s.cfg.Listeners); err != nil {
 		return err
 	}
 	s.listeners = set
+	s.setRunnerEndpoint(set)
 	if s.cfg.MetricsAddress != "" {
 		stop, err := s.serveMetrics(s.cfg.MetricsAddress)
 		if err != nil {
@@ -205,6 +224,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
 	go func() { s.audit.Run(auditCtx, 5*time.Second); close(auditDone) }()
+	stopOps := s.startOps()
 	if ready != nil {
 		ready(set.Addrs())
 	}
@@ -220,6 +240,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	// before the stores close.
 	stopAudit()
 	<-auditDone
+	stopOps()
 	return err
 }
 
@@ -230,6 +251,9 @@ func (s *Server) Reload(cfg config.Config) error {
 		return fmt.Errorf("the server is not running")
 	}
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := s.reloadCerts(cfg); err != nil {
 		return err
 	}
 	return s.listeners.Apply(cfg.Listeners)

@@ -1,0 +1,47 @@
+package mgmt
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/resid"
+)
+
+// AuditLog is the audit trail of the registries (with the network denials).
+type AuditLog interface {
+	Events(ctx context.Context, regKey string, since time.Time, typ string) ([]audit.Event, error)
+}
+
+// auditEvents answers GET .../registries/{r}/auditEvents?since=1h&type=push
+// (since defaults to 24h; type is one of audit.Types or empty for all).
+func (h *Handler) auditEvents(w http.ResponseWriter, r *http.Request, id resid.ID) error {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(r, "auditEvents (use GET)")
+	}
+	reg, err := h.getRegistry(r.Context(), id.ResourceGroup, id.Names[0])
+	if err != nil {
+		return err
+	}
+	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/read"); err != nil {
+		return err
+	}
+	since := 24 * time.Hour
+	if s := r.URL.Query().Get("since"); s != "" {
+		if since, err = time.ParseDuration(s); err != nil || since <= 0 {
+			return badRequest("InvalidParameter", "since=%q must be a duration such as 15m, 1h or 720h", s)
+		}
+	}
+	typ := strings.ToLower(r.URL.Query().Get("type"))
+	if !audit.ValidType(typ) {
+		return badRequest("InvalidParameter", "type=%q must be one of %s", typ, strings.Join(audit.Types, ", "))
+	}
+	evs, err := h.Audit.Events(r.Context(), reg.Key, time.Now().Add(-since), typ)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": evs})
+	return nil
+}

@@ -50,6 +50,7 @@ type Handler struct {
 	dir  *identity.Directory
 	mux  *http.ServeMux
 	now  func() time.Time
+	rec  Recorder // sign-ins (SetRecorder); nil: not reported
 }
 
 // New returns the authority for the directory's tenant, signing with keys.

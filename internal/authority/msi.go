@@ -63,12 +63,14 @@ func (h *Handler) msiToken(w http.ResponseWriter, r *http.Request) {
 	// The instance secret alone must be valid, whatever identity is asked for.
 	system, ok := h.dir.ByInstanceSecret(secret, "")
 	if !ok {
+		h.recordMSI(r, nil, resource, "invalid_client")
 		h.msiFail(w, r, http.StatusUnauthorized, "invalid_client",
 			"The X-IDENTITY-HEADER value is not the instance secret of any service instance. Use the IDENTITY_HEADER value moat gave the instance; it changes when the instance is re-created.")
 		return
 	}
 	p, msg := h.selectIdentity(secret, system, q)
 	if p == nil {
+		h.recordMSI(r, nil, resource, "invalid_request")
 		h.msiFail(w, r, http.StatusBadRequest, "invalid_request", msg)
 		return
 	}
@@ -78,9 +80,11 @@ func (h *Handler) msiToken(w http.ResponseWriter, r *http.Request) {
 		c.MIResourceID = p.Owner
 	})
 	if err != nil {
+		h.recordMSI(r, p, resource, "server_error")
 		h.msiFail(w, r, http.StatusInternalServerError, "server_error", "moat could not sign the token; see the server log.")
 		return
 	}
+	h.recordMSI(r, p, resource, "")
 	writeJSON(w, http.StatusOK, map[string]string{
 		"access_token": at,
 		"expires_on":   strconv.FormatInt(now.Add(AccessTokenLifetime).Unix(), 10),

@@ -39,6 +39,10 @@ type tokenRequest struct {
 	form   url.Values
 	issuer string
 	now    time.Time
+	// principal and resource are what the request signed in as and asked
+	// for, once known (for the sign-in record).
+	principal *identity.Principal
+	resource  string
 }
 
 func (t *tokenRequest) get(k string) string { return t.form.Get(k) }
@@ -80,6 +84,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		e = newError(http.StatusBadRequest, "unsupported_grant_type", codeUnsupported,
 			"The grant type '%s' is not supported by moat. Use client_credentials (service principal: client_id, client_secret, scope), password (user: username, password, client_id, scope) or refresh_token.", clip(grant))
 	}
+	h.recordToken(req, grant, e)
 	if e != nil {
 		logRefusal(r, "token", e.Code, "grant_type", clip(grant), "error_code", e.Codes[0],
 			"client_id", clip(form.Get("client_id")), "username", clip(form.Get("username")))
@@ -236,10 +241,12 @@ func (h *Handler) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthEr
 	if e != nil {
 		return nil, e
 	}
+	req.resource = sc.resource
 	p, ok := h.dir.Authenticate(identity.KindServicePrincipal, id, secret)
 	if !ok {
 		return nil, badClient()
 	}
+	req.principal = p
 	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, p, func(c *accessClaims) {
 		c.AppID, c.AZP, c.AppIDACR, c.IDType = p.Name, p.Name, "1", "app"
 	})
@@ -271,6 +278,7 @@ func (h *Handler) password(req *tokenRequest) (*tokenResponse, *oauthError) {
 	if e != nil {
 		return nil, e
 	}
+	req.resource = sc.resource
 	// Authenticate spends the same (slow) work whether or not the user exists.
 	p, ok := h.dir.Authenticate(identity.KindUser, user, pw)
 	if !ok {
@@ -317,6 +325,7 @@ func (h *Handler) refresh(req *tokenRequest) (*tokenResponse, *oauthError) {
 	if e != nil {
 		return nil, e
 	}
+	req.resource = sc.resource
 	var c refreshClaims
 	if err := h.keys.Verify(raw, &c, clientID); err != nil || c.Kind != kindRefresh || !strings.EqualFold(c.TenantID, h.dir.Tenant) {
 		return nil, newError(http.StatusBadRequest, "invalid_grant", codeMalformed,
@@ -338,6 +347,7 @@ func (h *Handler) refresh(req *tokenRequest) (*tokenResponse, *oauthError) {
 // userTokens issues a user's access token and, as the scopes ask, an ID
 // token, refresh token and client_info.
 func (h *Handler) userTokens(req *tokenRequest, p *identity.Principal, clientID string, confidential bool, sc *scope, authTime time.Time) (*tokenResponse, *oauthError) {
+	req.principal = p
 	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, p, func(c *accessClaims) {
 		c.AppID, c.AZP, c.AppIDACR, c.IDType = clientID, clientID, "0", "user"
 		c.UPN, c.Name, c.Scope = p.Name, p.DisplayName, "user_impersonation"

@@ -27,49 +27,80 @@ func newACRAudit() *cobra.Command {
 				cmd.Flags().String("since", "24h", "how far back, as a duration (15m, 1h, 720h)")
 				cmd.Flags().String("type", "", "only events of this type: signin, token, push, pull, delete, config or denial")
 			},
-			table: func(v any) []row {
-				var rows []row
-				for _, e := range objects(v) {
-					who := str(e, "principalName")
-					if who == "" {
-						who = str(e, "principal")
-					}
-					what := str(e, "repository")
-					if ref := str(e, "reference"); ref != "" {
-						what += ":" + ref
-					}
-					if what == "" {
-						what = str(e, "grant")
-					}
-					if r := str(e, "reason"); r != "" {
-						what = r
-					}
-					rows = append(rows, row{{"Time", str(e, "time")}, {"Type", str(e, "type")}, {"Outcome", str(e, "outcome")},
-						{"Principal", who}, {"Client IP", str(e, "clientIp")}, {"What", what}, {"Detail", str(e, "detail")}})
-				}
-				return rows
-			},
+			table: auditTable,
 			run: func(x *exec) (any, error) {
 				p, err := x.registryPath("name")
 				if err != nil {
 					return nil, err
 				}
-				q := url.Values{"since": {x.str("since")}}
-				if t := x.str("type"); t != "" {
-					q.Set("type", t)
-				}
-				var out struct {
-					Value []any `json:"value"`
-				}
-				if err := x.c.do(http.MethodGet, p+"/auditEvents?"+q.Encode(), nil, &out); err != nil {
-					return nil, err
-				}
-				if out.Value == nil {
-					out.Value = []any{}
-				}
-				return out.Value, nil
+				return listAuditEvents(x, p)
 			},
 		}))
+}
+
+// auditTable is the table of audit events.
+func auditTable(v any) []row {
+	var rows []row
+	for _, e := range objects(v) {
+		who := str(e, "principalName")
+		if who == "" {
+			who = str(e, "principal")
+		}
+		what := str(e, "repository")
+		if ref := str(e, "reference"); ref != "" {
+			what += ":" + ref
+		}
+		if what == "" {
+			what = str(e, "grant")
+		}
+		if r := str(e, "reason"); r != "" {
+			what = r
+		}
+		rows = append(rows, row{{"Time", str(e, "time")}, {"Type", str(e, "type")}, {"Outcome", str(e, "outcome")},
+			{"Principal", who}, {"Client IP", str(e, "clientIp")}, {"What", what}, {"Detail", str(e, "detail")}})
+	}
+	return rows
+}
+
+// newAudit is `audit`: the server-wide audit trail (events that name no
+// registry, such as sign-ins at the identity authority).
+func newAudit() *cobra.Command {
+	return parent("audit", "Query the server-wide audit trail (sign-ins at the identity authority, token requests that name no registry)",
+		leaf(spec{
+			use: "list", short: "List the server-wide audit events, newest first (Owner of the subscription only)",
+			example: "  moat audit list --since 1h\n" +
+				"  moat audit list --type signin --output table",
+			flags: func(cmd *cobra.Command) {
+				cmd.Flags().String("since", "24h", "how far back, as a duration (15m, 1h, 720h)")
+				cmd.Flags().String("type", "", "only events of this type: signin, token, push, pull, delete, config or denial")
+			},
+			table: auditTable,
+			run: func(x *exec) (any, error) {
+				sp, err := x.c.subPath()
+				if err != nil {
+					return nil, err
+				}
+				return listAuditEvents(x, sp+"/providers/"+nsACR)
+			},
+		}))
+}
+
+// listAuditEvents gets <p>/auditEvents with --since and --type.
+func listAuditEvents(x *exec, p string) (any, error) {
+	q := url.Values{"since": {x.str("since")}}
+	if t := x.str("type"); t != "" {
+		q.Set("type", t)
+	}
+	var out struct {
+		Value []any `json:"value"`
+	}
+	if err := x.c.do(http.MethodGet, p+"/auditEvents?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	if out.Value == nil {
+		out.Value = []any{}
+	}
+	return out.Value, nil
 }
 
 // Error codes of check-health, documented in docs/troubleshooting.md.

@@ -132,6 +132,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.checkNetworkAccess(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "networkRuleDenials") && h.Network != nil:
 		return h.networkRuleDenials(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "auditEvents") && h.Audit != nil:
+		return h.serverAuditEvents(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "auditEvents") && h.Audit != nil:
 		return h.auditEvents(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "listCredentials"), id.Is("Microsoft.ContainerRegistry", "registries", "regenerateCredential"):

@@ -60,7 +60,7 @@ func writable(dir string) error {
 }
 
 func (s *Server) storeError(store, op string) {
-	if s.obs != nil {
-		s.obs.storeErr.WithLabelValues(store, op).Inc()
+	if s.storeErrs != nil {
+		s.storeErrs.WithLabelValues(store, op).Inc()
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/mgmt"
@@ -34,7 +35,6 @@ type observer struct {
 	bytesOut *prometheus.CounterVec   // kind, registry
 	uploads  *prometheus.CounterVec   // event
 	tokens   *prometheus.CounterVec   // grant, outcome
-	storeErr *prometheus.CounterVec   // store, op
 	inflight prometheus.Gauge
 
 	log      *audit.Log
@@ -67,10 +67,8 @@ func newObserver(reg prometheus.Registerer, log *audit.Log, index oci.RegistryLo
 			Help: "Registry token requests by grant and outcome (issued, failed)."}, []string{"grant", "outcome"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "moat_http_requests_in_flight",
 			Help: "Requests being served."}),
-		storeErr: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moat_store_errors_total",
-			Help: "Errors of the metadata and blob stores by store and operation."}, []string{"store", "op"}),
 	}
-	reg.MustRegister(o.requests, o.latency, o.bytesIn, o.bytesOut, o.uploads, o.tokens, o.storeErr, o.inflight)
+	reg.MustRegister(o.requests, o.latency, o.bytesIn, o.bytesOut, o.uploads, o.tokens, o.inflight)
 	for _, e := range []string{"started", "committed", "cancelled", "mounted"} {
 		o.uploads.WithLabelValues(e)
 	}
@@ -520,4 +518,39 @@ func (a principalAuth) Principal(r *http.Request) (string, error) {
 		setPrincipal(r.Context(), p)
 	}
 	return p, err
+}
+
+// SignIn audits a sign-in at the identity authority (authority.Recorder):
+// server-wide events of type signin, with the grant, the principal (or the
+// name presented on failure) and the resource asked for.
+func (o *observer) SignIn(r *http.Request, ev authority.SignIn) {
+	if ev.PrincipalID != "" && !ev.Failed() {
+		setPrincipal(r.Context(), ev.PrincipalID)
+	}
+	if o.log == nil {
+		return
+	}
+	st := stateOf(r.Context())
+	if st == nil {
+		st = &reqState{}
+	}
+	id, _ := netid.From(r.Context())
+	outcome := audit.Success
+	if ev.Failed() {
+		outcome = audit.Failure
+	}
+	e := base(st, id, audit.ServerWide, audit.TypeSignIn, outcome)
+	e.Grant = ev.Grant
+	e.Principal, e.PrincipalName = ev.PrincipalID, ev.PrincipalName
+	if e.Principal == "" {
+		e.Principal = ev.PrincipalName
+	}
+	if ev.Resource != "" {
+		e.Scopes = []string{ev.Resource}
+	}
+	e.Detail = "identity authority"
+	if ev.Failed() {
+		e.Detail += ": " + oneLine(ev.Error)
+	}
+	o.log.Record(e)
 }

@@ -58,6 +58,8 @@ type Server struct {
 	obs      *observer
 	certs    *certStore
 	migrated atomic.Bool
+	// storeErrs counts the stores' failures (storemetrics.go).
+	storeErrs *prometheus.CounterVec
 	// Notices are what the first start tells the operator (how to sign in).
 	Notices []string
 }
@@ -82,9 +84,13 @@ func New(ctx context.Context, cfg config.Config) (*Server, error) {
 // open builds everything on top of the metadata store.
 func (s *Server) open(ctx context.Context) error {
 	var err error
+	s.metrics = prometheus.NewRegistry()
+	s.storeErrs = newStoreErrors(s.metrics)
+	s.meta = instrumentMeta(s.meta, s.storeErrs)
 	if s.blobs, err = blobfs.New(filepath.Join(s.cfg.DataDir, "blobs")); err != nil {
 		return err
 	}
+	s.blobs = instrumentBlobs(s.blobs, s.storeErrs)
 	if s.subscription, err = s.meta.InitSetting(ctx, "subscriptionId", newGUID()); err != nil {
 		return err
 	}
@@ -106,7 +112,6 @@ func (s *Server) open(ctx context.Context) error {
 	if s.state, err = policy.NewState(ctx, s.meta); err != nil {
 		return err
 	}
-	s.metrics = prometheus.NewRegistry()
 	registerRuntime(s.metrics)
 	s.audit = netguard.NewAudit(s.meta, s.metrics)
 	if err := s.openOps(); err != nil {
@@ -156,7 +161,9 @@ func (s *Server) limits() mgmt.Limits {
 func (s *Server) routes(ctx context.Context) error {
 	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
 	mux := http.NewServeMux()
-	authority.New(s.keys, s.dir).Register(mux)
+	auth := authority.New(s.keys, s.dir)
+	auth.SetRecorder(s.obs) // sign-ins go to the audit trail (server-wide)
+	auth.Register(mux)
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),

@@ -97,6 +97,13 @@ type server struct {
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
 	port := freePort(t)
+	return startServerArgs(t, dataDir, port, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// startServerArgs is startServer with the listener on port configured by
+// args (e.g. --config FILE) instead of --listen.
+func startServerArgs(t *testing.T, dataDir string, port int, args ...string) *server {
+	t.Helper()
 	s := &server{
 		dataDir: dataDir,
 		url:     fmt.Sprintf("http://127.0.0.1:%d", port),
@@ -107,7 +114,7 @@ func startServer(t *testing.T, dataDir string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(moatBin, "serve", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	s.cmd = exec.Command(moatBin, append([]string{"serve", "--data-dir", dataDir}, args...)...)
 	// The caller's MOAT_* variables are dropped; the password is set explicitly.
 	s.cmd.Env = append(envWithoutMoat(), "MOAT_ADMIN_PASSWORD="+adminPassword)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile

@@ -257,12 +257,12 @@ func (s *moatServer) reload(t *testing.T, listeners []listenerSpec) {
 	for {
 		out := s.proc.Output()[before:]
 		switch {
-		case strings.Contains(out, "listeners reloaded"):
+		case strings.Contains(out, "certificates reloaded"):
 			return
 		case strings.Contains(out, "reload on SIGHUP failed"):
 			t.Fatalf("moat serve could not reload its listeners:\n%s", out)
 		case time.Now().After(deadline):
-			t.Fatalf("moat serve did not log \"listeners reloaded\" within %s of SIGHUP:\n%s", serverStartTimeout, out)
+			t.Fatalf("moat serve did not log \"... certificates reloaded\" within %s of SIGHUP:\n%s", serverStartTimeout, out)
 		}
 		select {
 		case <-s.proc.Done():

@@ -1,0 +1,112 @@
+package authority
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/moat-registry/moat/internal/identity"
+)
+
+// SignIn is one sign-in at the authority: a token request of the token
+// endpoint (after its form parsed) or of the managed identity endpoint
+// (after it presented an instance secret). It never holds a secret.
+type SignIn struct {
+	// Grant is client_credentials, password, refresh_token or
+	// managed_identity; "missing" or "unsupported" for a token request
+	// without a grant type moat knows.
+	Grant string
+	// PrincipalID is the object ID of the principal signed in (empty when
+	// the sign-in failed before a principal was known).
+	PrincipalID string
+	// PrincipalName is the principal's name (user principal name, appId);
+	// on failure, the name presented (user name or client ID), if any.
+	PrincipalName string
+	// Resource is the audience asked for, when known.
+	Resource string
+	// Error is empty on success; else the OAuth error and its AADSTS code,
+	// e.g. "invalid_grant AADSTS50126".
+	Error string
+}
+
+// Failed reports whether the sign-in was refused.
+func (s SignIn) Failed() bool { return s.Error != "" }
+
+// Recorder receives the authority's sign-ins (e.g. for the audit trail).
+// SignIn is called on the request's goroutine after the response is
+// decided; it must not block.
+type Recorder interface {
+	SignIn(r *http.Request, ev SignIn)
+}
+
+// SetRecorder sets where sign-ins are reported (nil: nowhere). Call it
+// before the handler serves.
+func (h *Handler) SetRecorder(rec Recorder) { h.rec = rec }
+
+const maxPresentedName = 128
+
+// recordToken reports a token endpoint request.
+func (h *Handler) recordToken(req *tokenRequest, grant string, e *oauthError) {
+	if h.rec == nil {
+		return
+	}
+	ev := SignIn{Resource: req.resource}
+	switch grant {
+	case "client_credentials", "password", "refresh_token":
+		ev.Grant = grant
+	case "":
+		ev.Grant = "missing"
+	default:
+		ev.Grant = "unsupported"
+	}
+	if p := req.principal; p != nil {
+		ev.PrincipalID, ev.PrincipalName = p.ID, p.Name
+	}
+	if e != nil {
+		ev.Error = e.Code
+		if len(e.Codes) > 0 {
+			ev.Error += " AADSTS" + strconv.Itoa(e.Codes[0])
+		}
+		if ev.PrincipalName == "" {
+			ev.PrincipalName = presentedName(req, grant)
+		}
+	}
+	h.rec.SignIn(req.r, ev)
+}
+
+// presentedName is the user name or client ID a failed request presented.
+func presentedName(req *tokenRequest, grant string) string {
+	name := req.get("client_id")
+	if grant == "password" && req.get("username") != "" {
+		name = req.get("username")
+	} else if name == "" {
+		name, _, _ = req.r.BasicAuth()
+	}
+	return clipName(name)
+}
+
+func clipName(s string) string {
+	if len(s) > maxPresentedName {
+		return s[:maxPresentedName]
+	}
+	return s
+}
+
+// recordMSI reports a managed identity token request.
+func (h *Handler) recordMSI(r *http.Request, p *identity.Principal, resource, errCode string) {
+	if h.rec == nil {
+		return
+	}
+	ev := SignIn{Grant: "managed_identity", Resource: resource, Error: errCode}
+	if p != nil {
+		ev.PrincipalID, ev.PrincipalName = p.ID, p.Name
+	} else {
+		q := r.URL.Query()
+		for _, k := range []string{"client_id", "object_id", "principal_id", "mi_res_id", "msi_res_id"} {
+			if v := q.Get(k); v != "" {
+				ev.PrincipalName = clipName(v)
+				break
+			}
+		}
+	}
+	h.rec.SignIn(r, ev)
+}

@@ -155,7 +155,7 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		if err := h.dropTask(ctx, tid); err != nil {
+		if err := h.dropInstance(ctx, tid); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
@@ -323,8 +323,9 @@ func (h *Handler) assignRole(ctx context.Context, principal, scope, roleName str
 	return h.Roles.Reload(ctx)
 }
 
-// dropTask deletes a task, its identity (and role assignments) and secret.
-func (h *Handler) dropTask(ctx context.Context, tid string) error {
+// dropInstance deletes a service instance (a task, a workspace), its identities
+// (and their role assignments) and secret.
+func (h *Handler) dropInstance(ctx context.Context, tid string) error {
 	var doc registryIdentity
 	if _, ok, err := h.load(ctx, identityDocID(tid), &doc); err != nil {
 		return err
@@ -352,7 +353,7 @@ func (h *Handler) dropTrusted(ctx context.Context, regID string) error {
 		return err
 	}
 	for _, t := range ts {
-		if err := h.dropTask(ctx, t.ID); err != nil {
+		if err := h.dropInstance(ctx, t.ID); err != nil {
 			return err
 		}
 	}

@@ -326,20 +326,7 @@ func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, id resid.ID
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		var doc registryIdentity
-		if _, ok, err := h.load(ctx, identityDocID(wid), &doc); err != nil {
-			return err
-		} else if ok {
-			if err := h.attachUserIdentities(ctx, wid, &doc, false, nil); err != nil {
-				return err
-			}
-			if p, ok := h.Principals.Get(doc.SystemPrincipal); ok {
-				if err := h.removePrincipal(ctx, p); err != nil {
-					return err
-				}
-			}
-		}
-		if err := h.Meta.DeleteResource(ctx, wid); err != nil && !errors.Is(err, meta.ErrNotFound) {
+		if err := h.dropInstance(ctx, wid); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/moat-registry/moat/internal/bench"
+	"github.com/spf13/cobra"
+)
+
+// newBench is `moat bench` (the load generator of docs/benchmarks.md) and
+// `moat bench limit-server` (the reference server it is compared with).
+func newBench() *cobra.Command {
+	var cfg bench.Config
+	var proxySource string
+	var blobMiB int
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test a registry: blob push/pull MB/s, manifest HEAD and token req/s, many nodes pulling one image (JSON)",
+		Long: "Runs the benchmark workload against --registry and prints JSON. Only that URL is contacted.\n" +
+			"When /v2/ answers a Bearer challenge, --username/--password get a token from its realm (cached).\n" +
+			"Blobs are generated from a PRNG and streamed; pulled blobs are verified against their digests.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if proxySource != "" {
+				a, err := netip.ParseAddr(proxySource)
+				if err != nil {
+					return fmt.Errorf("--proxy-source: %v", err)
+				}
+				cfg.ProxySource = a.Unmap()
+			}
+			cfg.BlobSize = int64(blobMiB) << 20
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			res, err := bench.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Registry, "registry", "", "registry base URL, e.g. http://127.0.0.1:5000 (required)")
+	f.StringVar(&cfg.Repository, "repository", "", "repository as the client addresses it, e.g. reg1/bench (required)")
+	f.StringVar(&cfg.Username, "username", "", "user for Docker token auth (used when the registry asks for a token)")
+	f.StringVar(&cfg.Password, "password", "", "password for --username")
+	f.StringVar(&proxySource, "proxy-source", "", "open every connection with a PROXY protocol v2 header claiming this source IP")
+	f.IntVar(&cfg.Blobs, "blobs", 16, "blobs pushed then pulled")
+	f.IntVar(&blobMiB, "blob-mib", 32, "size of each blob in MiB")
+	f.IntVar(&cfg.Concurrency, "concurrency", 4, "blob transfers in flight")
+	f.IntVar(&cfg.HeadConc, "head-concurrency", 16, "manifest HEAD and token requests in flight")
+	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the manifest HEAD run and of the token run")
+	f.IntVar(&cfg.MaxRequests, "max-requests", 1_000_000, "most requests of the manifest HEAD run and of the token run")
+	f.IntVar(&cfg.Nodes, "nodes", 8, "clients of the many-nodes-pulling-one-image run")
+	f.IntVar(&cfg.Layers, "layers", 4, "layers of that image (taken from the pushed blobs)")
+	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
+	_ = cmd.MarkFlagRequired("registry")
+	_ = cmd.MarkFlagRequired("repository")
+	cmd.AddCommand(newBenchLimitServer())
+	return cmd
+}
+
+func newBenchLimitServer() *cobra.Command {
+	var listen, dir string
+	cmd := &cobra.Command{
+		Use:   "limit-server",
+		Short: "Run the reference limit registry (no metadata, no auth) that moat bench results are compared with",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := bench.NewLimitServer(dir)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "limit server: http://%s\n", ln.Addr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			go func() { <-ctx.Done(); ln.Close() }()
+			return s.Serve(ln)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5001", "address to listen on (port 0: any free port)")
+	cmd.Flags().StringVar(&dir, "dir", "", "directory for blobs and uploads (required)")
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}

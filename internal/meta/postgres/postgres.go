@@ -1,0 +1,594 @@
+// Package postgres is the metadata store for scale-out deployments: several
+// moat nodes share one PostgreSQL database. Its semantics are those of the
+// SQLite store (internal/meta/sqlite), checked by the same shared suite
+// (internal/meta/metatest):
+//
+//   - names, tags and keys are compared and ordered byte-wise (every text
+//     column is COLLATE "C"), so tag and repository listings page exactly as
+//     on SQLite whatever the database's default collation;
+//   - resource IDs are case-insensitive through a lower-cased key column;
+//   - registries and resources carry optimistic versions (ErrConflict);
+//   - deleting a registry deletes all its content in one transaction.
+//
+// The schema is migrated on Open, under a PostgreSQL advisory lock so that
+// several nodes starting at once migrate it exactly once.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Store is a meta.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ meta.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn (a PostgreSQL connection string
+// or URL, see pgxpool.ParseConfig) and migrates its schema.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("metadata database: %w", err)
+	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig is Open with a parsed configuration (for example one whose
+// ConnConfig.RuntimeParams set a search_path).
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata database: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("metadata database: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// migrationLock is the pg_advisory_lock key held while migrating
+// (the first 8 bytes of "moatmeta" read as a big-endian integer).
+const migrationLock int64 = 0x6d6f61746d657461
+
+// migrations are applied in order, each once, each in its own transaction;
+// never edit a released one. Text columns are COLLATE "C": byte order and
+// byte equality, as in SQLite.
+var migrations = []string{
+	`CREATE TABLE registries (
+		key TEXT COLLATE "C" PRIMARY KEY, name TEXT NOT NULL, subscription TEXT NOT NULL,
+		resource_group TEXT NOT NULL, location TEXT NOT NULL, sku TEXT NOT NULL,
+		properties BYTEA, created_at BIGINT NOT NULL, version BIGINT NOT NULL);
+	CREATE TABLE repositories (reg TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, PRIMARY KEY (reg, name));
+	CREATE TABLE manifests (
+		reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL, digest TEXT COLLATE "C" NOT NULL,
+		media_type TEXT NOT NULL, content BYTEA NOT NULL, subject TEXT COLLATE "C" NOT NULL,
+		artifact_type TEXT COLLATE "C" NOT NULL, annotations TEXT NOT NULL,
+		PRIMARY KEY (reg, repo, digest));
+	CREATE INDEX manifests_subject ON manifests (reg, repo, subject) WHERE subject <> '';
+	CREATE TABLE tags (reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL, tag TEXT COLLATE "C" NOT NULL,
+		digest TEXT COLLATE "C" NOT NULL, PRIMARY KEY (reg, repo, tag));
+	CREATE INDEX tags_digest ON tags (reg, repo, digest);
+	CREATE TABLE blobs (reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL, digest TEXT COLLATE "C" NOT NULL,
+		size BIGINT NOT NULL, PRIMARY KEY (reg, repo, digest));
+	CREATE INDEX blobs_digest ON blobs (reg, digest);
+	CREATE TABLE uploads (id TEXT COLLATE "C" PRIMARY KEY, reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL,
+		created_at BIGINT NOT NULL);
+	CREATE INDEX uploads_reg ON uploads (reg);
+	CREATE TABLE settings (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
+	CREATE TABLE resources (key TEXT COLLATE "C" PRIMARY KEY, id TEXT NOT NULL, type TEXT COLLATE "C" NOT NULL,
+		body BYTEA NOT NULL, version BIGINT NOT NULL);
+	CREATE INDEX resources_type ON resources (lower(type), key);`,
+}
+
+// migrate brings the schema up to date. It holds a session advisory lock for
+// the whole run, so concurrent starters wait for the first one and then find
+// nothing left to do.
+func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("taking the migration lock: %w", err)
+	}
+	defer func() {
+		// A fresh context: unlock even if ctx was cancelled. If the unlock
+		// fails, drop the connection so the session (and its lock) ends.
+		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, migrationLock); uerr != nil {
+			conn.Conn().Close(uctx)
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (v INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(v), 0) FROM schema_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this moat (knows %d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_version (v) VALUES ($1)`, i+1)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a transaction (read committed).
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+func noRows(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return meta.ErrNotFound
+	}
+	return err
+}
+
+// likePrefix returns a LIKE pattern matching the strings that start with p.
+func likePrefix(p string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(p) + "%"
+}
+
+// lockRegistry takes a key-share lock on the registry row, if there is one,
+// so that DeleteRegistry (which deletes that row first) cannot run between
+// this transaction's check and its writes: either the delete waits for this
+// transaction and then removes what it wrote, or this transaction waits for
+// the delete. Content of a registry that does not exist can still be written,
+// as on SQLite; CreateRegistry clears any such leftovers.
+func lockRegistry(ctx context.Context, tx pgx.Tx, reg string) error {
+	_, err := tx.Exec(ctx, `SELECT 1 FROM registries WHERE key = $1 FOR KEY SHARE`, reg)
+	return err
+}
+
+// contentTables hold a registry's content, each with a reg column.
+var contentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads"}
+
+// --- registries
+
+const registryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
+
+func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
+	var r meta.Registry
+	var created int64
+	var props []byte
+	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
+		return nil, err
+	}
+	r.Properties = props
+	r.CreatedAt = time.Unix(0, created).UTC()
+	return &r, nil
+}
+
+func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+registryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1)
+			ON CONFLICT (key) DO NOTHING`,
+			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrExists
+		}
+		// A new registry starts empty, even if a write raced a delete of an
+		// earlier registry of the same name.
+		for _, t := range contentTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE reg = $1`, r.Key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		r.Version = 1
+	}
+	return err
+}
+
+func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, error) {
+	r, err := scanRegistry(s.pool.QueryRow(ctx, `SELECT `+registryCols+` FROM registries WHERE key = $1`, key))
+	return r, noRows(err)
+}
+
+func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE registries SET sku = $1, location = $2, properties = $3, version = version + 1
+		WHERE key = $4 AND version = $5`, r.SKU, r.Location, []byte(r.Properties), r.Key, r.Version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.GetRegistry(ctx, r.Key); err != nil {
+			return err
+		}
+		return meta.ErrConflict
+	}
+	r.Version++
+	return nil
+}
+
+func (s *Store) DeleteRegistry(ctx context.Context, key string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM registries WHERE key = $1`, key)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrNotFound
+		}
+		for _, t := range contentTables {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE reg = $1`, key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) ListRegistries(ctx context.Context) ([]*meta.Registry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+registryCols+` FROM registries ORDER BY key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*meta.Registry
+	for rows.Next() {
+		r, err := scanRegistry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// --- manifests and tags
+
+func ensureRepo(ctx context.Context, tx pgx.Tx, reg, repo string) error {
+	if err := lockRegistry(ctx, tx, reg); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO repositories (reg, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, reg, repo)
+	return err
+}
+
+func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manifest, tags ...string) error {
+	ann := []byte("{}")
+	if len(m.Annotations) > 0 {
+		ann, _ = json.Marshal(m.Annotations)
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO manifests
+			(reg, repo, digest, media_type, content, subject, artifact_type, annotations) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+			ON CONFLICT (reg, repo, digest) DO UPDATE SET media_type = excluded.media_type, content = excluded.content,
+				subject = excluded.subject, artifact_type = excluded.artifact_type, annotations = excluded.annotations`,
+			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann)); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if _, err := tx.Exec(ctx, `INSERT INTO tags (reg, repo, tag, digest) VALUES ($1,$2,$3,$4)
+				ON CONFLICT (reg, repo, tag) DO UPDATE SET digest = excluded.digest`,
+				reg, repo, t, m.Digest.String()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*meta.Manifest, error) {
+	m := meta.Manifest{Digest: d}
+	var subject, ann string
+	err := s.pool.QueryRow(ctx, `SELECT media_type, content, subject, artifact_type, annotations
+		FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String()).
+		Scan(&m.MediaType, &m.Content, &subject, &m.ArtifactType, &ann)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	m.Subject = digest.Digest(subject)
+	if ann != "{}" {
+		_ = json.Unmarshal([]byte(ann), &m.Annotations)
+	}
+	return &m, nil
+}
+
+func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error) {
+	var d string
+	err := s.pool.QueryRow(ctx, `SELECT digest FROM tags WHERE reg = $1 AND repo = $2 AND tag = $3`, reg, repo, tag).Scan(&d)
+	return digest.Digest(d), noRows(err)
+}
+
+func (s *Store) DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
+		return err
+	})
+}
+
+func (s *Store) DeleteTag(ctx context.Context, reg, repo, tag string) error {
+	ct, err := s.pool.Exec(ctx, `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND tag = $3`, reg, repo, tag)
+	if err != nil {
+		return err
+	}
+	if ct.RowsAffected() == 0 {
+		return meta.ErrNotFound
+	}
+	return nil
+}
+
+// limit turns n into a LIMIT argument: NULL (no limit) when n < 0.
+func limit(n int) *int64 {
+	if n < 0 {
+		return nil
+	}
+	v := int64(n)
+	return &v
+}
+
+func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {
+	return s.strings(ctx, `SELECT tag FROM tags WHERE reg = $1 AND repo = $2 AND tag > $3 ORDER BY tag LIMIT $4`,
+		reg, repo, last, limit(n))
+}
+
+func (s *Store) ListRepositories(ctx context.Context, reg, last string, n int) ([]string, error) {
+	return s.strings(ctx, `SELECT name FROM repositories WHERE reg = $1 AND name > $2 ORDER BY name LIMIT $3`,
+		reg, last, limit(n))
+}
+
+func (s *Store) RepositoryExists(ctx context.Context, reg, repo string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM repositories WHERE reg = $1 AND name = $2)`, reg, repo).Scan(&ok)
+	return ok, err
+}
+
+func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest, artifactType string) ([]ocispec.Descriptor, error) {
+	q := `SELECT digest, media_type, octet_length(content), artifact_type, annotations FROM manifests
+		WHERE reg = $1 AND repo = $2 AND subject = $3`
+	args := []any{reg, repo, d.String()}
+	if artifactType != "" {
+		q += ` AND artifact_type = $4`
+		args = append(args, artifactType)
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY digest`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ocispec.Descriptor{}
+	for rows.Next() {
+		var desc ocispec.Descriptor
+		var dg, ann string
+		if err := rows.Scan(&dg, &desc.MediaType, &desc.Size, &desc.ArtifactType, &ann); err != nil {
+			return nil, err
+		}
+		desc.Digest = digest.Digest(dg)
+		if ann != "{}" {
+			_ = json.Unmarshal([]byte(ann), &desc.Annotations)
+		}
+		out = append(out, desc)
+	}
+	return out, rows.Err()
+}
+
+// --- blob links
+
+func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO blobs (reg, repo, digest, size) VALUES ($1,$2,$3,$4)
+			ON CONFLICT (reg, repo, digest) DO UPDATE SET size = excluded.size`, reg, repo, d.String(), size)
+		return err
+	})
+}
+
+func (s *Store) BlobSize(ctx context.Context, reg, repo string, d digest.Digest) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT size FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String()).Scan(&n)
+	return n, noRows(err)
+}
+
+func (s *Store) FindBlob(ctx context.Context, reg string, d digest.Digest) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT size FROM blobs WHERE reg = $1 AND digest = $2 LIMIT 1`, reg, d.String()).Scan(&n)
+	return n, noRows(err)
+}
+
+func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return meta.ErrNotFound
+	}
+	return nil
+}
+
+// --- uploads
+
+func (s *Store) CreateUpload(ctx context.Context, u *meta.Upload) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockRegistry(ctx, tx, u.Registry); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO uploads (id, reg, repo, created_at) VALUES ($1,$2,$3,$4) ON CONFLICT (id) DO NOTHING`,
+			u.ID, u.Registry, u.Repository, u.CreatedAt.UnixNano())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrExists
+		}
+		return nil
+	})
+}
+
+func (s *Store) GetUpload(ctx context.Context, id string) (*meta.Upload, error) {
+	u := meta.Upload{ID: id}
+	var created int64
+	err := s.pool.QueryRow(ctx, `SELECT reg, repo, created_at FROM uploads WHERE id = $1`, id).Scan(&u.Registry, &u.Repository, &created)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	u.CreatedAt = time.Unix(0, created).UTC()
+	return &u, nil
+}
+
+func (s *Store) DeleteUpload(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM uploads WHERE id = $1`, id)
+	return err
+}
+
+// --- settings
+
+func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {
+	// ON CONFLICT waits for a concurrent insert of the same key to commit, so
+	// the SELECT (a new statement, a new snapshot) always finds the winner.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	var v string
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	return v, err
+}
+
+// --- generic resources
+
+func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
+	key := strings.ToLower(r.ID)
+	if r.Version == 0 {
+		tag, err := s.pool.Exec(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES ($1,$2,$3,$4,1)
+			ON CONFLICT (key) DO NOTHING`, key, r.ID, r.Type, []byte(r.Body))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrExists
+		}
+		r.Version = 1
+		return nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE resources SET body = $1, version = version + 1 WHERE key = $2 AND version = $3`,
+		[]byte(r.Body), key, r.Version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.GetResource(ctx, r.ID); err != nil {
+			return err
+		}
+		return meta.ErrConflict
+	}
+	r.Version++
+	return nil
+}
+
+func (s *Store) GetResource(ctx context.Context, id string) (*meta.Resource, error) {
+	var r meta.Resource
+	var body []byte
+	err := s.pool.QueryRow(ctx, `SELECT id, type, body, version FROM resources WHERE key = $1`, strings.ToLower(id)).
+		Scan(&r.ID, &r.Type, &body, &r.Version)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	r.Body = body
+	return &r, nil
+}
+
+func (s *Store) ListResources(ctx context.Context, typ, prefix string) ([]*meta.Resource, error) {
+	// lower() on both sides: SQLite's COLLATE NOCASE (the types are ASCII).
+	rows, err := s.pool.Query(ctx, `SELECT id, type, body, version FROM resources
+		WHERE lower(type) = lower($1) AND key LIKE $2 ORDER BY key`, typ, likePrefix(strings.ToLower(prefix)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*meta.Resource
+	for rows.Next() {
+		var r meta.Resource
+		var body []byte
+		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version); err != nil {
+			return nil, err
+		}
+		r.Body = body
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) DeleteResource(ctx context.Context, id string) error {
+	key := strings.ToLower(id)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM resources WHERE key = $1`, key)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM resources WHERE key LIKE $1`, likePrefix(key+"/"))
+		return err
+	})
+}

@@ -99,3 +99,20 @@ func writeResource(w http.ResponseWriter, status int, v any, version int64) erro
 func methodNotAllowed(r *http.Request, what string) error {
 	return armErr(http.StatusMethodNotAllowed, "MethodNotAllowed", "method %s is not supported on %s", r.Method, what)
 }
+
+// readableDocs decodes the documents of typ under prefix that the caller may
+// read (the body of an ARM list).
+func readableDocs[T any](ctx context.Context, h *Handler, typ, prefix string, idOf func(*T) string) ([]T, error) {
+	out := []T{}
+	err := h.list(ctx, typ, prefix, func(raw []byte, _ int64) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if h.readable(ctx, typ, idOf(&v)) {
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -2,7 +2,6 @@ package mgmt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -32,17 +31,7 @@ func (h *Handler) userAssignedIdentities(w http.ResponseWriter, r *http.Request,
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(r, "the identity collection")
 		}
-		out := []UserAssignedIdentity{}
-		err := h.list(ctx, typeUAI, scopePrefix(id), func(raw []byte, _ int64) error {
-			var u UserAssignedIdentity
-			if err := json.Unmarshal(raw, &u); err != nil {
-				return err
-			}
-			if h.readable(ctx, typeUAI, u.ID) {
-				out = append(out, u)
-			}
-			return nil
-		})
+		out, err := readableDocs(ctx, h, typeUAI, scopePrefix(id), func(u *UserAssignedIdentity) string { return u.ID })
 		if err != nil {
 			return err
 		}

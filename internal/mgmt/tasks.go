@@ -3,7 +3,6 @@ package mgmt
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -106,17 +105,7 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(r, "the task collection")
 		}
-		out := []Task{}
-		err := h.list(ctx, typeTask, regID+"/tasks/", func(raw []byte, _ int64) error {
-			var t Task
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return err
-			}
-			if h.readable(ctx, typeTask, t.ID) {
-				out = append(out, t)
-			}
-			return nil
-		})
+		out, err := readableDocs(ctx, h, typeTask, regID+"/tasks/", func(t *Task) string { return t.ID })
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package mgmt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -228,17 +227,7 @@ func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, id resid.ID
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(r, "the workspace collection")
 		}
-		out := []Workspace{}
-		err := h.list(ctx, typeWorkspace, scopePrefix(id), func(raw []byte, _ int64) error {
-			var ws Workspace
-			if err := json.Unmarshal(raw, &ws); err != nil {
-				return err
-			}
-			if h.readable(ctx, typeWorkspace, ws.ID) {
-				out = append(out, ws)
-			}
-			return nil
-		})
+		out, err := readableDocs(ctx, h, typeWorkspace, scopePrefix(id), func(ws *Workspace) string { return ws.ID })
 		if err != nil {
 			return err
 		}

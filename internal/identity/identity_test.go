@@ -99,3 +99,43 @@ func TestManagedIdentities(t *testing.T) {
 		t.Fatal("empty instance secret accepted")
 	}
 }
+
+func TestVerifiedPasswordCache(t *testing.T) {
+	d := newDir(t)
+	ctx := context.Background()
+	u := &Principal{Kind: KindUser, Name: "carol", Secrets: []Secret{{ID: "p", Hash: HashPassword("first-password")}}}
+	d.Create(ctx, u)
+	if _, ok := d.Authenticate(KindUser, "carol", "first-password"); !ok {
+		t.Fatal("sign-in")
+	}
+	if !d.verified.ok(u.Secrets[0].Hash, "first-password") {
+		t.Fatal("a successful check was not remembered")
+	}
+	if _, ok := d.Authenticate(KindUser, "carol", "wrong"); ok {
+		t.Fatal("wrong password accepted after a cached success")
+	}
+	// A new password replaces the hash: the remembered check no longer applies.
+	c := Copy(u)
+	c.Secrets = []Secret{{ID: "p2", Hash: HashPassword("second-password")}}
+	if err := d.Update(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Authenticate(KindUser, "carol", "first-password"); ok {
+		t.Fatal("the old password still works after a change")
+	}
+	if _, ok := d.Authenticate(KindUser, "carol", "second-password"); !ok {
+		t.Fatal("new password")
+	}
+}
+
+func BenchmarkAuthenticatePassword(b *testing.B) {
+	s, _ := sqlite.Open(filepath.Join(b.TempDir(), "m.db"))
+	defer s.Close()
+	d, _ := Open(context.Background(), s, "t")
+	d.Create(context.Background(), &Principal{Kind: KindUser, Name: "bench", Secrets: []Secret{{ID: "p", Hash: HashPassword("bench-password")}}})
+	for b.Loop() {
+		if _, ok := d.Authenticate(KindUser, "bench", "bench-password"); !ok {
+			b.Fatal("sign-in")
+		}
+	}
+}

@@ -20,6 +20,9 @@ type Config struct {
 	TLSCert           string `yaml:"tlsCert"`
 	TLSKey            string `yaml:"tlsKey"`
 	TLSAuto           bool   `yaml:"tlsAuto"`
+	// Postgres is the PostgreSQL connection string of the metadata store shared
+	// by several nodes ("" = the embedded SQLite file in DataDir).
+	Postgres string `yaml:"postgres"`
 	// MetricsAddress serves Prometheus /metrics on its own listener ("" = off).
 	MetricsAddress string `yaml:"metricsAddress"`
 	// LogFormat is json or text (default text); AuditRetention is how long
@@ -67,6 +70,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("tls-cert", "", "PEM certificate to serve HTTPS (env MOAT_TLS_CERT)")
 	fs.String("tls-key", "", "PEM private key for --tls-cert (env MOAT_TLS_KEY)")
 	fs.Bool("tls-auto", false, "generate a local CA and server certificate in <data-dir>/tls on first start and serve HTTPS (env MOAT_TLS_AUTO)")
+	fs.String("postgres", "", "PostgreSQL connection string for the metadata store shared by several nodes (env MOAT_POSTGRES; default: SQLite in the data directory)")
 	fs.String("metrics-listen", "", "address of a separate listener for Prometheus /metrics (env MOAT_METRICS_LISTEN; default off)")
 	fs.String("log-format", "", "request and server log format: json or text (env MOAT_LOG_FORMAT; default text)")
 	fs.String("audit-retention", "", "how long audit events are kept, e.g. 720h (env MOAT_AUDIT_RETENTION; default 30 days)")
@@ -98,6 +102,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.TLSKey, "tls-key")
 	override(&c.LoginServerSuffix, "login-server-suffix")
 	override(&c.MetricsAddress, "metrics-listen")
+	override(&c.Postgres, "postgres")
 	override(&c.LogFormat, "log-format")
 	override(&c.AuditRetention, "audit-retention")
 	switch v := setting(fs, getenv, "tls-auto"); v {

@@ -22,6 +22,7 @@ import (
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/postgres"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/netguard"
@@ -69,7 +70,7 @@ func New(ctx context.Context, cfg config.Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	m, err := sqlite.Open(filepath.Join(cfg.DataDir, "meta.db"))
+	m, err := openMeta(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +80,19 @@ func New(ctx context.Context, cfg config.Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openMeta opens PostgreSQL when configured (shared by every node), else the
+// embedded SQLite file in the data directory.
+func openMeta(ctx context.Context, cfg config.Config) (meta.Store, error) {
+	if cfg.Postgres != "" {
+		m, err := postgres.Open(ctx, cfg.Postgres)
+		if err != nil {
+			return nil, fmt.Errorf("metadata store (PostgreSQL): %w", err)
+		}
+		return m, nil
+	}
+	return sqlite.Open(filepath.Join(cfg.DataDir, "meta.db"))
 }
 
 // open builds everything on top of the metadata store.

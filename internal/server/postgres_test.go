@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/netid"
+	"github.com/opencontainers/go-digest"
+)
+
+// postgresDSN returns a connection string to a fresh schema of the test
+// PostgreSQL (MOAT_TEST_POSTGRES, set by scripts/test-postgres).
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	d := os.Getenv("MOAT_TEST_POSTGRES")
+	if d == "" {
+		if os.Getenv("MOAT_E2E") == "1" {
+			t.Fatal("MOAT_TEST_POSTGRES is not set but MOAT_E2E=1 requires it: run through scripts/test (scripts/test-postgres)")
+		}
+		t.Skip("MOAT_TEST_POSTGRES is not set: skipping the server-on-PostgreSQL test (run scripts/test-postgres go test ./internal/server/)")
+	}
+	ctx := context.Background()
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "moat_server_" + hex.EncodeToString(b)
+	c, err := pgx.Connect(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, d); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	sep := "?"
+	if strings.Contains(d, "?") {
+		sep = "&"
+	}
+	return d + sep + "search_path=" + schema
+}
+
+// TestServerOnPostgres: a server whose metadata is in PostgreSQL serves the
+// management API and the data plane, and a second node on the same database
+// sees the content.
+func TestServerOnPostgres(t *testing.T) {
+	dsn := postgresDSN(t)
+	t.Setenv("MOAT_ADMIN_PASSWORD", "pg-password-1")
+	blobs := t.TempDir() // shared by both nodes, standing in for S3
+	start := func() (*Server, *httptest.Server) {
+		srv, err := New(context.Background(), config.Config{DataDir: blobs, Postgres: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewUnstartedServer(srv.Handler())
+		ts.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+			return netid.With(ctx, netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("203.0.113.5")})
+		}
+		ts.Start()
+		t.Cleanup(func() { ts.Close(); srv.Close() })
+		return srv, ts
+	}
+	srv1, ts1 := start()
+	admin := loginToken(t, ts1.URL, srv1.Tenant(), "pg-password-1")
+	do := func(ts *httptest.Server, method, path, auth, ctype string, body []byte) (int, []byte) {
+		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(string(body)))
+		req.Header.Set("Authorization", auth)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	regPath := "/subscriptions/" + srv1.Subscription() + "/resourceGroups/default/providers/Microsoft.ContainerRegistry/registries/pgreg1?api-version=2025-11-01"
+	if st, b := do(ts1, http.MethodPut, regPath, "Bearer "+admin, "application/json", []byte(`{"sku":{"name":"Premium"}}`)); st != http.StatusCreated {
+		t.Fatalf("create registry: %d %s", st, b)
+	}
+	token := func(ts *httptest.Server) string {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/oauth2/token?scope=repository:pgreg1/app:pull,push", nil)
+		req.SetBasicAuth("admin", "pg-password-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		return "Bearer " + out.AccessToken
+	}
+	auth := token(ts1)
+	cfg := []byte(`{}`)
+	if st, b := do(ts1, http.MethodPost, "/v2/pgreg1/app/blobs/uploads/?digest="+digest.FromBytes(cfg).String(), auth, "", cfg); st != http.StatusCreated {
+		t.Fatalf("push blob: %d %s", st, b)
+	}
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[]}`, digest.FromBytes(cfg))
+	if st, b := do(ts1, http.MethodPut, "/v2/pgreg1/app/manifests/v1", auth, "application/vnd.oci.image.manifest.v1+json", []byte(m)); st != http.StatusCreated {
+		t.Fatalf("push manifest: %d %s", st, b)
+	}
+	// A second node on the same database and blob storage serves it.
+	_, ts2 := start()
+	auth2 := token(ts2)
+	if st, b := do(ts2, http.MethodGet, "/v2/pgreg1/app/manifests/v1", auth2, "", nil); st != http.StatusOK || string(b) != m {
+		t.Fatalf("pull through the second node: %d %s", st, b)
+	}
+	if st, b := do(ts2, http.MethodGet, "/v2/pgreg1/app/tags/list", auth2, "", nil); st != http.StatusOK || !strings.Contains(string(b), `"v1"`) {
+		t.Fatalf("tags through the second node: %d %s", st, b)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/moat-registry/moat/internal/config"
@@ -128,5 +129,23 @@ func TestServerOnPostgres(t *testing.T) {
 	}
 	if st, b := do(ts2, http.MethodGet, "/v2/pgreg1/app/tags/list", auth2, "", nil); st != http.StatusOK || !strings.Contains(string(b), `"v1"`) {
 		t.Fatalf("tags through the second node: %d %s", st, b)
+	}
+
+	// A network rule changed through node 1 is in force on node 2 (the change
+	// feed); the bound here only stops a broken feed from hanging the test.
+	if st, b := do(ts1, http.MethodPatch, regPath, "Bearer "+admin, "application/json", []byte(`{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`)); st != http.StatusOK {
+		t.Fatalf("deny: %d %s", st, b)
+	}
+	changed := time.Now()
+	for {
+		st, b := do(ts2, http.MethodGet, "/v2/pgreg1/app/tags/list", auth2, "", nil)
+		if st == http.StatusForbidden && strings.Contains(string(b), "not allowed access") {
+			t.Logf("rule change seen by the second node after %v", time.Since(changed))
+			break
+		}
+		if time.Since(changed) > 10*time.Second {
+			t.Fatalf("the second node still serves after a rule change on the first: %d %s", st, b)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

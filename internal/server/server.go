@@ -61,6 +61,8 @@ type Server struct {
 	migrated atomic.Bool
 	// storeErrs counts the stores' failures (storemetrics.go).
 	storeErrs *prometheus.CounterVec
+	// stopFollow ends following the store's changes (follow.go).
+	stopFollow context.CancelFunc
 	// Notices are what the first start tells the operator (how to sign in).
 	Notices []string
 }
@@ -79,6 +81,9 @@ func New(ctx context.Context, cfg config.Config) (*Server, error) {
 		m.Close()
 		return nil, err
 	}
+	followCtx, stop := context.WithCancel(context.Background())
+	s.stopFollow = stop
+	go s.follow(followCtx, m)
 	return s, nil
 }
 
@@ -156,7 +161,12 @@ func (s *Server) Subscription() string { return s.subscription }
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close releases the stores.
-func (s *Server) Close() error { return s.meta.Close() }
+func (s *Server) Close() error {
+	if s.stopFollow != nil {
+		s.stopFollow()
+	}
+	return s.meta.Close()
+}
 
 func (s *Server) limits() mgmt.Limits {
 	l, c := mgmt.DefaultLimits, s.cfg.Limits

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -193,8 +194,9 @@ func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
 	return &r, nil
 }
 
-func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) (err error) {
+	defer s.announce(&err)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+registryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1)
 			ON CONFLICT (key) DO NOTHING`,
 			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano())
@@ -224,7 +226,8 @@ func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, er
 	return r, noRows(err)
 }
 
-func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) error {
+func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) (err error) {
+	defer s.announce(&err)
 	tag, err := s.pool.Exec(ctx, `UPDATE registries SET sku = $1, location = $2, properties = $3, version = version + 1
 		WHERE key = $4 AND version = $5`, r.SKU, r.Location, []byte(r.Properties), r.Key, r.Version)
 	if err != nil {
@@ -240,7 +243,8 @@ func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) error {
 	return nil
 }
 
-func (s *Store) DeleteRegistry(ctx context.Context, key string) error {
+func (s *Store) DeleteRegistry(ctx context.Context, key string) (err error) {
+	defer s.announce(&err)
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM registries WHERE key = $1`, key)
 		if err != nil {
@@ -516,7 +520,8 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 
 // --- generic resources
 
-func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
+func (s *Store) PutResource(ctx context.Context, r *meta.Resource) (err error) {
+	defer s.announce(&err)
 	key := strings.ToLower(r.ID)
 	if r.Version == 0 {
 		tag, err := s.pool.Exec(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES ($1,$2,$3,$4,1)
@@ -578,7 +583,8 @@ func (s *Store) ListResources(ctx context.Context, typ, prefix string) ([]*meta.
 	return out, rows.Err()
 }
 
-func (s *Store) DeleteResource(ctx context.Context, id string) error {
+func (s *Store) DeleteResource(ctx context.Context, id string) (err error) {
+	defer s.announce(&err)
 	key := strings.ToLower(id)
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM resources WHERE key = $1`, key)
@@ -591,4 +597,49 @@ func (s *Store) DeleteResource(ctx context.Context, id string) error {
 		_, err = tx.Exec(ctx, `DELETE FROM resources WHERE key LIKE $1`, likePrefix(key+"/"))
 		return err
 	})
+}
+
+// channel is the PostgreSQL notification channel of configuration changes.
+const channel = "moat_changes"
+
+// announce tells every node (Listen) that registries or resources changed,
+// after a successful write.
+func (s *Store) announce(err *error) {
+	if *err == nil {
+		// Best effort: the periodic resync of each node catches a lost notice.
+		_, _ = s.pool.Exec(context.Background(), "SELECT pg_notify('"+channel+"', '')")
+	}
+}
+
+// Listen calls changed after every change to registries or resources that
+// any node commits, until ctx ends; it reconnects after an error. This is how
+// a change made through one node is in force on every node at once.
+func (s *Store) Listen(ctx context.Context, changed func()) {
+	for ctx.Err() == nil {
+		if err := s.listenOnce(ctx, changed); err != nil && ctx.Err() == nil {
+			slog.Warn("listening for configuration changes; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, changed func()) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return err
+	}
+	changed() // catch up on what happened while not listening
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		changed()
+	}
 }

@@ -433,13 +433,7 @@ func (c *client) pushSmall(ctx context.Context, data []byte, digest string) erro
 }
 
 func (c *client) headManifest(ctx context.Context) error {
-	resp, err := c.do(ctx, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodHead, c.url("/v2/"+c.repo+"/manifests/"+tag), nil)
-		if err == nil {
-			req.Header.Set("Accept", manifestType)
-		}
-		return req, err
-	})
+	resp, err := c.do(ctx, c.manifestRequest(http.MethodHead))
 	if err != nil {
 		return err
 	}
@@ -450,16 +444,21 @@ func (c *client) headManifest(ctx context.Context) error {
 	return nil
 }
 
-// pullImage is one node's pull: manifest by tag, then config and layers,
-// every digest checked.
-func (c *client) pullImage(ctx context.Context) error {
-	resp, err := c.do(ctx, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, c.url("/v2/"+c.repo+"/manifests/"+tag), nil)
+// manifestRequest builds a request for the benchmark's tagged manifest.
+func (c *client) manifestRequest(method string) func() (*http.Request, error) {
+	return func() (*http.Request, error) {
+		req, err := http.NewRequest(method, c.url("/v2/"+c.repo+"/manifests/"+tag), nil)
 		if err == nil {
 			req.Header.Set("Accept", manifestType)
 		}
 		return req, err
-	})
+	}
+}
+
+// pullImage is one node's pull: manifest by tag, then config and layers,
+// every digest checked.
+func (c *client) pullImage(ctx context.Context) error {
+	resp, err := c.do(ctx, c.manifestRequest(http.MethodGet))
 	if err != nil {
 		return err
 	}

@@ -348,20 +348,7 @@ func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest
 		return nil, err
 	}
 	defer rows.Close()
-	out := []ocispec.Descriptor{}
-	for rows.Next() {
-		var desc ocispec.Descriptor
-		var dg, ann string
-		if err := rows.Scan(&dg, &desc.MediaType, &desc.Size, &desc.ArtifactType, &ann); err != nil {
-			return nil, err
-		}
-		desc.Digest = digest.Digest(dg)
-		if ann != "{}" {
-			_ = json.Unmarshal([]byte(ann), &desc.Annotations)
-		}
-		out = append(out, desc)
-	}
-	return out, rows.Err()
+	return meta.ScanReferrers(rows)
 }
 
 // --- blob links

@@ -9,6 +9,7 @@ import (
 	_ "crypto/sha512"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -34,6 +35,28 @@ type Store interface {
 	NewUpload(ctx context.Context, alg digest.Algorithm) (Upload, error)
 	// ResumeUpload reopens an upload by ID, e.g. for the next chunk.
 	ResumeUpload(ctx context.Context, id string) (Upload, error)
+	// Walk calls fn for every committed blob. Garbage collection uses it; an
+	// error from fn stops the walk and is returned.
+	Walk(ctx context.Context, fn func(Info) error) error
+	// WalkUploads calls fn for every in-progress upload (expiry uses it).
+	WalkUploads(ctx context.Context, fn func(UploadInfo) error) error
+}
+
+// Info describes a committed blob.
+type Info struct {
+	Digest digest.Digest
+	Size   int64
+	// Committed is when the blob was last committed: committing the same
+	// content again refreshes it, so a grace window measured from it protects
+	// a blob that was just pushed again but is not linked yet.
+	Committed time.Time
+}
+
+// UploadInfo describes an in-progress upload.
+type UploadInfo struct {
+	ID string
+	// Updated is when bytes were last appended (or the upload started).
+	Updated time.Time
 }
 
 // Reader is a committed blob being read.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/moat-registry/moat/internal/blob"
 	"github.com/opencontainers/go-digest"
@@ -28,6 +29,8 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		"UnknownUpload":          testUnknownUpload,
 		"Delete":                 testDelete,
 		"CommitSameTwice":        testCommitTwice,
+		"Walk":                   testWalk,
+		"WalkUploads":            testWalkUploads,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
@@ -263,5 +266,80 @@ func testCommitTwice(t *testing.T, s blob.Store) {
 	put(t, s, data)
 	if !bytes.Equal(readAll(t, s, digest.FromBytes(data)), data) {
 		t.Fatal("content differs")
+	}
+}
+
+func testWalk(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	a := put(t, s, []byte("walk a"))
+	b := put(t, s, random(t, 3000))
+	u, err := s.NewUpload(ctx, digest.SHA256) // not committed: must not be listed
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Append(ctx, bytes.NewReader([]byte("pending"))); err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+	before := time.Now().Add(-time.Minute)
+	got := map[digest.Digest]blob.Info{}
+	if err := s.Walk(ctx, func(i blob.Info) error { got[i.Digest] = i; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[a].Size != 6 || got[b].Size != 3000 {
+		t.Fatalf("walk = %v, want %s (6 bytes) and %s (3000 bytes)", got, a, b)
+	}
+	for d, i := range got {
+		if i.Committed.Before(before) || i.Committed.After(time.Now().Add(time.Minute)) {
+			t.Fatalf("%s committed at %v, want about now", d, i.Committed)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Walk(ctx, func(blob.Info) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("walk stopped by fn: err %v after %d calls, want stop after 1", err, n)
+	}
+	if err := s.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	clear(got)
+	if err := s.Walk(ctx, func(i blob.Info) error { got[i.Digest] = i; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got[a]; ok || len(got) != 1 {
+		t.Fatalf("walk after delete = %v, want only %s", got, b)
+	}
+}
+
+func testWalkUploads(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	u1, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id1 := u1.ID()
+	u1.Close()
+	u2, err := s.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.Append(ctx, bytes.NewReader([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.Commit(ctx, digest.FromString("x")); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if err := s.WalkUploads(ctx, func(i blob.UploadInfo) error {
+		if i.Updated.IsZero() {
+			t.Errorf("upload %s has no time", i.ID)
+		}
+		ids = append(ids, i.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != id1 {
+		t.Fatalf("uploads = %v, want only the open one %s", ids, id1)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/moat-registry/moat/internal/blob"
@@ -324,4 +325,66 @@ func syncFile(p string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// Walk lists blobs/<alg>/<xx>/<hex>; files that are not well-formed blob
+// names are skipped rather than reported, since GC must never act on them.
+func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
+	base := filepath.Join(s.root, "blobs")
+	return filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while walking
+			}
+			return err
+		}
+		if e.IsDir() {
+			return ctx.Err()
+		}
+		rel, _ := filepath.Rel(base, p)
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		if len(parts) != 3 {
+			return nil
+		}
+		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[0]), parts[2])
+		if d.Validate() != nil || !strings.HasPrefix(parts[2], parts[1]) {
+			return nil
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(blob.Info{Digest: d, Size: fi.Size(), Committed: fi.ModTime()})
+	})
+}
+
+// WalkUploads lists uploads/<id>; an upload's time is its state file's, which
+// every append rewrites.
+func (s *Store) WalkUploads(ctx context.Context, fn func(blob.UploadInfo) error) error {
+	entries, err := os.ReadDir(filepath.Join(s.root, "uploads"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !e.IsDir() || !validID(e.Name()) {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(s.root, "uploads", e.Name(), "state"))
+		if err != nil {
+			// No state file yet (or gone): fall back to the directory's time.
+			if fi, err = e.Info(); err != nil {
+				continue
+			}
+		}
+		if err := fn(blob.UploadInfo{ID: e.Name(), Updated: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,22 +29,35 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 	if pw == "" {
 		pw, generated = identity.NewSecret(), true
 	}
-	admin := &identity.Principal{Kind: identity.KindUser, Name: AdminUser, DisplayName: "Administrator",
+	// The administrator's ID (and its role assignment's name) derive from the
+	// subscription, so when several nodes start on one empty database at once
+	// exactly one creates them and the others find them.
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("moat:administrator:"+s.subscription))
+	admin := &identity.Principal{ID: id.String(), Kind: identity.KindUser, Name: AdminUser, DisplayName: "Administrator",
 		Secrets: []identity.Secret{{ID: uuid.NewString(), Hash: identity.HashPassword(pw)}}}
-	if err := s.dir.Create(ctx, admin); err != nil {
+	created := true
+	if err := s.dir.Create(ctx, admin); errors.Is(err, identity.ErrExists) {
+		created = false // another node got there first; still make sure of the role below
+		if err := s.dir.Reload(ctx); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	owner, _ := rbac.RoleByName("Owner")
 	scope := "/subscriptions/" + s.subscription
-	name := uuid.NewString()
+	name := uuid.NewSHA1(id, []byte("Owner")).String()
 	as := rbac.Assignment{ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name, Type: rbac.AssignmentType,
 		Properties: rbac.AssignmentProperties{RoleDefinitionID: rbac.RoleDefinitionID(s.subscription, owner), RoleDefinitionName: owner.Name,
 			PrincipalID: admin.ID, PrincipalType: identity.KindUser, Scope: scope}}
-	if err := putJSON(ctx, s.meta, as.ID, rbac.AssignmentType, as); err != nil {
+	if err := putJSON(ctx, s.meta, as.ID, rbac.AssignmentType, as); err != nil && !errors.Is(err, meta.ErrExists) {
 		return err
 	}
 	if err := s.authz.Reload(ctx); err != nil {
 		return err
+	}
+	if !created {
+		return nil
 	}
 	if !generated {
 		s.Notices = append(s.Notices, "created administrator 'admin' with the password from MOAT_ADMIN_PASSWORD")

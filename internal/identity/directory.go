@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,10 +131,28 @@ func (d *Directory) Create(ctx context.Context, p *Principal) error {
 		p.ID = uuid.NewString()
 	}
 	p.CreatedAt = time.Now().UTC()
+	// The snapshot check above misses a principal of the same name created
+	// a moment ago on another node: claiming the name in the store (a create
+	// that fails if it exists) settles it in the database.
+	claim := &meta.Resource{ID: nameClaimID(p.Kind, p.Name), Type: nameClaimType, Body: json.RawMessage(`"` + p.ID + `"`)}
+	if err := d.store.PutResource(ctx, claim); errors.Is(err, meta.ErrExists) {
+		return fmt.Errorf("%w: %s %s", ErrExists, p.Kind, p.Name)
+	} else if err != nil {
+		return err
+	}
 	if err := d.put(ctx, p, 0); err != nil {
+		_ = d.store.DeleteResource(ctx, claim.ID)
 		return err
 	}
 	return d.Reload(ctx)
+}
+
+const nameClaimType = "moat/principalNames"
+
+// nameClaimID is the resource that reserves a principal's name; names are
+// compared case-insensitively, and escaped so a "/" cannot nest claims.
+func nameClaimID(kind, name string) string {
+	return "/moat/principalNames/" + kind + "/" + url.PathEscape(strings.ToLower(name))
 }
 
 // Update stores changes to an existing principal (e.g. a new secret).
@@ -162,12 +181,19 @@ func (d *Directory) put(ctx context.Context, p *Principal, version int64) error 
 	return err
 }
 
-// Delete removes a principal.
+// Delete removes a principal and frees its name.
 func (d *Directory) Delete(ctx context.Context, id string) error {
+	p, known := d.Get(id)
 	if err := d.store.DeleteResource(ctx, principalID(id)); errors.Is(err, meta.ErrNotFound) {
 		return ErrNotFound
 	} else if err != nil {
 		return err
+	}
+	if known {
+		// Principals created before names were claimed have none: not found is fine.
+		if err := d.store.DeleteResource(ctx, nameClaimID(p.Kind, p.Name)); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
 	}
 	return d.Reload(ctx)
 }

@@ -139,3 +139,45 @@ func BenchmarkAuthenticatePassword(b *testing.B) {
 		}
 	}
 }
+
+// TestCreateRaceAcrossNodes: two directories on one store (two nodes) create
+// the same user name at once; exactly one wins, and after a delete the name
+// is free again.
+func TestCreateRaceAcrossNodes(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	a, err := Open(ctx, s, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, s, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both snapshots are empty: only the store can tell them apart.
+	errA := a.Create(ctx, &Principal{Kind: KindUser, Name: "carol@example.com"})
+	errB := b.Create(ctx, &Principal{Kind: KindUser, Name: "Carol@Example.com"})
+	if errA != nil || !errors.Is(errB, ErrExists) {
+		t.Fatalf("first create: %v, second on the other node: %v; want nil and ErrExists", errA, errB)
+	}
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.List(KindUser)); n != 1 {
+		t.Fatalf("%d users named carol, want 1", n)
+	}
+	p, _ := b.Find(KindUser, "carol@example.com")
+	if err := b.Delete(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Create(ctx, &Principal{Kind: KindUser, Name: "carol@example.com"}); err != nil {
+		t.Fatalf("the name is free after delete: %v", err)
+	}
+}

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
@@ -214,6 +215,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Describe names the blob store for logs, without credentials.
+func (s S3) Describe() string {
+	if s.Bucket == "" {
+		return "filesystem"
+	}
+	return "s3://" + s.Bucket + "/" + s.Prefix + " at " + cmp.Or(s.Endpoint, "AWS S3")
 }
 
 func (s S3) validate() error {

@@ -65,8 +65,8 @@ type Store struct {
 	bucket   string
 	prefix   string
 	partSize int64
-	node     string     // lease holder name of this Store instance
-	locks    sync.Map   // upload ID -> *sync.Mutex: serialises this node's requests
+	node     string   // lease holder name of this Store instance
+	locks    sync.Map // upload ID -> *sync.Mutex: serialises this node's requests
 }
 
 // New connects to the bucket and checks that it is reachable.

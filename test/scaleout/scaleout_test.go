@@ -355,7 +355,7 @@ func TestThreeNodes(t *testing.T) {
 		tok1 := n1.registryToken(t, reg)
 		probe := n1.url + "/v2/" + reg + "/app/tags/list"
 		const clientIP = "203.0.113.7" // the client, as the load balancer forwards it
-		rules := map[bool]string{ // allowed -> the rule set that makes the client so
+		rules := map[bool]string{      // allowed -> the rule set that makes the client so
 			true:  `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"` + clientIP + `"}]}}}`,
 			false: `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"192.0.2.1"}]}}}`,
 		}

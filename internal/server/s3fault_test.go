@@ -191,8 +191,14 @@ func TestS3Outage(t *testing.T) {
 	resp, b = do(http.MethodPatch, loc, auth, chunked[100_000:200_000], "Content-Type", "application/octet-stream", "Content-Range", "100000-199999")
 	unavailable("chunk", resp, b)
 	t.Logf("three requests failed in %v during the outage", time.Since(start))
+	if resp, b := do(http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(b, []byte(`"blobStore":"unavailable"`)) {
+		t.Fatalf("readyz during the outage: %d %s", resp.StatusCode, b)
+	}
 
 	proxy.restore()
+	if resp, b := do(http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz after the outage: %d %s", resp.StatusCode, b)
+	}
 	resp, b = do(http.MethodGet, "/v2/s3reg/app/blobs/"+digest.FromBytes(before).String(), auth, nil)
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, before) {
 		t.Fatalf("pull after the outage: %d, %d bytes (want %d)", resp.StatusCode, len(b), len(before))

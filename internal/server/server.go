@@ -43,6 +43,7 @@ type Server struct {
 	cfg          config.Config
 	meta         meta.Store
 	blobs        blob.Store
+	blobsReady   func(context.Context) error // the readiness probe of the blob store
 	index        *regindex.Index
 	subscription string
 	tenant       string
@@ -102,19 +103,22 @@ func openMeta(ctx context.Context, cfg config.Config) (meta.Store, error) {
 }
 
 // openBlobs opens the S3 bucket when configured (shared by every node), else
-// the blob directory in the data directory.
-func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, error) {
+// the blob directory in the data directory; with the store comes its
+// readiness probe.
+func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, func(context.Context) error, error) {
 	if c := cfg.S3; c.Bucket != "" {
 		b, err := blobs3.New(ctx, blobs3.Config{
 			Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, Prefix: c.Prefix,
 			PathStyle: c.PathStyle, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("blob store (S3): %w", err)
+			return nil, nil, fmt.Errorf("blob store (S3): %w", err)
 		}
-		return b, nil
+		return b, b.Ping, nil
 	}
-	return blobfs.New(filepath.Join(cfg.DataDir, "blobs"))
+	dir := filepath.Join(cfg.DataDir, "blobs")
+	b, err := blobfs.New(dir)
+	return b, func(context.Context) error { return writable(dir) }, err
 }
 
 // open builds everything on top of the metadata store.
@@ -123,7 +127,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.metrics = prometheus.NewRegistry()
 	s.storeErrs = newStoreErrors(s.metrics)
 	s.meta = instrumentMeta(s.meta, s.storeErrs)
-	if s.blobs, err = openBlobs(ctx, s.cfg); err != nil {
+	if s.blobs, s.blobsReady, err = openBlobs(ctx, s.cfg); err != nil {
 		return err
 	}
 	s.blobs = instrumentBlobs(s.blobs, s.storeErrs)

@@ -69,6 +69,7 @@ type Store struct {
 	bucket   string
 	prefix   string
 	partSize int64
+	where    string   // the endpoint, for messages
 	node     string   // lease holder name of this Store instance
 	locks    sync.Map // upload ID -> *sync.Mutex: serialises this node's requests
 }
@@ -115,11 +116,19 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	s := &Store{c: c, bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, node: randomHex(8)}
-	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-		return nil, fmt.Errorf("s3: bucket %q at %s: %w", cfg.Bucket, orAWS(cfg.Endpoint), err)
+	s := &Store{c: c, bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, node: randomHex(8), where: orAWS(cfg.Endpoint)}
+	if err := s.Ping(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// Ping checks that the bucket is reachable with the credentials (readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
+		return fmt.Errorf("s3: bucket %q at %s: %w", s.bucket, s.where, err)
+	}
+	return nil
 }
 
 func orAWS(endpoint string) string {

@@ -120,7 +120,36 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.Ping(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.checkConditionalWrites(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkConditionalWrites refuses a server that ignores If-None-Match or
+// If-Match on PutObject: the upload lease rests on them, and without them two
+// nodes could interleave one upload's parts.
+func (s *Store) checkConditionalWrites(ctx context.Context) error {
+	key := s.prefix + "probe/" + randomHex(16)
+	defer s.c.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
+	put := func(in *s3.PutObjectInput) error {
+		in.Bucket, in.Key, in.Body = &s.bucket, &key, strings.NewReader("moat: conditional write probe")
+		_, err := s.c.PutObject(ctx, in)
+		return err
+	}
+	if err := put(&s3.PutObjectInput{IfNoneMatch: aws.String("*")}); err != nil {
+		return fmt.Errorf("s3: writing a probe object to bucket %q: %w", s.bucket, err)
+	}
+	for name, in := range map[string]*s3.PutObjectInput{
+		"If-None-Match": {IfNoneMatch: aws.String("*")},
+		"If-Match":      {IfMatch: aws.String(`"00000000000000000000000000000000"`)},
+	} {
+		if err := put(in); !isPrecondition(err) {
+			return fmt.Errorf("s3: the server at %s does not honour %s on PutObject (got %v); moat needs conditional writes "+
+				"to keep an upload consistent across nodes: use a release that has them (AWS S3, recent MinIO or Ceph RGW)", s.where, name, err)
+		}
+	}
+	return nil
 }
 
 // Ping checks that the bucket is reachable with the credentials (readiness).

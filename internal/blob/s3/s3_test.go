@@ -176,3 +176,53 @@ func TestConditionalWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// failingReader gives its bytes, then fails as a client that went away does:
+// the request's context ends with it.
+type failingReader struct {
+	r      io.Reader
+	cancel context.CancelFunc
+}
+
+func (f failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		f.cancel()
+		return n, errors.New("client went away")
+	}
+	return n, err
+}
+
+// A request body that breaks off keeps what arrived (a part and a tail), on
+// another node too, so the client resumes from Size() without re-sending.
+func TestBrokenBodyKeepsWhatArrived(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	a, b := open(t, cfg), open(t, cfg)
+	ctx := context.Background()
+	data := random(t, 7<<20)
+	u, err := a.NewUpload(ctx, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := 6 << 20
+	reqCtx, cancel := context.WithCancel(ctx)
+	if _, err := u.Append(reqCtx, failingReader{bytes.NewReader(data[:cut]), cancel}); err == nil {
+		t.Fatal("append of a broken body succeeded")
+	}
+	id := u.ID()
+	u.Close()
+	u, err = b.ResumeUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Size() != int64(cut) {
+		t.Fatalf("size after a broken body %d, want %d", u.Size(), cut)
+	}
+	if _, err := u.Append(ctx, bytes.NewReader(data[cut:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Commit(ctx, digest.FromBytes(data)); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+}

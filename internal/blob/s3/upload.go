@@ -178,6 +178,16 @@ func (u *upload) acquire(ctx context.Context) error {
 	}
 }
 
+// dropLease gives the lease up after a failed request: the session as last
+// saved (the failed request's unsaved bytes are not in it) without the lease,
+// so another node need not wait for it to expire. Best effort.
+func (u *upload) dropLease(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	if u.load(ctx) == nil && u.st.Lease == u.s.node {
+		_ = u.releaseLease(ctx)
+	}
+}
+
 // releaseLease saves the session without the lease (best effort: an
 // unreleased lease expires after leaseTTL).
 func (u *upload) releaseLease(ctx context.Context) error {
@@ -227,10 +237,15 @@ func (u *upload) deleteKey(ctx context.Context, name string) {
 // Append streams r into parts of PartSize, prefixed by the tail left by the
 // previous request; what is left at the end (less than a part) becomes the new
 // tail. Only new bytes are hashed: the tail's are in the saved hash state.
-func (u *upload) Append(ctx context.Context, r io.Reader) (int64, error) {
+func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
 	if err := u.acquire(ctx); err != nil {
 		return 0, err
 	}
+	defer func() {
+		if err != nil {
+			u.dropLease(ctx)
+		}
+	}()
 	buf, err := u.readTail(ctx)
 	if err != nil {
 		return 0, err
@@ -263,6 +278,10 @@ func (u *upload) Append(ctx context.Context, r io.Reader) (int64, error) {
 		}
 		if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, io.EOF) {
 			rerr = nil
+		} else {
+			// The client went away: its request is cancelled, but what
+			// arrived is kept so that it can resume from Size().
+			ctx = context.WithoutCancel(ctx)
 		}
 		// End of the body (or the client went away): keep what arrived as the
 		// new tail, so the client may resume from Size().
@@ -319,7 +338,7 @@ func (u *upload) uploadPart(ctx context.Context, b []byte) error {
 
 // Commit verifies the digest and only then makes the bytes visible under the
 // blob's key.
-func (u *upload) Commit(ctx context.Context, d digest.Digest) (int64, error) {
+func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err error) {
 	defer u.release()
 	if err := d.Validate(); err != nil {
 		return 0, blob.ErrDigestMismatch
@@ -331,6 +350,11 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (int64, error) {
 	if err := u.acquire(ctx); err != nil {
 		return 0, err
 	}
+	defer func() {
+		if err != nil && !errors.Is(err, blob.ErrDigestMismatch) {
+			u.dropLease(ctx)
+		}
+	}()
 	if alg == u.st.Alg && digest.NewDigest(alg, u.h) != d {
 		return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
 	}

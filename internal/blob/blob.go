@@ -21,6 +21,9 @@ var (
 	ErrDigestMismatch = errors.New("blob: digest does not match content")
 	// ErrUnsupportedDigest: the digest algorithm is not sha256 or sha512.
 	ErrUnsupportedDigest = errors.New("blob: unsupported digest algorithm")
+	// ErrUnavailable: the storage backend (e.g. S3) failed or could not be
+	// reached; the request may be retried. Clients see 503, not 500.
+	ErrUnavailable = errors.New("blob: storage unavailable")
 )
 
 // Store holds committed blobs and in-progress uploads.

@@ -74,7 +74,7 @@ func newServe() *cobra.Command {
 				for _, a := range addrs {
 					fmt.Fprintf(cmd.OutOrStdout(), "moat listening on %s://%s (data in %s, subscription %s)\n", scheme, a, cfg.DataDir, srv.Subscription())
 				}
-				slog.Info("moat started", "dataDir", cfg.DataDir)
+				slog.Info("moat started", "dataDir", cfg.DataDir, "blobStore", cfg.S3.Describe())
 			})
 		},
 	}

@@ -3,9 +3,11 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 
@@ -23,6 +25,9 @@ type Config struct {
 	// Postgres is the PostgreSQL connection string of the metadata store shared
 	// by several nodes ("" = the embedded SQLite file in DataDir).
 	Postgres string `yaml:"postgres"`
+	// S3 puts the blobs in an S3-compatible bucket shared by several nodes
+	// (no bucket = the filesystem in DataDir).
+	S3 S3 `yaml:"s3"`
 	// MetricsAddress serves Prometheus /metrics on its own listener ("" = off).
 	MetricsAddress string `yaml:"metricsAddress"`
 	// LogFormat is json or text (default text); AuditRetention is how long
@@ -34,6 +39,20 @@ type Config struct {
 	// TrustedServices are the service types whose system-assigned identities
 	// may bypass network rules (default: tasks, registry import, ML workspaces).
 	TrustedServices []string `yaml:"trustedServices"`
+}
+
+// S3 is the S3 blob store's location. The credentials come only from the
+// environment (MOAT_S3_ACCESS_KEY / MOAT_S3_SECRET_KEY, or the AWS default
+// chain when both are unset), never from flags or the file, so they do not
+// show in process lists or configuration repositories.
+type S3 struct {
+	Endpoint  string `yaml:"endpoint"` // "" = AWS S3
+	Region    string `yaml:"region"`
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"`
+	PathStyle bool   `yaml:"pathStyle"`
+	AccessKey string `yaml:"-"`
+	SecretKey string `yaml:"-"`
 }
 
 // Limits are per-registry quotas; zero means the default (200 IP rules,
@@ -71,6 +90,11 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("tls-key", "", "PEM private key for --tls-cert (env MOAT_TLS_KEY)")
 	fs.Bool("tls-auto", false, "generate a local CA and server certificate in <data-dir>/tls on first start and serve HTTPS (env MOAT_TLS_AUTO)")
 	fs.String("postgres", "", "PostgreSQL connection string for the metadata store shared by several nodes (env MOAT_POSTGRES; default: SQLite in the data directory)")
+	fs.String("s3-bucket", "", "S3 bucket for the blobs, shared by several nodes (env MOAT_S3_BUCKET; default: files in the data directory); credentials from env MOAT_S3_ACCESS_KEY/MOAT_S3_SECRET_KEY or the AWS default chain")
+	fs.String("s3-endpoint", "", "S3 API URL of MinIO, Ceph RGW or another S3-compatible store, e.g. http://minio:9000 (env MOAT_S3_ENDPOINT; default AWS S3)")
+	fs.String("s3-region", "", "the S3 bucket's region (env MOAT_S3_REGION; default us-east-1)")
+	fs.String("s3-prefix", "", "key prefix for everything moat stores in the bucket (env MOAT_S3_PREFIX)")
+	fs.Bool("s3-path-style", false, "address the bucket in the URL path, as MinIO and Ceph RGW usually need (env MOAT_S3_PATH_STYLE)")
 	fs.String("metrics-listen", "", "address of a separate listener for Prometheus /metrics (env MOAT_METRICS_LISTEN; default off)")
 	fs.String("log-format", "", "request and server log format: json or text (env MOAT_LOG_FORMAT; default text)")
 	fs.String("audit-retention", "", "how long audit events are kept, e.g. 720h (env MOAT_AUDIT_RETENTION; default 30 days)")
@@ -105,14 +129,22 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.Postgres, "postgres")
 	override(&c.LogFormat, "log-format")
 	override(&c.AuditRetention, "audit-retention")
-	switch v := setting(fs, getenv, "tls-auto"); v {
-	case "":
-	case "true", "1":
-		c.TLSAuto = true
-	case "false", "0":
-		c.TLSAuto = false
-	default:
-		return c, fmt.Errorf("--tls-auto / MOAT_TLS_AUTO %q must be true or false", v)
+	override(&c.S3.Bucket, "s3-bucket")
+	override(&c.S3.Endpoint, "s3-endpoint")
+	override(&c.S3.Region, "s3-region")
+	override(&c.S3.Prefix, "s3-prefix")
+	c.S3.AccessKey = getenv("MOAT_S3_ACCESS_KEY")
+	c.S3.SecretKey = getenv("MOAT_S3_SECRET_KEY")
+	for name, dst := range map[string]*bool{"tls-auto": &c.TLSAuto, "s3-path-style": &c.S3.PathStyle} {
+		switch v := setting(fs, getenv, name); v {
+		case "":
+		case "true", "1":
+			*dst = true
+		case "false", "0":
+			*dst = false
+		default:
+			return c, fmt.Errorf("--%s / MOAT_%s %q must be true or false", name, strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v)
+		}
 	}
 	if listen := setting(fs, getenv, "listen"); listen != "" {
 		c.Listeners = []Listener{{Name: "default", Address: listen, Kind: KindPublic}}
@@ -148,6 +180,9 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("set both --tls-cert and --tls-key, or neither")
 	}
+	if err := c.S3.validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
@@ -178,6 +213,33 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("listener %s: trusted proxy %q must be a CIDR prefix such as 192.0.2.10/32", l.Name, p)
 			}
 		}
+	}
+	return nil
+}
+
+// Describe names the blob store for logs, without credentials.
+func (s S3) Describe() string {
+	if s.Bucket == "" {
+		return "filesystem"
+	}
+	return "s3://" + s.Bucket + "/" + s.Prefix + " at " + cmp.Or(s.Endpoint, "AWS S3")
+}
+
+func (s S3) validate() error {
+	if s.Bucket == "" {
+		if s.Endpoint != "" || s.Region != "" || s.Prefix != "" || s.PathStyle {
+			return fmt.Errorf("S3 settings without a bucket: set --s3-bucket / MOAT_S3_BUCKET (or s3.bucket in the file), or remove the other S3 settings")
+		}
+		return nil
+	}
+	if s.Endpoint != "" {
+		u, err := url.Parse(s.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return fmt.Errorf("--s3-endpoint %q must be an http(s) URL such as http://minio:9000, without credentials (use MOAT_S3_ACCESS_KEY / MOAT_S3_SECRET_KEY)", s.Endpoint)
+		}
+	}
+	if (s.AccessKey == "") != (s.SecretKey == "") {
+		return fmt.Errorf("set both MOAT_S3_ACCESS_KEY and MOAT_S3_SECRET_KEY, or neither (to use the AWS default credential chain)")
 	}
 	return nil
 }

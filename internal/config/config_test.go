@@ -64,3 +64,33 @@ func TestInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestS3(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.S3.Bucket != "" {
+		t.Fatalf("default must be the filesystem: %+v %v", c.S3, err)
+	}
+	file := filepath.Join(t.TempDir(), "moat.yaml")
+	os.WriteFile(file, []byte("s3:\n  bucket: from-file\n  endpoint: http://minio:9000\n  pathStyle: true\n  prefix: a/\n"), 0o600)
+	c, err = load(t, []string{"--config", file, "--s3-region", "eu-west-1"}, map[string]string{
+		"MOAT_S3_BUCKET": "from-env", "MOAT_S3_ACCESS_KEY": "ak", "MOAT_S3_SECRET_KEY": "sk",
+	})
+	want := S3{Endpoint: "http://minio:9000", Region: "eu-west-1", Bucket: "from-env", Prefix: "a/", PathStyle: true, AccessKey: "ak", SecretKey: "sk"}
+	if err != nil || c.S3 != want {
+		t.Fatalf("got %+v %v, want %+v", c.S3, err, want)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"no bucket":        {[]string{"--s3-endpoint", "http://minio:9000"}, nil},
+		"endpoint no url":  {[]string{"--s3-bucket", "b", "--s3-endpoint", "minio:9000"}, nil},
+		"creds in url":     {[]string{"--s3-bucket", "b", "--s3-endpoint", "http://k:s@minio:9000"}, nil},
+		"half credentials": {[]string{"--s3-bucket", "b"}, map[string]string{"MOAT_S3_ACCESS_KEY": "ak"}},
+		"bad path style":   {[]string{"--s3-bucket", "b"}, map[string]string{"MOAT_S3_PATH_STYLE": "yes"}},
+	} {
+		if _, err := load(t, tc.args, tc.env); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

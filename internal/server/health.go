@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
@@ -20,7 +19,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers whether the server can serve requests: the metadata store
-// answers a query, the blob store's directory is writable, and the
+// answers a query, the blob store is usable (its directory writable, or its
+// S3 bucket reachable with the credentials), and the
 // migrations ran (New succeeded). It names no registry data.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -34,8 +34,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		checks["metadataStore"], ok = "unreachable", false
 		s.storeError("meta", "ping")
 	}
-	if err := writable(filepath.Join(s.cfg.DataDir, "blobs")); err != nil {
-		checks["blobStore"], ok = "not writable", false
+	if err := s.blobsReady(ctx); err != nil {
+		checks["blobStore"], ok = "unavailable", false
 		s.storeError("blob", "ping")
 	}
 	status, code := "ready", http.StatusOK

@@ -19,6 +19,7 @@ import (
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
+	blobs3 "github.com/moat-registry/moat/internal/blob/s3"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
@@ -42,6 +43,7 @@ type Server struct {
 	cfg          config.Config
 	meta         meta.Store
 	blobs        blob.Store
+	blobsReady   func(context.Context) error // the readiness probe of the blob store
 	index        *regindex.Index
 	subscription string
 	tenant       string
@@ -100,13 +102,32 @@ func openMeta(ctx context.Context, cfg config.Config) (meta.Store, error) {
 	return sqlite.Open(filepath.Join(cfg.DataDir, "meta.db"))
 }
 
+// openBlobs opens the S3 bucket when configured (shared by every node), else
+// the blob directory in the data directory; with the store comes its
+// readiness probe.
+func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, func(context.Context) error, error) {
+	if c := cfg.S3; c.Bucket != "" {
+		b, err := blobs3.New(ctx, blobs3.Config{
+			Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, Prefix: c.Prefix,
+			PathStyle: c.PathStyle, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("blob store (S3): %w", err)
+		}
+		return b, b.Ping, nil
+	}
+	dir := filepath.Join(cfg.DataDir, "blobs")
+	b, err := blobfs.New(dir)
+	return b, func(context.Context) error { return writable(dir) }, err
+}
+
 // open builds everything on top of the metadata store.
 func (s *Server) open(ctx context.Context) error {
 	var err error
 	s.metrics = prometheus.NewRegistry()
 	s.storeErrs = newStoreErrors(s.metrics)
 	s.meta = instrumentMeta(s.meta, s.storeErrs)
-	if s.blobs, err = blobfs.New(filepath.Join(s.cfg.DataDir, "blobs")); err != nil {
+	if s.blobs, s.blobsReady, err = openBlobs(ctx, s.cfg); err != nil {
 		return err
 	}
 	s.blobs = instrumentBlobs(s.blobs, s.storeErrs)

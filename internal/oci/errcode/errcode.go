@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/moat-registry/moat/internal/blob"
 )
 
 // Code is an OCI error code together with its HTTP status and default message.
@@ -75,9 +77,18 @@ func New(c Code, format string, args ...any) *Error {
 }
 
 // Wrap is New for an internal cause that is logged but never shown to the client.
+// An internal error caused by an unreachable storage backend becomes
+// UNAVAILABLE (503, Retry-After): the client may retry, nothing is broken.
 func Wrap(c Code, cause error, format string, args ...any) *Error {
+	unavailable := c == Internal && errors.Is(cause, blob.ErrUnavailable)
+	if unavailable {
+		c = Unavailable
+	}
 	e := New(c, format, args...)
 	e.cause = cause
+	if unavailable {
+		e.WithHeader("Retry-After", "1")
+	}
 	return e
 }
 

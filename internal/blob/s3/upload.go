@@ -1,0 +1,482 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/moat-registry/moat/internal/blob"
+	"github.com/opencontainers/go-digest"
+)
+
+const (
+	// leaseTTL bounds how long a node that died mid-request blocks the upload;
+	// a live holder renews the lease with every part it uploads.
+	leaseTTL = 2 * time.Minute
+	// leaseWait is how long a request waits for another node's request on the
+	// same upload before giving up with ErrUnavailable.
+	leaseWait = 30 * time.Second
+	// maxCopy is the largest object CopyObject copies in one call.
+	maxCopy = 5 << 30
+)
+
+// session is the state object of an upload: what survives between requests
+// and between nodes. Size = sum of Parts + TailSize.
+type session struct {
+	Alg      digest.Algorithm `json:"alg"`
+	Size     int64            `json:"size"`
+	Hash     []byte           `json:"hash"`
+	MPU      string           `json:"mpu,omitempty"` // multipart upload ID, from the first full part on
+	Parts    []part           `json:"parts,omitempty"`
+	Tail     string           `json:"tail,omitempty"` // tail object name, new for each write
+	TailSize int64            `json:"tailSize,omitempty"`
+	// Lease: which node is writing, until when. Taken and renewed with
+	// conditional writes (If-Match on the state's ETag), so two requests on
+	// the same upload from different nodes never interleave their parts.
+	Lease      string    `json:"lease,omitempty"`
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+}
+
+type part struct {
+	N    int32  `json:"n"`
+	ETag string `json:"etag"`
+	Size int64  `json:"size"`
+}
+
+type upload struct {
+	s    *Store
+	id   string
+	st   session
+	etag string // of the state object as last read or written
+	h    hash.Hash
+	mu   *sync.Mutex
+}
+
+func (s *Store) lock(id string) *sync.Mutex {
+	m, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu
+}
+
+func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Upload, error) {
+	if alg == "" {
+		alg = digest.SHA256
+	}
+	if alg != digest.SHA256 && alg != digest.SHA512 {
+		return nil, blob.ErrUnsupportedDigest
+	}
+	u := &upload{s: s, id: randomHex(16), st: session{Alg: alg}, h: alg.Hash()}
+	if err := u.save(ctx, true); err != nil {
+		return nil, err
+	}
+	u.mu = s.lock(u.id)
+	return u, nil
+}
+
+func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error) {
+	if !validID(id) {
+		return nil, blob.ErrNotFound
+	}
+	mu := s.lock(id)
+	u := &upload{s: s, id: id, mu: mu}
+	if err := u.load(ctx); err != nil {
+		u.release()
+		return nil, err
+	}
+	return u, nil
+}
+
+// load reads the session and restores the hash state from it.
+func (u *upload) load(ctx context.Context) error {
+	key := u.s.uploadKey(u.id, "state")
+	out, err := u.s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.s.bucket, Key: &key})
+	if err != nil {
+		return mapErr(err)
+	}
+	defer out.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(out.Body, 4<<20))
+	if err != nil {
+		return mapErr(err)
+	}
+	var st session
+	if err := json.Unmarshal(raw, &st); err != nil || !st.Alg.Available() {
+		return fmt.Errorf("upload %s: corrupt state", u.id)
+	}
+	h := st.Alg.Hash()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hash); err != nil {
+		return fmt.Errorf("upload %s: corrupt hash state: %w", u.id, err)
+	}
+	u.st, u.h, u.etag = st, h, aws.ToString(out.ETag)
+	return nil
+}
+
+// save writes the session: a new one only if none exists, otherwise only
+// over the version this upload last saw. errLost: someone else wrote it.
+func (u *upload) save(ctx context.Context, create bool) error {
+	hs, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	u.st.Hash = hs
+	raw, _ := json.Marshal(u.st)
+	key := u.s.uploadKey(u.id, "state")
+	in := &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &key, Body: bytes.NewReader(raw), ContentType: aws.String("application/json")}
+	if create {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(u.etag)
+	}
+	out, err := u.s.c.PutObject(ctx, in)
+	if isPrecondition(err) {
+		return errLost
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	u.etag = aws.ToString(out.ETag)
+	return nil
+}
+
+var errLost = fmt.Errorf("%w: upload session changed by another request", blob.ErrUnavailable)
+
+// acquire takes (or renews) this node's lease on the upload, waiting up to
+// leaseWait for another node's live lease to end. The session is re-read
+// while waiting, so the caller continues from the other request's bytes.
+func (u *upload) acquire(ctx context.Context) error {
+	deadline := time.Now().Add(leaseWait)
+	for {
+		now := time.Now()
+		if u.st.Lease == "" || u.st.Lease == u.s.node || now.After(u.st.LeaseUntil) {
+			u.st.Lease, u.st.LeaseUntil = u.s.node, now.Add(leaseTTL)
+			err := u.save(ctx, false)
+			if !errors.Is(err, errLost) {
+				return err
+			}
+		} else if now.After(deadline) {
+			return fmt.Errorf("%w: upload %s is being written by another node", blob.ErrUnavailable, u.id)
+		} else {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if err := u.load(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// dropLease gives the lease up after a failed request: the session as last
+// saved (the failed request's unsaved bytes are not in it) without the lease,
+// so another node need not wait for it to expire. Best effort.
+func (u *upload) dropLease(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	if u.load(ctx) == nil && u.st.Lease == u.s.node {
+		_ = u.releaseLease(ctx)
+	}
+}
+
+// releaseLease saves the session without the lease (best effort: an
+// unreleased lease expires after leaseTTL).
+func (u *upload) releaseLease(ctx context.Context) error {
+	u.st.Lease, u.st.LeaseUntil = "", time.Time{}
+	return u.save(ctx, false)
+}
+
+func (u *upload) ID() string   { return u.id }
+func (u *upload) Size() int64  { return u.st.Size }
+func (u *upload) Close() error { u.release(); return nil }
+
+func (u *upload) release() {
+	if u.mu != nil {
+		u.mu.Unlock()
+		u.mu = nil
+	}
+}
+
+func (u *upload) readTail(ctx context.Context) ([]byte, error) {
+	if u.st.TailSize == 0 {
+		return nil, nil
+	}
+	key := u.s.uploadKey(u.id, u.st.Tail)
+	out, err := u.s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.s.bucket, Key: &key})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if int64(len(b)) != u.st.TailSize {
+		return nil, fmt.Errorf("upload %s: tail has %d bytes, session says %d", u.id, len(b), u.st.TailSize)
+	}
+	return b, nil
+}
+
+func (u *upload) deleteKey(ctx context.Context, name string) {
+	if name == "" {
+		return
+	}
+	key := u.s.uploadKey(u.id, name)
+	_, _ = u.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.s.bucket, Key: &key})
+}
+
+// Append streams r into parts of PartSize, prefixed by the tail left by the
+// previous request; what is left at the end (less than a part) becomes the new
+// tail. Only new bytes are hashed: the tail's are in the saved hash state.
+func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
+	if err := u.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			u.dropLease(ctx)
+		}
+	}()
+	buf, err := u.readTail(ctx)
+	if err != nil {
+		return 0, err
+	}
+	oldTail := u.st.Tail
+	if cap(buf) < int(u.s.partSize) {
+		buf = append(make([]byte, 0, u.s.partSize), buf...)
+	}
+	src := io.TeeReader(r, u.h)
+	var total int64
+	for {
+		n, rerr := io.ReadFull(src, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		total += int64(n)
+		if rerr == nil { // a full part
+			if err := u.uploadPart(ctx, buf); err != nil {
+				return total, err
+			}
+			// The hash now covers exactly the parts: a consistent checkpoint
+			// that also renews the lease.
+			u.st.Tail, u.st.TailSize = "", 0
+			u.st.LeaseUntil = time.Now().Add(leaseTTL)
+			if err := u.save(ctx, false); err != nil {
+				return total, err
+			}
+			u.deleteKey(ctx, oldTail)
+			oldTail = ""
+			buf = buf[:0]
+			continue
+		}
+		if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, io.EOF) {
+			rerr = nil
+		} else {
+			// The client went away: its request is cancelled, but what
+			// arrived is kept so that it can resume from Size().
+			ctx = context.WithoutCancel(ctx)
+		}
+		// End of the body (or the client went away): keep what arrived as the
+		// new tail, so the client may resume from Size().
+		if len(buf) > 0 && len(buf) != int(u.st.TailSize) {
+			name := "tail-" + randomHex(8)
+			key := u.s.uploadKey(u.id, name)
+			if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &key, Body: bytes.NewReader(buf)}); err != nil {
+				return total, errors.Join(rerr, mapErr(err))
+			}
+			u.st.Tail, u.st.TailSize = name, int64(len(buf))
+		}
+		u.st.Size = u.partsSize() + u.st.TailSize
+		if err := u.releaseLease(ctx); err != nil {
+			return total, errors.Join(rerr, err)
+		}
+		if oldTail != u.st.Tail {
+			u.deleteKey(ctx, oldTail)
+		}
+		return total, rerr
+	}
+}
+
+func (u *upload) partsSize() int64 {
+	var n int64
+	for _, p := range u.st.Parts {
+		n += p.Size
+	}
+	return n
+}
+
+func (u *upload) uploadPart(ctx context.Context, b []byte) error {
+	data := u.s.uploadKey(u.id, "data")
+	if u.st.MPU == "" {
+		out, err := u.s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &u.s.bucket, Key: &data})
+		if err != nil {
+			return mapErr(err)
+		}
+		u.st.MPU = aws.ToString(out.UploadId)
+	}
+	n := int32(len(u.st.Parts) + 1)
+	if n > 10000 {
+		return fmt.Errorf("upload %s: more than 10000 parts of %d bytes", u.id, u.s.partSize)
+	}
+	out, err := u.s.c.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU, PartNumber: &n, Body: bytes.NewReader(b),
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	u.st.Parts = append(u.st.Parts, part{N: n, ETag: aws.ToString(out.ETag), Size: int64(len(b))})
+	u.st.Size = u.partsSize()
+	return nil
+}
+
+// Commit verifies the digest and only then makes the bytes visible under the
+// blob's key.
+func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err error) {
+	defer u.release()
+	if err := d.Validate(); err != nil {
+		return 0, blob.ErrDigestMismatch
+	}
+	alg := d.Algorithm()
+	if alg != digest.SHA256 && alg != digest.SHA512 {
+		return 0, blob.ErrUnsupportedDigest
+	}
+	if err := u.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil && !errors.Is(err, blob.ErrDigestMismatch) {
+			u.dropLease(ctx)
+		}
+	}()
+	if alg == u.st.Alg && digest.NewDigest(alg, u.h) != d {
+		return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
+	}
+	dst, _ := u.s.blobKey(d)
+	tail, err := u.readTail(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if u.st.MPU == "" {
+		// Everything is in the tail: put it straight to the final key.
+		if alg != u.st.Alg && alg.FromBytes(tail) != d {
+			return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
+		}
+		if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &dst, Body: bytes.NewReader(tail)}); err != nil {
+			return 0, mapErr(err)
+		}
+	} else if err := u.assemble(ctx, tail, d, dst); err != nil {
+		return 0, err
+	}
+	u.remove(ctx)
+	return u.st.Size, nil
+}
+
+// assemble completes the multipart upload (with the tail as its last part)
+// at uploads/<id>/data and copies it to dst.
+func (u *upload) assemble(ctx context.Context, tail []byte, d digest.Digest, dst string) error {
+	if len(tail) > 0 {
+		if err := u.uploadPart(ctx, tail); err != nil {
+			return err
+		}
+		u.st.Tail, u.st.TailSize = "", 0
+	}
+	data := u.s.uploadKey(u.id, "data")
+	parts := make([]types.CompletedPart, len(u.st.Parts))
+	for i, p := range u.st.Parts {
+		parts[i] = types.CompletedPart{PartNumber: aws.Int32(p.N), ETag: aws.String(p.ETag)}
+	}
+	if _, err := u.s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}); err != nil {
+		return mapErr(err)
+	}
+	if d.Algorithm() != u.st.Alg {
+		// Another algorithm than the upload was started with: hash again.
+		got, err := u.s.hashObject(ctx, data, d.Algorithm())
+		if err != nil {
+			return err
+		}
+		if got != d {
+			u.remove(ctx) // the multipart upload is spent: the client starts over
+			return blob.ErrDigestMismatch
+		}
+	}
+	return u.s.copy(ctx, data, dst, u.st.Size)
+}
+
+func (s *Store) hashObject(ctx context.Context, key string, alg digest.Algorithm) (digest.Digest, error) {
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return "", mapErr(err)
+	}
+	defer out.Body.Close()
+	d, err := alg.FromReader(out.Body)
+	return d, mapErr(err)
+}
+
+// copy copies src to dst inside the bucket: CopyObject up to 5 GiB, a
+// multipart copy in 1 GiB ranges above.
+func (s *Store) copy(ctx context.Context, src, dst string, size int64) error {
+	source := s.bucket + "/" + src
+	if size <= maxCopy {
+		_, err := s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: &source})
+		return mapErr(err)
+	}
+	mpu, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &dst})
+	if err != nil {
+		return mapErr(err)
+	}
+	abort := func(err error) error {
+		_, _ = s.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId})
+		return mapErr(err)
+	}
+	var parts []types.CompletedPart
+	for off, n := int64(0), int32(1); off < size; off, n = off+1<<30, n+1 {
+		rng := fmt.Sprintf("bytes=%d-%d", off, min(off+1<<30, size)-1)
+		out, err := s.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId, PartNumber: aws.Int32(n), CopySource: &source, CopySourceRange: &rng,
+		})
+		if err != nil {
+			return abort(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.CopyPartResult.ETag})
+	}
+	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return abort(err)
+	}
+	return nil
+}
+
+// remove deletes everything of the upload; the session goes last, so an
+// interrupted removal is still listed by WalkUploads and expired later.
+func (u *upload) remove(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	if u.st.MPU != "" {
+		data := u.s.uploadKey(u.id, "data")
+		_, _ = u.s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU})
+		u.deleteKey(ctx, "data")
+	}
+	u.deleteKey(ctx, u.st.Tail)
+	u.deleteKey(ctx, "state")
+	u.s.locks.Delete(u.id)
+}
+
+func (u *upload) Cancel(ctx context.Context) error {
+	defer u.release()
+	if err := u.acquire(ctx); err != nil {
+		return err
+	}
+	u.remove(ctx)
+	return nil
+}

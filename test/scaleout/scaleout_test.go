@@ -1,0 +1,417 @@
+// Package scaleout runs three `moat serve` processes on one PostgreSQL
+// (MOAT_TEST_POSTGRES) and one S3 bucket (MOAT_TEST_S3), as a scaled-out
+// deployment behind a load balancer does, and checks that they behave as one
+// registry: content pushed through one node is pulled through another, an
+// upload started on one node is finished on another, and a network rule
+// changed through one node is enforced by the others. It measures how long a
+// rule change takes to reach another node (logged, never asserted).
+//
+// Run it with both servers: scripts/test-postgres scripts/test-s3 go test ./test/scaleout/
+// Without them it is skipped, except under MOAT_E2E=1, where it fails.
+package scaleout
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/moat-registry/moat/internal/blob/s3/s3test"
+	"github.com/opencontainers/go-digest"
+)
+
+const password = "scaleout-admin-password-1"
+
+// need returns the environment variable, failing under MOAT_E2E=1 and
+// skipping otherwise when it is not set.
+func need(t *testing.T, name, how string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("MOAT_E2E") == "1" {
+			t.Fatalf("%s is not set but MOAT_E2E=1 requires the scale-out test: %s", name, how)
+		}
+		t.Skipf("%s is not set; skipping the scale-out test: %s", name, how)
+	}
+	return v
+}
+
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	for _, d := range []string{os.Getenv("MOAT_TOOLS_BIN"), "../../.tools/bin"} {
+		if p := filepath.Join(d, name); d != "" {
+			if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Getenv("MOAT_E2E") == "1" {
+		t.Fatalf("MOAT_E2E=1 but %s is not installed: run scripts/install-test-deps", name)
+	}
+	t.Skipf("%s is not installed (scripts/install-test-deps); skipping", name)
+	return ""
+}
+
+// freshSchema returns a connection string that uses a new schema, dropped at the end.
+func freshSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "moat_scaleout_" + hex.EncodeToString(b)
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+type node struct {
+	addr, url string
+	log       string
+}
+
+// startNode runs `moat serve` and waits until /v2/ answers with a Bearer challenge.
+func startNode(t *testing.T, bin string, args, env []string) *node {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	n := &node{addr: addr, url: "http://" + addr, log: filepath.Join(dir, "server.log")}
+	logf, err := os.Create(n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Behind a load balancer on this host: the node trusts X-Forwarded-For
+	// from 127.0.0.1, so a test request can come from a public client address.
+	conf := filepath.Join(dir, "moat.yaml")
+	yml := fmt.Sprintf("listeners:\n  - name: lb\n    address: %q\n    kind: public\n    trustedProxies: [\"127.0.0.1/32\"]\n", addr)
+	if err := os.WriteFile(conf, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", filepath.Join(dir, "data"), "--config", conf}, args...)...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(exited) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(n.log)
+			t.Logf("--- log of node %s ---\n%s", addr, tail(string(b), 30))
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(n.log)
+			t.Fatalf("node %s exited:\n%s", addr, tail(string(b), 30))
+		default:
+		}
+		if resp, err := http.Get(n.url + "/v2/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return n
+			}
+		}
+	}
+	t.Fatalf("node %s did not become ready", addr)
+	return nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// call makes an HTTP request and returns the status and body.
+func call(t *testing.T, method, u, auth string, body []byte, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// armToken signs the administrator in at n (the Entra-like password grant).
+func (n *node) armToken(t *testing.T) string {
+	t.Helper()
+	_, b := call(t, http.MethodGet, n.url+"/metadata/endpoints?api-version=2022-09-01", "", nil)
+	var md struct {
+		Authentication struct {
+			LoginEndpoint, Tenant string
+		}
+	}
+	if err := json.Unmarshal(b, &md); err != nil || md.Authentication.Tenant == "" {
+		t.Fatalf("metadata: %s", b)
+	}
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {password},
+		"client_id": {"moat-scaleout-test"}, "scope": {n.url + "/.default"}}
+	resp, b := call(t, http.MethodPost, strings.TrimSuffix(md.Authentication.LoginEndpoint, "/")+"/"+md.Authentication.Tenant+"/oauth2/v2.0/token",
+		"", []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if json.Unmarshal(b, &tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("sign-in at %s: %d %s", n.url, resp.StatusCode, b)
+	}
+	return "Bearer " + tok.AccessToken
+}
+
+// registryToken is a data-plane token of n for repository reg/app.
+func (n *node) registryToken(t *testing.T, reg string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/oauth2/token?service="+n.addr+"&scope=repository:"+reg+"/app:pull,push", nil)
+	req.SetBasicAuth("admin", password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("registry token from %s: %s", n.url, resp.Status)
+	}
+	return "Bearer " + tok.AccessToken
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestThreeNodes(t *testing.T) {
+	pg := need(t, "MOAT_TEST_POSTGRES", "run under scripts/test-postgres")
+	need(t, "MOAT_TEST_S3", "run under scripts/test-s3")
+	s3c := s3test.Config(t)
+	crane := tool(t, "crane")
+	dsn := freshSchema(t, pg)
+
+	bin := filepath.Join(t.TempDir(), "moat")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/moat").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MOAT_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "MOAT_ADMIN_PASSWORD="+password, "MOAT_S3_ACCESS_KEY="+s3c.AccessKey, "MOAT_S3_SECRET_KEY="+s3c.SecretKey)
+	args := []string{"--postgres", dsn, "--s3-endpoint", s3c.Endpoint, "--s3-bucket", s3c.Bucket, "--s3-prefix", s3c.Prefix, "--s3-path-style"}
+	// The first node creates the schema; the others join it.
+	nodes := []*node{startNode(t, bin, args, env)}
+	nodes = append(nodes, startNode(t, bin, args, env), startNode(t, bin, args, env))
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+
+	arm := n3.armToken(t)
+	_, b := call(t, http.MethodGet, n3.url+"/subscriptions?api-version=2025-11-01", arm, nil)
+	var subs struct {
+		Value []struct {
+			SubscriptionID string `json:"subscriptionId"`
+		}
+	}
+	if json.Unmarshal(b, &subs) != nil || len(subs.Value) == 0 {
+		t.Fatalf("subscriptions: %s", b)
+	}
+	const reg = "scaleout1"
+	regURL := n3.url + "/subscriptions/" + subs.Value[0].SubscriptionID +
+		"/resourceGroups/default/providers/Microsoft.ContainerRegistry/registries/" + reg + "?api-version=2025-11-01"
+	if resp, b := call(t, http.MethodPut, regURL, arm, []byte(`{"sku":{"name":"Premium"}}`), "Content-Type", "application/json"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create registry through node 3: %d %s", resp.StatusCode, b)
+	}
+
+	t.Run("push on node 1 and pull on node 2", func(t *testing.T) {
+		home := t.TempDir()
+		cenv := append(slices.Clone(env), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"))
+		run := func(args ...string) string {
+			t.Helper()
+			cmd := exec.Command(crane, append(args, "--insecure")...)
+			cmd.Env, cmd.Stdin = cenv, strings.NewReader(password)
+			out, err := cmd.Output()
+			if err != nil {
+				var stderr []byte
+				if ee, ok := err.(*exec.ExitError); ok {
+					stderr = ee.Stderr
+				}
+				t.Fatalf("crane %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		for _, n := range []*node{n1, n2} {
+			run("auth", "login", n.addr, "-u", "admin", "--password-stdin")
+		}
+		layer := filepath.Join(home, "layer.tar")
+		writeTar(t, layer, randomBytes(3<<20))
+		pushed := run("append", "-f", layer, "-t", n1.addr+"/"+reg+"/app:v1")
+		want := pushed[strings.LastIndex(pushed, "@")+1:]
+		if got := run("digest", n2.addr+"/"+reg+"/app:v1"); got != want {
+			t.Fatalf("digest through node 2 %s, pushed %s", got, want)
+		}
+		if run("manifest", n2.addr+"/"+reg+"/app:v1") != run("manifest", n1.addr+"/"+reg+"/app:v1") {
+			t.Fatal("manifests differ between the nodes")
+		}
+		// Downloads every blob through node 2 and checks it against its digest.
+		run("validate", "--remote", n2.addr+"/"+reg+"/app:v1")
+	})
+
+	t.Run("upload started on node 1 finishes on node 2", func(t *testing.T) {
+		tok1, tok2 := n1.registryToken(t, reg), n2.registryToken(t, reg)
+		data := randomBytes(9<<20 + 4321) // a multipart part, then a tail
+		resp, b := call(t, http.MethodPost, n1.url+"/v2/"+reg+"/app/blobs/uploads/", tok1, nil)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("start on node 1: %d %s", resp.StatusCode, b)
+		}
+		loc := resp.Header.Get("Location")
+		cut := 6 << 20
+		resp, b = call(t, http.MethodPatch, n1.url+loc, tok1, data[:cut], "Content-Type", "application/octet-stream",
+			"Content-Range", fmt.Sprintf("0-%d", cut-1))
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("first chunk on node 1: %d %s", resp.StatusCode, b)
+		}
+		loc = resp.Header.Get("Location")
+		resp, b = call(t, http.MethodPatch, n2.url+loc, tok2, data[cut:], "Content-Type", "application/octet-stream",
+			"Content-Range", fmt.Sprintf("%d-%d", cut, len(data)-1))
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("second chunk on node 2: %d %s", resp.StatusCode, b)
+		}
+		loc = resp.Header.Get("Location")
+		sep := "?"
+		if strings.Contains(loc, "?") {
+			sep = "&"
+		}
+		d := digest.FromBytes(data)
+		if resp, b := call(t, http.MethodPut, n2.url+loc+sep+"digest="+d.String(), tok2, nil); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("finish on node 2: %d %s", resp.StatusCode, b)
+		}
+		if resp, b := call(t, http.MethodGet, n1.url+"/v2/"+reg+"/app/blobs/"+d.String(), tok1, nil); resp.StatusCode != http.StatusOK || !bytes.Equal(b, data) {
+			t.Fatalf("blob through node 1: %d, %d bytes of %d", resp.StatusCode, len(b), len(data))
+		}
+	})
+
+	t.Run("network rule changed on node 3 is enforced on node 1", func(t *testing.T) {
+		tok1 := n1.registryToken(t, reg)
+		probe := n1.url + "/v2/" + reg + "/app/tags/list"
+		const clientIP = "203.0.113.7" // the client, as the load balancer forwards it
+		rules := map[bool]string{      // allowed -> the rule set that makes the client so
+			true:  `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"` + clientIP + `"}]}}}`,
+			false: `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"192.0.2.1"}]}}}`,
+		}
+		client := &http.Client{Timeout: 10 * time.Second}
+		status := func() int {
+			req, _ := http.NewRequest(http.MethodGet, probe, nil)
+			req.Header.Set("Authorization", tok1)
+			req.Header.Set("X-Forwarded-For", clientIP)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		const changes = 100
+		var delays []time.Duration
+		for i := range changes {
+			allowed := i%2 == 1 // deny first: the registry starts open
+			if resp, b := call(t, http.MethodPatch, regURL, arm, []byte(rules[allowed]), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("change %d through node 3: %d %s", i, resp.StatusCode, b)
+			}
+			changed := time.Now()
+			want := map[bool]int{true: http.StatusOK, false: http.StatusForbidden}[allowed]
+			for {
+				got := status()
+				if got == want {
+					delays = append(delays, time.Since(changed))
+					break
+				}
+				if got != http.StatusOK && got != http.StatusForbidden {
+					t.Fatalf("change %d: node 1 answered %d", i, got)
+				}
+				if time.Since(changed) > 10*time.Second {
+					t.Fatalf("change %d (allowed=%v) not enforced on node 1 after 10s (still %d)", i, allowed, got)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		slices.Sort(delays)
+		p50, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
+		t.Logf("propagation of %d rule changes from node 3 to node 1: p50=%v p99=%v max=%v", changes, p50, p99, delays[len(delays)-1])
+		fmt.Printf("propagation p50=%v p99=%v\n", p50, p99)
+	})
+}
+
+// writeTar writes a one-file tar archive (an image layer) to path.
+func writeTar(t *testing.T, path string, content []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "data.bin", Mode: 0o644, Size: int64(len(content))})
+	tw.Write(content)
+	tw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

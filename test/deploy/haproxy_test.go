@@ -1,6 +1,6 @@
 // Package deploy runs the committed deployment examples: deploy/haproxy's
 // configuration in front of three moat nodes built from deploy/moat-node.yaml,
-// on one PostgreSQL, and checks what the examples promise: the client's real
+// on one PostgreSQL and one S3 bucket, and checks what the examples promise: the client's real
 // address reaches the nodes through the PROXY protocol, only the load balancer
 // may speak it, and a node that dies is routed around.
 package deploy
@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/moat-registry/moat/internal/blob/s3/s3test"
 	"gopkg.in/yaml.v3"
 )
 
@@ -67,6 +68,7 @@ func TestHAProxyExample(t *testing.T) {
 		need(t, "MOAT_TEST_POSTGRES", "run through scripts/test-postgres")
 	}
 	dsn = freshSchema(t, dsn)
+	bucket := s3test.Config(t)
 	root := repoRoot(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "moat")
@@ -82,14 +84,15 @@ func TestHAProxyExample(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		n := &node{name: fmt.Sprintf("node%d", i), addr: "127.0.0.1:" + freePort(t), log: filepath.Join(dir, fmt.Sprintf("node%d.log", i))}
 		cfg := nodeConfig(t, root, map[string]any{
-			"dataDir": filepath.Join(dir, "shared-data"), // one blob directory for all nodes, as a shared file system would be
-			"tlsCert": certFile, "tlsKey": keyFile, "metricsAddress": "",
+			"dataDir": filepath.Join(dir, n.name), "tlsCert": certFile, "tlsKey": keyFile, "metricsAddress": "",
+			"s3": map[string]any{"endpoint": bucket.Endpoint, "bucket": bucket.Bucket, "prefix": bucket.Prefix, "pathStyle": true},
 		}, n.addr, lbSource+"/32")
 		cfgPath := filepath.Join(dir, n.name+".yaml")
 		if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		n.run(t, bin, []string{"serve", "--config", cfgPath}, "MOAT_POSTGRES="+dsn, "MOAT_ADMIN_PASSWORD="+password)
+		n.run(t, bin, []string{"serve", "--config", cfgPath}, "MOAT_POSTGRES="+dsn, "MOAT_ADMIN_PASSWORD="+password,
+			"MOAT_S3_ACCESS_KEY="+bucket.AccessKey, "MOAT_S3_SECRET_KEY="+bucket.SecretKey)
 		nodes = append(nodes, n)
 	}
 	client := httpsClient(ca, "")

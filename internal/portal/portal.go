@@ -131,6 +131,8 @@ var funcs = template.FuncMap{
 	"query":  url.QueryEscape,
 	"list":   func(xs ...string) []string { return xs },
 	"bytes":  humanBytes,
+	"last":   lastSegment,
+	"group":  groupOf,
 	// field splits "id:Label" (a form field of a generated list).
 	"field": func(s string) struct{ ID, Label string } {
 		id, label, _ := strings.Cut(s, ":")

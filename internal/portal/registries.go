@@ -144,7 +144,8 @@ func (p *Portal) registryPage(w http.ResponseWriter, r *http.Request, s *session
 
 type overviewData struct {
 	Reg      *model.RegistryResource
-	Host     string
+	Host     string // the login server's host (docker login)
+	Server   string // this server's URL (moat login --server)
 	Contents *contents
 	Denied   *denial
 }
@@ -155,7 +156,11 @@ func (p *Portal) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	d := &overviewData{Reg: reg, Host: strings.SplitN(reg.Properties.LoginServer, "/", 2)[0]}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	d := &overviewData{Reg: reg, Host: strings.SplitN(reg.Properties.LoginServer, "/", 2)[0], Server: scheme + "://" + r.Host}
 	d.Contents, d.Denied = p.readContents(r, s, reg, "")
 	pg.Data = d
 	p.render(w, http.StatusOK, "overview", pg)

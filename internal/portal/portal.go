@@ -51,7 +51,15 @@ func New(backend http.Handler, keys *token.Keys, tenant, subscription string) *P
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	m := http.NewServeMux()
-	m.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix+"static/", http.FileServerFS(static)))
+	m.HandleFunc("GET "+Prefix+"static/{file}", func(w http.ResponseWriter, r *http.Request) {
+		// Only the stylesheet(s); anything else (directories, names that are
+		// no valid path) is not found rather than an error of the file server.
+		if name := r.PathValue("file"); fs.ValidPath(name) && strings.HasSuffix(name, ".css") {
+			http.ServeFileFS(w, r, static, name)
+			return
+		}
+		http.NotFound(w, r)
+	})
 	m.HandleFunc("GET "+Prefix+"signin", func(w http.ResponseWriter, r *http.Request) { p.signInForm(w, r, http.StatusOK, "", "") })
 	m.HandleFunc("POST "+Prefix+"signin", p.signIn)
 	m.HandleFunc("POST "+Prefix+"signout", p.auth(p.signOut))

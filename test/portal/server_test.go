@@ -35,13 +35,13 @@ func TestMain(m *testing.M) {
 
 // env is a started server.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *server.Server
 	base  string // http://127.0.0.1:port
 	token string // the administrator's management token
 }
 
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	t.Setenv("MOAT_ADMIN_PASSWORD", adminPassword)
 	cfg := config.Config{DataDir: t.TempDir(), Listeners: []config.Listener{{Name: "default", Address: "127.0.0.1:0", Kind: config.KindPublic}}}

@@ -18,7 +18,7 @@ type accessData struct {
 
 type assignmentRow struct {
 	ID, Role, Principal, PrincipalType, Scope string
-	Inherited                                 bool // assigned at a wider scope (remove it there)
+	Inherited                                 bool // assigned at another scope (removed there, not here)
 }
 
 // directoryNames maps object IDs to user principal names and appIds (graph).

@@ -18,7 +18,7 @@ type accessData struct {
 
 type assignmentRow struct {
 	ID, Role, Principal, PrincipalType, Scope string
-	Inherited                                 bool // assigned at another scope (removed there, not here)
+	Inherited                                 bool // assigned at a wider scope (removed there, not here)
 }
 
 // directoryNames maps object IDs to user principal names and appIds (graph).
@@ -43,7 +43,8 @@ func (p *Portal) directoryNames(r *http.Request, s *session) map[string]string {
 
 func bearer(s *session) http.Header { return http.Header{"Authorization": {"Bearer " + s.Token}} }
 
-// access lists the role assignments that apply to the registry.
+// access lists the role assignments that apply to the registry: made on it
+// or inherited from its resource group or subscription (atScope()).
 func (p *Portal) access(w http.ResponseWriter, r *http.Request, s *session) {
 	pg, reg, ok := p.registryPage(w, r, s, "access")
 	if !ok {
@@ -55,7 +56,7 @@ func (p *Portal) access(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (p *Portal) showAccess(w http.ResponseWriter, r *http.Request, s *session, status int, pg *page, scope string) {
 	var list struct{ Value []rbac.Assignment }
-	if _, err := p.api(r, s, http.MethodGet, scope+"/providers/Microsoft.Authorization/roleAssignments", "", nil, &list); err != nil {
+	if _, err := p.api(r, s, http.MethodGet, scope+"/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()", "", nil, &list); err != nil {
 		p.failed(w, err)
 		return
 	}

@@ -255,6 +255,7 @@ func TestPortalNetworking(t *testing.T) {
 		chromedp.SendKeys("#assignee", "dev@example.com", chromedp.ByID),
 		chromedp.SetValue("#role", "AcrPush", chromedp.ByID),
 		chromedp.Submit("#assignee", chromedp.ByID), waitNotice("Role assignment added"))
+	expectContains(t, "inherited Owner", text(t, ctx, "table"), "inherited from /subscriptions/")
 	screenshot(t, ctx, shots, "access")
 	if n := e.assignments(reg, "AcrPush"); n != 1 {
 		t.Fatalf("AcrPush assignments on the registry after adding one in the portal: %d", n)

@@ -120,3 +120,39 @@ func TestPortalCSRFAndSession(t *testing.T) {
 		t.Fatalf("after sign-out the registry list answers %d (Location %q), not the sign-in page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// signInHTTP signs a user in through the portal's form with a plain client.
+func signInHTTP(t *testing.T, c *http.Client, base, user, pw string) {
+	t.Helper()
+	_, _, tok := fetch(t, c, base+"signin")
+	resp, body := post(t, c, base+"signin", url.Values{"username": {user}, "password": {pw}, "csrf": {tok}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in as %s: %d %s", user, resp.StatusCode, body)
+	}
+}
+
+// TestPortalRespectsRoles: a Reader sees the Networking page, but a change is
+// refused with the management API's own 403 message, and nothing changes.
+func TestPortalRespectsRoles(t *testing.T) {
+	e := start(t)
+	reg := e.registryID("rbacreg1")
+	e.api("PUT", reg, map[string]any{"location": "local", "sku": map[string]string{"name": "Premium"}})
+	user := e.api("POST", "/graph/v1.0/users", map[string]any{"userPrincipalName": "reader@example.com", "passwordProfile": map[string]string{"password": "reader-pw-123"}})
+	e.api("PUT", reg+"/providers/Microsoft.Authorization/roleAssignments/0b7a4c3e-7f0c-4a51-9d1e-3c3a1c0d2e11", map[string]any{"properties": map[string]any{
+		"roleDefinitionId": "/subscriptions/" + e.srv.Subscription() + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+		"principalId":      user["id"]}})
+	c := client(t)
+	base := e.base + "/portal/"
+	signInHTTP(t, c, base, "reader@example.com", "reader-pw-123")
+	status, page, tok := fetch(t, c, base+"registries/default/rbacreg1/networking")
+	if status != http.StatusOK || !strings.Contains(page, "Allow trusted services") {
+		t.Fatalf("networking page for a Reader: %d", status)
+	}
+	resp, body := post(t, c, base+"registries/default/rbacreg1/networking/ip-add", url.Values{"ip": {"203.0.113.0/24"}, "csrf": {tok}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "does not have authorization") {
+		t.Fatalf("a Reader's rule change: %d %s", resp.StatusCode, body)
+	}
+	if rules := dig(e.api("GET", reg, nil), "properties", "networkRuleSet", "ipRules"); rules != nil && len(rules.([]any)) != 0 {
+		t.Fatalf("a refused change changed the rules: %v", rules)
+	}
+}

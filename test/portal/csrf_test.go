@@ -11,7 +11,7 @@ import (
 )
 
 // client is a cookie-keeping HTTP client that does not follow redirects.
-func client(t *testing.T) *http.Client {
+func client(testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
@@ -19,7 +19,7 @@ func client(t *testing.T) *http.Client {
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // fetch GETs a page and returns its status, body and first CSRF field.
-func fetch(t *testing.T, c *http.Client, u string) (int, string, string) {
+func fetch(t testing.TB, c *http.Client, u string) (int, string, string) {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
@@ -34,7 +34,7 @@ func fetch(t *testing.T, c *http.Client, u string) (int, string, string) {
 	return resp.StatusCode, string(b), tok
 }
 
-func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+func post(t testing.TB, c *http.Client, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.PostForm(u, form)
 	if err != nil {

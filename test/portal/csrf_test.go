@@ -156,3 +156,22 @@ func TestPortalRespectsRoles(t *testing.T) {
 		t.Fatalf("a refused change changed the rules: %v", rules)
 	}
 }
+
+// TestPortalHostStyle: with a login-server suffix the portal reads a
+// registry's repositories at its own login server (host style).
+func TestPortalHostStyle(t *testing.T) {
+	e := startWith(t, "registry.test")
+	e.api("PUT", e.registryID("hostreg1"), map[string]any{"location": "local", "sku": map[string]string{"name": "Premium"}})
+	digest := e.push("hostreg1", "hello", "v2")
+	c := client(t)
+	base := e.base + "/portal/"
+	signInHTTP(t, c, base, "admin", adminPassword)
+	status, page, _ := fetch(t, c, base+"registries/default/hostreg1/repositories?repo=hello")
+	if status != http.StatusOK || !strings.Contains(page, digest) || !strings.Contains(page, "<td>v2</td>") {
+		t.Fatalf("repositories in host style: %d %s", status, page)
+	}
+	status, page, _ = fetch(t, c, base+"registries/default/hostreg1")
+	if status != http.StatusOK || !strings.Contains(page, "hostreg1.registry.test") {
+		t.Fatalf("overview in host style: %d %s", status, page)
+	}
+}

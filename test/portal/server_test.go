@@ -39,12 +39,18 @@ type env struct {
 	srv   *server.Server
 	base  string // http://127.0.0.1:port
 	token string // the administrator's management token
+	// suffix is the login-server suffix in host style ("": path style).
+	suffix string
 }
 
-func start(t testing.TB) *env {
+func start(t testing.TB) *env { return startWith(t, "") }
+
+// startWith starts a server with the login-server suffix (host style).
+func startWith(t testing.TB, suffix string) *env {
 	t.Helper()
 	t.Setenv("MOAT_ADMIN_PASSWORD", adminPassword)
-	cfg := config.Config{DataDir: t.TempDir(), Listeners: []config.Listener{{Name: "default", Address: "127.0.0.1:0", Kind: config.KindPublic}}}
+	cfg := config.Config{DataDir: t.TempDir(), LoginServerSuffix: suffix,
+		Listeners: []config.Listener{{Name: "default", Address: "127.0.0.1:0", Kind: config.KindPublic}}}
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +65,7 @@ func start(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	e := &env{t: t, srv: srv, base: "http://" + addrs[0].String()}
+	e := &env{t: t, srv: srv, base: "http://" + addrs[0].String(), suffix: suffix}
 	e.token = e.signIn("admin", adminPassword)
 	return e
 }
@@ -195,16 +201,20 @@ var roleIDs = map[string]string{"AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec
 // administrator's password; it returns the image manifest's digest.
 func (e *env) push(registry, repo, tag string) string {
 	e.t.Helper()
-	name := registry + "/" + repo
-	tok := e.registryToken("repository:" + name + ":pull,push")
+	// Path style: <host>/<registry>/<repo>; host style: <registry>.<suffix>/<repo>.
+	host, name := strings.TrimPrefix(e.base, "http://"), registry+"/"+repo
+	if e.suffix != "" {
+		host, name = registry+"."+e.suffix, repo
+	}
+	tok := e.registryToken(host, "repository:"+name+":pull,push")
 	blob := func(mediaType string, b []byte) map[string]any {
 		d := fmt.Sprintf("sha256:%x", sha256.Sum256(b))
-		e.data(tok, http.MethodPost, "/v2/"+name+"/blobs/uploads/?digest="+d, "application/octet-stream", b, http.StatusCreated)
+		e.data(host, tok, http.MethodPost, "/v2/"+name+"/blobs/uploads/?digest="+d, "application/octet-stream", b, http.StatusCreated)
 		return map[string]any{"mediaType": mediaType, "digest": d, "size": len(b)}
 	}
 	manifest := func(ref string, m map[string]any) map[string]any {
 		b, _ := json.Marshal(m)
-		e.data(tok, http.MethodPut, "/v2/"+name+"/manifests/"+ref, m["mediaType"].(string), b, http.StatusCreated)
+		e.data(host, tok, http.MethodPut, "/v2/"+name+"/manifests/"+ref, m["mediaType"].(string), b, http.StatusCreated)
 		return map[string]any{"mediaType": m["mediaType"], "digest": fmt.Sprintf("sha256:%x", sha256.Sum256(b)), "size": len(b)}
 	}
 	const ociManifest = "application/vnd.oci.image.manifest.v1+json"
@@ -220,9 +230,10 @@ func (e *env) push(registry, repo, tag string) string {
 }
 
 // registryToken gets a registry access token with the administrator's password.
-func (e *env) registryToken(scope string) string {
+func (e *env) registryToken(host, scope string) string {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.base+"/oauth2/token?service="+url.QueryEscape(strings.TrimPrefix(e.base, "http://"))+"&scope="+url.QueryEscape(scope), nil)
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/oauth2/token?service="+url.QueryEscape(host)+"&scope="+url.QueryEscape(scope), nil)
+	req.Host = host
 	req.SetBasicAuth("admin", adminPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -238,9 +249,10 @@ func (e *env) registryToken(scope string) string {
 	return out.AccessToken
 }
 
-func (e *env) data(tok, method, path, contentType string, body []byte, want int) {
+func (e *env) data(host, tok, method, path, contentType string, body []byte, want int) {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.base+path, bytes.NewReader(body))
+	req.Host = host
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/rbac"
 )
 
@@ -105,20 +106,8 @@ func (p *Portal) changeAccess(w http.ResponseWriter, r *http.Request, s *session
 		p.message(w, http.StatusNotFound, "Not found", "The access control page has no such action.")
 		return
 	}
-	if err == nil {
-		done(w, r, back, notice)
-		return
-	}
-	pg, _, ok := p.registryPage(w, r, s, "access")
-	if !ok {
-		return
-	}
-	pg.Form = f
-	if !fieldError(pg, err, field, map[string]string{"role": "role"}) {
-		p.failed(w, err)
-		return
-	}
-	p.showAccess(w, r, s, http.StatusBadRequest, pg, scope)
+	p.afterChange(w, r, s, err, back, notice, "access", field, map[string]string{"role": "role"},
+		func(pg *page, _ *model.RegistryResource) { p.showAccess(w, r, s, http.StatusBadRequest, pg, scope) })
 }
 
 // assign resolves the assignee as the CLI does (user principal name, then

@@ -185,20 +185,8 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 		p.message(w, http.StatusNotFound, "Not found", "The Networking page has no action "+action+".")
 		return
 	}
-	if err == nil {
-		done(w, r, back, notice)
-		return
-	}
-	pg, cur, ok := p.registryPage(w, r, s, "networking")
-	if !ok {
-		return
-	}
-	pg.Form = f
-	if !fieldError(pg, err, field, nil) {
-		p.failed(w, err)
-		return
-	}
-	p.showNetworking(w, r, s, http.StatusBadRequest, pg, cur)
+	p.afterChange(w, r, s, err, back, notice, "networking", field, nil,
+		func(pg *page, cur *model.RegistryResource) { p.showNetworking(w, r, s, http.StatusBadRequest, pg, cur) })
 }
 
 // changeRules changes the registry's network rule set (read, change, PATCH).

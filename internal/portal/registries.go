@@ -56,21 +56,31 @@ func (p *Portal) showRegistries(w http.ResponseWriter, r *http.Request, s *sessi
 		p.failed(w, err)
 		return
 	}
-	var groups struct{ Value []model.ResourceGroup }
-	if _, err := p.api(r, s, http.MethodGet, p.sub()+"/resourcegroups", "", nil, &groups); err != nil {
+	d := &registriesData{}
+	var err error
+	if d.Groups, err = p.groupNames(r, s); err != nil {
 		p.failed(w, err)
 		return
 	}
-	d := &registriesData{}
 	for _, reg := range list.Value {
 		d.Registries = append(d.Registries, registryRow{reg, groupOf(reg.ID)})
 	}
 	sort.Slice(d.Registries, func(i, j int) bool { return d.Registries[i].Name < d.Registries[j].Name })
-	for _, g := range groups.Value {
-		d.Groups = append(d.Groups, g.Name)
-	}
 	pg.Data = d
 	p.render(w, status, "registries", pg)
+}
+
+// groupNames lists the resource groups (the create forms' choices).
+func (p *Portal) groupNames(r *http.Request, s *session) ([]string, error) {
+	var groups struct{ Value []model.ResourceGroup }
+	if _, err := p.api(r, s, http.MethodGet, p.sub()+"/resourcegroups", "", nil, &groups); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(groups.Value))
+	for i, g := range groups.Value {
+		names[i] = g.Name
+	}
+	return names, nil
 }
 
 // createRegistry creates a registry with the management API's PUT.
@@ -140,6 +150,27 @@ func (p *Portal) registryPage(w http.ResponseWriter, r *http.Request, s *session
 	pg := newPage(s, reg.Name)
 	pg.Group, pg.Name, pg.Tab, pg.Notice = group, reg.Name, tab, noticeOf(r)
 	return pg, &reg, true
+}
+
+// afterChange ends a registry page's POST: on success, back to the page with
+// the notice; on a validation error of the API, the page again with the
+// message next to its field (show renders it); otherwise the error page.
+func (p *Portal) afterChange(w http.ResponseWriter, r *http.Request, s *session, err error, back, notice, tab, field string,
+	keywords map[string]string, show func(*page, *model.RegistryResource)) {
+	if err == nil {
+		done(w, r, back, notice)
+		return
+	}
+	pg, reg, ok := p.registryPage(w, r, s, tab)
+	if !ok {
+		return
+	}
+	pg.Form = r.PostForm
+	if !fieldError(pg, err, field, keywords) {
+		p.failed(w, err)
+		return
+	}
+	show(pg, reg)
 }
 
 type overviewData struct {

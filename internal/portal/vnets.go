@@ -32,13 +32,10 @@ func (p *Portal) showVNets(w http.ResponseWriter, r *http.Request, s *session, s
 		return
 	}
 	d.VNets = list.Value
-	var groups struct{ Value []model.ResourceGroup }
-	if _, err := p.api(r, s, http.MethodGet, p.sub()+"/resourcegroups", "", nil, &groups); err != nil {
+	var err error
+	if d.Groups, err = p.groupNames(r, s); err != nil {
 		p.failed(w, err)
 		return
-	}
-	for _, g := range groups.Value {
-		d.Groups = append(d.Groups, g.Name)
 	}
 	pg.Data = d
 	p.render(w, status, "vnets", pg)

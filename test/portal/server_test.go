@@ -76,6 +76,12 @@ func (e *env) signIn(user, pw string) string {
 	resp, err := http.PostForm(e.base+"/identity/"+e.srv.Tenant()+"/oauth2/v2.0/token", url.Values{
 		"grant_type": {"password"}, "client_id": {"portal-test"}, "username": {user}, "password": {pw},
 		"scope": {e.base + "/.default"}})
+	return e.accessToken("sign-in", resp, err)
+}
+
+// accessToken reads the access_token of a token endpoint's answer.
+func (e *env) accessToken(what string, resp *http.Response, err error) string {
+	e.t.Helper()
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -84,7 +90,7 @@ func (e *env) signIn(user, pw string) string {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		e.t.Fatalf("sign-in: %s %v", resp.Status, err)
+		e.t.Fatalf("%s: %s %v", what, resp.Status, err)
 	}
 	return out.AccessToken
 }
@@ -236,17 +242,7 @@ func (e *env) registryToken(host, scope string) string {
 	req.Host = host
 	req.SetBasicAuth("admin", adminPassword)
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		e.t.Fatalf("registry token: %s %v", resp.Status, err)
-	}
-	return out.AccessToken
+	return e.accessToken("registry token", resp, err)
 }
 
 func (e *env) data(host, tok, method, path, contentType string, body []byte, want int) {

@@ -139,30 +139,16 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 	case "ip-add", "ip-remove":
 		field, notice = "ip", action
 		value := strings.TrimSpace(f.Get("ip"))
-		err = p.changeRules(r, s, path, &reg, func(nrs *model.NetworkRuleSet) error {
-			if value == "" {
-				return &apiError{Status: http.StatusBadRequest, Message: "Enter an IP address or a range in CIDR notation, e.g. 203.0.113.0/24."}
-			}
-			if action == "ip-add" {
-				nrs.IPRules = append(nrs.IPRules, model.IPRule{Action: "Allow", Value: value})
-				return nil
-			}
-			nrs.IPRules = removeWhere(nrs.IPRules, func(x model.IPRule) bool { return x.Value == value })
-			return nil
+		err = p.changeRules(r, s, path, &reg, value, "Enter an IP address or a range in CIDR notation, e.g. 203.0.113.0/24.", func(nrs *model.NetworkRuleSet) {
+			nrs.IPRules = editRules(nrs.IPRules, action == "ip-add", model.IPRule{Action: "Allow", Value: value},
+				func(x model.IPRule) bool { return x.Value == value })
 		})
 	case "vnet-add", "vnet-remove":
 		field, notice = "subnet", map[string]string{"vnet-add": "vnet-add", "vnet-remove": "vnet-rem"}[action]
 		subnet := strings.TrimSpace(f.Get("subnet"))
-		err = p.changeRules(r, s, path, &reg, func(nrs *model.NetworkRuleSet) error {
-			if subnet == "" {
-				return &apiError{Status: http.StatusBadRequest, Message: "Choose a subnet."}
-			}
-			if action == "vnet-add" {
-				nrs.VirtualNetworkRules = append(nrs.VirtualNetworkRules, model.VirtualNetworkRule{Action: "Allow", ID: subnet})
-				return nil
-			}
-			nrs.VirtualNetworkRules = removeWhere(nrs.VirtualNetworkRules, func(x model.VirtualNetworkRule) bool { return strings.EqualFold(x.ID, subnet) })
-			return nil
+		err = p.changeRules(r, s, path, &reg, subnet, "Choose a subnet.", func(nrs *model.NetworkRuleSet) {
+			nrs.VirtualNetworkRules = editRules(nrs.VirtualNetworkRules, action == "vnet-add", model.VirtualNetworkRule{Action: "Allow", ID: subnet},
+				func(x model.VirtualNetworkRule) bool { return strings.EqualFold(x.ID, subnet) })
 		})
 	case "bypass":
 		field, notice = "trusted", "bypass"
@@ -189,15 +175,25 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 		func(pg *page, cur *model.RegistryResource) { p.showNetworking(w, r, s, http.StatusBadRequest, pg, cur) })
 }
 
-// changeRules changes the registry's network rule set (read, change, PATCH).
-func (p *Portal) changeRules(r *http.Request, s *session, path string, reg *model.RegistryResource, change func(*model.NetworkRuleSet) error) error {
+// changeRules changes the registry's network rule set (read, change, PATCH);
+// value is the rule the form names ("": refused with missing).
+func (p *Portal) changeRules(r *http.Request, s *session, path string, reg *model.RegistryResource, value, missing string, change func(*model.NetworkRuleSet)) error {
+	if value == "" {
+		return &apiError{Status: http.StatusBadRequest, Message: missing}
+	}
 	return p.modify(r, s, http.MethodPatch, path, reg, func() (any, error) {
 		nrs := *reg.Properties.WithDefaults().NetworkRuleSet
-		if err := change(&nrs); err != nil {
-			return nil, err
-		}
+		change(&nrs)
 		return map[string]any{"properties": map[string]any{"networkRuleSet": nrs}}, nil
 	})
+}
+
+// editRules adds rule to the list, or removes the rules that are the same.
+func editRules[T any](list []T, add bool, rule T, same func(T) bool) []T {
+	if add {
+		return append(list, rule)
+	}
+	return removeWhere(list, same)
 }
 
 func removeWhere[T any](xs []T, drop func(T) bool) []T {

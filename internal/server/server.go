@@ -30,6 +30,7 @@ import (
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/portal"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
@@ -235,6 +236,8 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
+	// The web portal drives the handlers above in-process (docs/portal.md).
+	mux.Handle(portal.Prefix, portal.New(mux, s.keys, s.tenant, s.subscription))
 	s.handler = s.opsRoutes(mux, recoverPanics(mux))
 	return nil
 }

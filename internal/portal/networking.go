@@ -1,0 +1,207 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/moat-registry/moat/internal/model"
+	"github.com/moat-registry/moat/internal/netguard"
+)
+
+// checkResult is the answer of checkNetworkAccess.
+type checkResult struct {
+	Decision    string `json:"decision"`
+	Reason      string `json:"reason"`
+	MatchedRule string `json:"matchedRule"`
+	Path        string `json:"path"`
+	ClientIP    string `json:"clientIp"`
+	Note        string `json:"note"`
+}
+
+type networkingData struct {
+	Reg     *model.RegistryResource
+	Mode    string // all, selected or disabled
+	Rules   model.NetworkRuleSet
+	Trusted bool
+	Subnets []subnetRow
+	Check   *checkResult
+	Denials []netguard.Denial
+	Premium bool
+}
+
+type subnetRow struct {
+	ID, VNet, Name, Prefix string
+	Endpoint               bool // has the Microsoft.ContainerRegistry service endpoint
+}
+
+// accessMode is the portal's three-way choice, from the two properties it stands for.
+func accessMode(p model.RegistryProperties) string {
+	switch {
+	case strings.EqualFold(p.PublicNetworkAccess, "Disabled"):
+		return "disabled"
+	case p.NetworkRuleSet != nil && strings.EqualFold(p.NetworkRuleSet.DefaultAction, "Deny"):
+		return "selected"
+	}
+	return "all"
+}
+
+func (p *Portal) networking(w http.ResponseWriter, r *http.Request, s *session) {
+	pg, reg, ok := p.registryPage(w, r, s, "networking")
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	if ip, subnet := strings.TrimSpace(q.Get("check-ip")), strings.TrimSpace(q.Get("check-subnet")); ip != "" || subnet != "" {
+		pg.Form.Set("check-ip", ip)
+		pg.Form.Set("check-subnet", subnet)
+		var res checkResult
+		if _, err := p.api(r, s, http.MethodPost, reg.ID+"/checkNetworkAccess", "", map[string]string{"ipAddress": ip, "subnet": subnet}, &res); err != nil {
+			if !fieldError(pg, err, "check-ip", map[string]string{"subnet": "check-subnet"}) {
+				p.failed(w, err)
+				return
+			}
+		} else {
+			pg.Data = &res
+		}
+	}
+	p.showNetworking(w, r, s, http.StatusOK, pg, reg)
+}
+
+func (p *Portal) showNetworking(w http.ResponseWriter, r *http.Request, s *session, status int, pg *page, reg *model.RegistryResource) {
+	props := reg.Properties.WithDefaults()
+	d := &networkingData{Reg: reg, Mode: accessMode(props), Rules: *props.NetworkRuleSet,
+		Trusted: props.NetworkRuleBypassOptions == "AzureServices", Premium: strings.EqualFold(reg.SKU.Name, "Premium")}
+	if c, ok := pg.Data.(*checkResult); ok {
+		d.Check = c
+	}
+	var vnets struct{ Value []model.VirtualNetwork }
+	if _, err := p.api(r, s, http.MethodGet, p.sub()+"/providers/Microsoft.Network/virtualNetworks", "", nil, &vnets); err != nil {
+		p.failed(w, err)
+		return
+	}
+	d.Subnets = subnetRows(vnets.Value)
+	var denials struct{ Value []netguard.Denial }
+	if _, err := p.api(r, s, http.MethodGet, reg.ID+"/networkRuleDenials", "", nil, &denials); err != nil {
+		p.failed(w, err)
+		return
+	}
+	d.Denials = denials.Value
+	pg.Data = d
+	p.render(w, status, "networking", pg)
+}
+
+func subnetRows(vnets []model.VirtualNetwork) []subnetRow {
+	var rows []subnetRow
+	for _, v := range vnets {
+		for _, sn := range v.Properties.Subnets {
+			row := subnetRow{ID: sn.ID, VNet: v.Name, Name: sn.Name, Prefix: sn.Properties.AddressPrefix}
+			for _, se := range sn.Properties.ServiceEndpoints {
+				row.Endpoint = row.Endpoint || strings.EqualFold(se.Service, "Microsoft.ContainerRegistry")
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// changeNetworking applies one change of the Networking page through the
+// management API; a refusal is shown next to the field it concerns.
+func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *session) {
+	group, name, action := r.PathValue("group"), r.PathValue("name"), r.PathValue("action")
+	path := p.registryPath(group, name)
+	back := Prefix + "registries/" + url.PathEscape(group) + "/" + url.PathEscape(name) + "/networking"
+	f := r.PostForm
+	var reg model.RegistryResource
+	var field, notice string
+	var err error
+	switch action {
+	case "access":
+		field, notice = "mode", "access"
+		err = p.modify(r, s, http.MethodPatch, path, &reg, func() (any, error) {
+			nrs := *reg.Properties.WithDefaults().NetworkRuleSet
+			props := map[string]any{"publicNetworkAccess": "Enabled"}
+			switch f.Get("mode") {
+			case "all":
+				nrs.DefaultAction = "Allow"
+			case "selected":
+				nrs.DefaultAction = "Deny"
+			case "disabled":
+				props["publicNetworkAccess"] = "Disabled"
+			default:
+				return nil, &apiError{Status: http.StatusBadRequest, Message: "Choose All networks, Selected networks or Disabled."}
+			}
+			if f.Get("mode") != "disabled" && (reg.SKU.Name == "Premium" || nrs.DefaultAction == "Deny") {
+				props["networkRuleSet"] = nrs
+			}
+			return map[string]any{"properties": props}, nil
+		})
+	case "ip-add", "ip-remove":
+		field, notice = "ip", action
+		value := strings.TrimSpace(f.Get("ip"))
+		err = p.changeRules(r, s, path, &reg, value, "Enter an IP address or a range in CIDR notation, e.g. 203.0.113.0/24.", func(nrs *model.NetworkRuleSet) {
+			nrs.IPRules = editRules(nrs.IPRules, action == "ip-add", model.IPRule{Action: "Allow", Value: value},
+				func(x model.IPRule) bool { return x.Value == value })
+		})
+	case "vnet-add", "vnet-remove":
+		field, notice = "subnet", map[string]string{"vnet-add": "vnet-add", "vnet-remove": "vnet-rem"}[action]
+		subnet := strings.TrimSpace(f.Get("subnet"))
+		err = p.changeRules(r, s, path, &reg, subnet, "Choose a subnet.", func(nrs *model.NetworkRuleSet) {
+			nrs.VirtualNetworkRules = editRules(nrs.VirtualNetworkRules, action == "vnet-add", model.VirtualNetworkRule{Action: "Allow", ID: subnet},
+				func(x model.VirtualNetworkRule) bool { return strings.EqualFold(x.ID, subnet) })
+		})
+	case "bypass":
+		field, notice = "trusted", "bypass"
+		opt := "None"
+		if f.Get("trusted") == "on" {
+			opt = "AzureServices"
+		}
+		_, err = p.api(r, s, http.MethodPatch, path, "", map[string]any{"properties": map[string]string{"networkRuleBypassOptions": opt}}, nil)
+	case "approve", "reject":
+		field, notice = "connection", action
+		status := map[string]string{"approve": model.StatusApproved, "reject": model.StatusRejected}[action]
+		pec := path + "/privateEndpointConnections/" + url.PathEscape(f.Get("connection"))
+		var cur model.PrivateEndpointConnection
+		err = p.modify(r, s, http.MethodPut, pec, &cur, func() (any, error) {
+			cur.Properties.PrivateLinkServiceConnectionState = &model.ConnectionState{Status: status,
+				Description: strings.TrimSpace(f.Get("description"))}
+			return map[string]any{"properties": map[string]any{"privateLinkServiceConnectionState": cur.Properties.PrivateLinkServiceConnectionState}}, nil
+		})
+	default:
+		p.message(w, http.StatusNotFound, "Not found", "The Networking page has no action "+action+".")
+		return
+	}
+	p.afterChange(w, r, s, err, back, notice, "networking", field, nil,
+		func(pg *page, cur *model.RegistryResource) { p.showNetworking(w, r, s, http.StatusBadRequest, pg, cur) })
+}
+
+// changeRules changes the registry's network rule set (read, change, PATCH);
+// value is the rule the form names ("": refused with missing).
+func (p *Portal) changeRules(r *http.Request, s *session, path string, reg *model.RegistryResource, value, missing string, change func(*model.NetworkRuleSet)) error {
+	if value == "" {
+		return &apiError{Status: http.StatusBadRequest, Message: missing}
+	}
+	return p.modify(r, s, http.MethodPatch, path, reg, func() (any, error) {
+		nrs := *reg.Properties.WithDefaults().NetworkRuleSet
+		change(&nrs)
+		return map[string]any{"properties": map[string]any{"networkRuleSet": nrs}}, nil
+	})
+}
+
+// editRules adds rule to the list, or removes the rules that are the same.
+func editRules[T any](list []T, add bool, rule T, same func(T) bool) []T {
+	if add {
+		return append(list, rule)
+	}
+	return removeWhere(list, same)
+}
+
+func removeWhere[T any](xs []T, drop func(T) bool) []T {
+	out := xs[:0:0]
+	for _, x := range xs {
+		if !drop(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

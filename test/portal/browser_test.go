@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -243,6 +244,25 @@ func TestPortalNetworking(t *testing.T) {
 	} {
 		if want != true {
 			t.Errorf("%s: not as set in the portal; registry: %v", what, props)
+		}
+	}
+	// And through the CLI, as an operator would check it.
+	var rules struct {
+		IPRules []struct {
+			IPAddressOrRange string `json:"ipAddressOrRange"`
+		} `json:"ipRules"`
+	}
+	if err := json.Unmarshal([]byte(e.cli(t, "acr", "network-rule", "list", "--name", "portalweb")), &rules); err != nil ||
+		len(rules.IPRules) != 1 || rules.IPRules[0].IPAddressOrRange != "203.0.113.0/24" {
+		t.Errorf("moat acr network-rule list after the portal's changes: %+v (%v), want the one range 203.0.113.0/24", rules, err)
+	}
+	for query, want := range map[string]string{
+		"networkRuleSet.defaultAction": "Deny",
+		"networkRuleBypassOptions":     "AzureServices",
+		"privateEndpointConnections[0].privateLinkServiceConnectionState.status": "Approved",
+	} {
+		if got := strings.TrimSpace(e.cli(t, "acr", "show", "--name", "portalweb", "--query", query, "-o", "tsv")); got != want {
+			t.Errorf("moat acr show --query %s: %q, want %q", query, got, want)
 		}
 	}
 

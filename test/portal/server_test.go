@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/cli"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
 )
@@ -68,6 +69,19 @@ func startWith(t testing.TB, suffix string) *env {
 	e := &env{t: t, srv: srv, base: "http://" + addrs[0].String(), suffix: suffix}
 	e.token = e.signIn("admin", adminPassword)
 	return e
+}
+
+// cli runs a moat CLI command in-process against the server as the
+// administrator (MOAT_ACCESS_TOKEN) and returns its standard output.
+func (e *env) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	t.Setenv("MOAT_ACCESS_TOKEN", e.token)
+	t.Setenv("MOAT_CONFIG_DIR", t.TempDir())
+	var out, errOut bytes.Buffer
+	if code := cli.Main(append(args, "--server", e.base), &out, &errOut); code != 0 {
+		t.Fatalf("moat %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+	}
+	return out.String()
 }
 
 // signIn gets a management token from the authority (as 'moat login').

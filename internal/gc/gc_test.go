@@ -96,7 +96,6 @@ func TestCollect(t *testing.T) {
 	})
 }
 
-
 // expectCode checks that err is the registry's answer with the given status and code.
 func expectCode(t *testing.T, err error, status int, code string) {
 	t.Helper()

@@ -132,6 +132,13 @@ func (p RegistryProperties) WithDefaults() RegistryProperties {
 	if p.NetworkRuleSet.VirtualNetworkRules == nil {
 		p.NetworkRuleSet.VirtualNetworkRules = []VirtualNetworkRule{}
 	}
+	if p.Policies == nil {
+		p.Policies = &Policies{}
+	}
+	if p.Policies.RetentionPolicy == nil {
+		// ACR's default: 7 days, disabled.
+		p.Policies.RetentionPolicy = &RetentionPolicy{Days: 7, Status: "disabled"}
+	}
 	return p
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
@@ -56,6 +57,7 @@ type Server struct {
 	tasks        *tasks.Service
 	// Operations (ops.go): audit trail, request observer, TLS certificates.
 	auditLog *audit.Log
+	gc       *gc.Collector
 	obs      *observer
 	certs    *certStore
 	migrated atomic.Bool
@@ -203,7 +205,7 @@ func (s *Server) routes(ctx context.Context) error {
 		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
 		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
-		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
+		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc}
 	if err := mg.Bootstrap(ctx); err != nil {
 		return err
 	}

@@ -94,3 +94,35 @@ func TestByteOrder(t *testing.T) {
 		t.Fatalf("prefix /a%%: %v", l)
 	}
 }
+
+// TestGCLockAcrossNodes: two stores on one database (two nodes) never
+// collect at the same time; the lock is free again after unlock.
+func TestGCLockAcrossNodes(t *testing.T) {
+	cfg := pgtest.FreshSchema(t)
+	a, b := pgtest.Open(t, cfg), pgtest.Open(t, cfg)
+	ctx := context.Background()
+	unlock, ok, err := a.LockGC(ctx, false)
+	if !ok || err != nil {
+		t.Fatalf("node a: %v %v", ok, err)
+	}
+	if _, ok, err := b.LockGC(ctx, false); ok || err != nil {
+		t.Fatalf("node b while a collects: %v %v", ok, err)
+	}
+	unlock()
+	unlock, ok, err = b.LockGC(ctx, false)
+	if !ok || err != nil {
+		t.Fatalf("node b after a finished: %v %v", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		unlock, _, err := a.LockGC(ctx, true) // waits for b
+		if err == nil {
+			unlock()
+		}
+		done <- err
+	}()
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("node a waiting for b: %v", err)
+	}
+}

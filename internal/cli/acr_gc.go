@@ -25,7 +25,9 @@ var retentionTable = perItem(func(p any) row {
 	return row{{"STATUS", value(p, "status")}, {"DAYS", value(p, "days")}, {"LAST UPDATED", formatDate(value(p, "lastUpdatedTime"))}}
 })
 
-func retentionOf(reg object) any { return dig(map[string]any(reg), "properties", "policies", "retentionPolicy") }
+func retentionOf(reg object) any {
+	return dig(map[string]any(reg), "properties", "policies", "retentionPolicy")
+}
 
 func retentionUpdate() *cobra.Command {
 	return leaf(spec{
@@ -81,8 +83,8 @@ func retentionShow() *cobra.Command {
 		use: "show", short: "Show the retention policy for untagged manifests",
 		example: "  moat acr config retention show --registry myregistry",
 		group:   true, required: []string{"registry/-r"},
-		flags:   registryFlag,
-		table:   retentionTable,
+		flags: registryFlag,
+		table: retentionTable,
 		run: func(x *exec) (any, error) {
 			p, err := x.registryPath("registry")
 			if err != nil {

@@ -16,11 +16,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/postgres"

@@ -106,7 +106,9 @@ func (c *Collector) Run(ctx context.Context, o Options) (res Result, err error) 
 		if err != nil {
 			return res, fmt.Errorf("registry %s: %w", reg.Name, err)
 		}
-		c.audit(reg.Key, r)
+		if !o.DryRun {
+			c.audit(reg.Key, r)
+		}
 	}
 	b, err := c.sweepBlobs(ctx, start, o.DryRun)
 	res.add(b)
@@ -146,7 +148,7 @@ func Retention(reg *meta.Registry) (days int, enabled bool) {
 }
 
 func (c *Collector) audit(reg string, r Result) {
-	if c.Audit == nil || r.DryRun || (r.ManifestsDeleted == 0 && r.LinksRemoved == 0) {
+	if c.Audit == nil || (r.ManifestsDeleted == 0 && r.LinksRemoved == 0) {
 		return
 	}
 	c.Audit.Record(audit.Event{Registry: reg, Type: audit.TypeGC, Outcome: "success",

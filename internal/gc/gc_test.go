@@ -1,6 +1,7 @@
 package gc_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/meta"
@@ -53,9 +55,19 @@ func TestCollect(t *testing.T) {
 		must(t, e.in("beta").push("app", "x", v1))
 		must(t, e.in("beta").putManifest("app", v2.digest().String(), ocispec.MediaTypeImageManifest, v2.manifest))
 
+		trail := audit.New(m, nil, audit.Options{})
+		auditCtx, stopAudit := context.WithCancel(ctx)
+		defer stopAudit()
+		go trail.Run(auditCtx, time.Hour)
+		e.gc.Audit = trail
 		dry, err := e.gc.Run(ctx, gc.Options{DryRun: true, Wait: true})
 		must(t, err)
 		res := e.run()
+		must(t, trail.Sync(ctx))
+		if evs, err := trail.List(ctx, "alpha", time.Now().Add(-time.Hour), audit.TypeGC); err != nil || len(evs) != 1 ||
+			!strings.Contains(evs[0].Detail, "deleted 1 untagged manifest(s) and removed 2 unreferenced blob link(s)") {
+			t.Fatalf("audit events of the run (none for the dry run): %+v %v", evs, err)
+		}
 		if res.ManifestsDeleted != 1 || res.LinksRemoved != 2 {
 			t.Fatalf("run: %+v; want v1's manifest and its config and old-layer links", res)
 		}

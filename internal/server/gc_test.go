@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,27 +11,30 @@ import (
 	"github.com/moat-registry/moat/internal/config"
 )
 
+// send makes one request and returns the status and body.
+func send(t *testing.T, method, u, auth, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
 // TestGCWiring: the schedule runs (counted on /metrics) and the
 // garbageCollect action answers through the management API.
 func TestGCWiring(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "gc-password-1")
 	data, metrics := freeAddr(t), freeAddr(t)
-	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
+	srv := runServer(t, config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
 		GC:        config.GC{Interval: "20ms", Grace: "0"},
 		Listeners: []config.Listener{{Name: "default", Address: data, Kind: config.KindPublic}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- srv.Run(ctx, func([]net.Addr) { close(ready) }) }()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
 	base := "http://" + data
 	reg := base + "/subscriptions/" + srv.Subscription() + "/resourceGroups/default/providers/Microsoft.ContainerRegistry/registries/gcwiring"
 	tok := loginToken(t, base, srv.Tenant(), "gc-password-1")
@@ -42,15 +43,7 @@ func TestGCWiring(t *testing.T) {
 		if strings.Contains(u, "?") {
 			sep = "&"
 		}
-		req, _ := http.NewRequest(method, u+sep+"api-version=2025-11-01", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return send(t, method, u+sep+"api-version=2025-11-01", "Bearer "+tok, body)
 	}
 	if st, b := call(http.MethodPut, reg, `{"sku":{"name":"Premium"},"properties":{"policies":{"retentionPolicy":{"days":0,"status":"enabled"}}}}`); st != http.StatusCreated {
 		t.Fatalf("create: %d %s", st, b)
@@ -72,13 +65,8 @@ func TestGCWiring(t *testing.T) {
 	body := ""
 	for time.Now().Before(deadline) && !strings.Contains(body, want) {
 		time.Sleep(20 * time.Millisecond)
-		resp, err := http.Get("http://" + metrics + "/metrics")
-		if err != nil {
-			continue
-		}
-		bb, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(bb)
+		_, b := send(t, http.MethodGet, "http://"+metrics+"/metrics", "", "")
+		body = string(b)
 	}
 	for _, m := range []string{want, `moat_gc_runs_total{outcome="dry-run"} 1`, "moat_gc_deleted_blobs_total", "moat_gc_freed_bytes_total", "moat_gc_expired_uploads_total"} {
 		if !strings.Contains(body, m) {

@@ -79,58 +79,30 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 		if err := tx.QueryRow(ctx, `SELECT gen FROM repositories WHERE reg = $1 AND name = $2`, reg, repo).Scan(&c.Gen); err != nil {
 			return noRows(err)
 		}
-		rows, err := tx.Query(ctx, `SELECT digest, media_type, content, subject, created_at FROM manifests WHERE reg = $1 AND repo = $2`, reg, repo)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var m meta.StoredManifest
-			var d, subject string
-			var at int64
-			if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at); err != nil {
-				rows.Close()
+		for _, q := range []struct {
+			sql  string
+			scan func(meta.Rows) error
+		}{
+			{`SELECT digest, media_type, content, subject, created_at FROM manifests WHERE reg = $1 AND repo = $2`, c.ScanStoredManifests},
+			{`SELECT DISTINCT digest FROM tags WHERE reg = $1 AND repo = $2`, c.ScanTagged},
+			{`SELECT digest, size, created_at FROM blobs WHERE reg = $1 AND repo = $2`, c.ScanLinks},
+		} {
+			rows, err := tx.Query(ctx, q.sql, reg, repo)
+			if err != nil {
 				return err
 			}
-			m.Digest, m.Subject, m.Pushed = digest.Digest(d), digest.Digest(subject), time.Unix(0, at)
-			c.Manifests = append(c.Manifests, &m)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		tagged, err := pgx.CollectRows(mustQuery(ctx, tx, `SELECT DISTINCT digest FROM tags WHERE reg = $1 AND repo = $2`, reg, repo), pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, d := range tagged {
-			c.Tagged[digest.Digest(d)] = true
-		}
-		links, err := tx.Query(ctx, `SELECT digest, size, created_at FROM blobs WHERE reg = $1 AND repo = $2`, reg, repo)
-		if err != nil {
-			return err
-		}
-		defer links.Close()
-		for links.Next() {
-			var l meta.Link
-			var d string
-			var at int64
-			if err := links.Scan(&d, &l.Size, &at); err != nil {
+			err = q.scan(rows)
+			rows.Close()
+			if err != nil {
 				return err
 			}
-			l.Digest, l.Linked = digest.Digest(d), time.Unix(0, at)
-			c.Links = append(c.Links, l)
 		}
-		return links.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// mustQuery returns the rows of q; CollectRows reports a failed query's error.
-func mustQuery(ctx context.Context, tx pgx.Tx, q string, args ...any) pgx.Rows {
-	rows, _ := tx.Query(ctx, q, args...)
-	return rows
 }
 
 func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64, manifests, links []digest.Digest, linkCutoff time.Time) (meta.Swept, error) {
@@ -217,11 +189,7 @@ func (s *Store) ClearTombstone(ctx context.Context, d digest.Digest) error {
 
 func (s *Store) Tombstones(ctx context.Context) ([]digest.Digest, error) {
 	ds, err := s.strings(ctx, `SELECT digest FROM blob_tombstones ORDER BY digest`)
-	out := make([]digest.Digest, len(ds))
-	for i, d := range ds {
-		out[i] = digest.Digest(d)
-	}
-	return out, err
+	return meta.Digests(ds), err
 }
 
 func (s *Store) ForgetRemoved(ctx context.Context, t time.Time) error {
@@ -235,17 +203,7 @@ func (s *Store) ListUploads(ctx context.Context, before time.Time) ([]*meta.Uplo
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*meta.Upload
-	for rows.Next() {
-		var u meta.Upload
-		var at int64
-		if err := rows.Scan(&u.ID, &u.Registry, &u.Repository, &at); err != nil {
-			return nil, err
-		}
-		u.CreatedAt = time.Unix(0, at).UTC()
-		out = append(out, &u)
-	}
-	return out, rows.Err()
+	return meta.ScanUploads(rows)
 }
 
 // LockGC holds a session advisory lock on a connection of its own until

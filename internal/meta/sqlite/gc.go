@@ -47,64 +47,25 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 	if err := tx.QueryRowContext(ctx, `SELECT gen FROM repositories WHERE reg = ? AND name = ?`, reg, repo).Scan(&c.Gen); err != nil {
 		return nil, noRows(err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT digest, media_type, content, subject, created_at FROM manifests WHERE reg = ? AND repo = ?`, reg, repo)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m meta.StoredManifest
-		var d, subject string
-		var at int64
-		if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at); err != nil {
+	for _, q := range []struct {
+		sql  string
+		scan func(meta.Rows) error
+	}{
+		{`SELECT digest, media_type, content, subject, created_at FROM manifests WHERE reg = ? AND repo = ?`, c.ScanStoredManifests},
+		{`SELECT DISTINCT digest FROM tags WHERE reg = ? AND repo = ?`, c.ScanTagged},
+		{`SELECT digest, size, created_at FROM blobs WHERE reg = ? AND repo = ?`, c.ScanLinks},
+	} {
+		rows, err := tx.QueryContext(ctx, q.sql, reg, repo)
+		if err != nil {
 			return nil, err
 		}
-		m.Digest, m.Subject, m.Pushed = digest.Digest(d), digest.Digest(subject), time.Unix(0, at)
-		c.Manifests = append(c.Manifests, &m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	tagged, err := queryStrings(ctx, tx, `SELECT DISTINCT digest FROM tags WHERE reg = ? AND repo = ?`, reg, repo)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range tagged {
-		c.Tagged[digest.Digest(d)] = true
-	}
-	links, err := tx.QueryContext(ctx, `SELECT digest, size, created_at FROM blobs WHERE reg = ? AND repo = ?`, reg, repo)
-	if err != nil {
-		return nil, err
-	}
-	defer links.Close()
-	for links.Next() {
-		var l meta.Link
-		var d string
-		var at int64
-		if err := links.Scan(&d, &l.Size, &at); err != nil {
+		err = q.scan(rows)
+		rows.Close()
+		if err != nil {
 			return nil, err
 		}
-		l.Digest, l.Linked = digest.Digest(d), time.Unix(0, at)
-		c.Links = append(c.Links, l)
 	}
-	return c, links.Err()
-}
-
-func queryStrings(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return c, nil
 }
 
 func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64, manifests, links []digest.Digest, linkCutoff time.Time) (meta.Swept, error) {
@@ -189,11 +150,7 @@ func (s *Store) ClearTombstone(ctx context.Context, d digest.Digest) error {
 
 func (s *Store) Tombstones(ctx context.Context) ([]digest.Digest, error) {
 	ds, err := s.strings(ctx, `SELECT digest FROM blob_tombstones ORDER BY digest`)
-	out := make([]digest.Digest, len(ds))
-	for i, d := range ds {
-		out[i] = digest.Digest(d)
-	}
-	return out, err
+	return meta.Digests(ds), err
 }
 
 func (s *Store) ForgetRemoved(ctx context.Context, t time.Time) error {
@@ -207,17 +164,7 @@ func (s *Store) ListUploads(ctx context.Context, before time.Time) ([]*meta.Uplo
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*meta.Upload
-	for rows.Next() {
-		var u meta.Upload
-		var at int64
-		if err := rows.Scan(&u.ID, &u.Registry, &u.Repository, &at); err != nil {
-			return nil, err
-		}
-		u.CreatedAt = time.Unix(0, at).UTC()
-		out = append(out, &u)
-	}
-	return out, rows.Err()
+	return meta.ScanUploads(rows)
 }
 
 func (s *Store) LockGC(ctx context.Context, wait bool) (func(), bool, error) {

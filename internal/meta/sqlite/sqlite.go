@@ -327,15 +327,7 @@ func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, e
 		return nil, err
 	}
 	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return meta.ScanStrings(rows)
 }
 
 func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {

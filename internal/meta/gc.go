@@ -86,3 +86,50 @@ type Swept struct {
 	Manifests int
 	Links     int
 }
+
+// SweepSQL are the statements of a sweep in a SQL store's dialect. Their
+// arguments: DeleteManifest and DeleteTags (reg, repo, digest), DeleteLink
+// (reg, repo, digest, cutoff ns), Remember (reg, repo, digest, now ns).
+type SweepSQL struct {
+	DeleteManifest, DeleteTags, DeleteLink, Remember string
+}
+
+// Sweep is the body of SweepRepository shared by the SQL stores, after the
+// generation check; exec runs one statement in the store's transaction and
+// returns the rows it affected.
+func Sweep(exec func(q string, args ...any) (int64, error), q SweepSQL, reg, repo string, manifests, links []digest.Digest, linkCutoff time.Time) (Swept, error) {
+	var sw Swept
+	now := time.Now().UnixNano()
+	step := func(d digest.Digest, del string, delArgs []any, also string) (bool, error) {
+		n, err := exec(del, delArgs...)
+		if err != nil || n == 0 {
+			return false, err
+		}
+		if also != "" {
+			if _, err := exec(also, reg, repo, d.String()); err != nil {
+				return false, err
+			}
+		}
+		_, err = exec(q.Remember, reg, repo, d.String(), now)
+		return err == nil, err
+	}
+	for _, d := range manifests {
+		ok, err := step(d, q.DeleteManifest, []any{reg, repo, d.String()}, q.DeleteTags)
+		if err != nil {
+			return sw, err
+		}
+		if ok {
+			sw.Manifests++
+		}
+	}
+	for _, d := range links {
+		ok, err := step(d, q.DeleteLink, []any{reg, repo, d.String(), linkCutoff.UnixNano()}, "")
+		if err != nil {
+			return sw, err
+		}
+		if ok {
+			sw.Links++
+		}
+	}
+	return sw, nil
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -26,8 +27,21 @@ func freeAddr(t *testing.T) string {
 func TestDecisionMetricsScraped(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "metrics-password-1")
 	data, metrics := freeAddr(t), freeAddr(t)
-	srv := runServer(t, config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
+	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
 		Listeners: []config.Listener{{Name: "default", Address: data, Kind: config.KindPublic}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- srv.Run(ctx, func([]net.Addr) { close(ready) }) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
 	// A registry with default action Deny; the loopback client matches no rule.
 	base := "http://" + data
 	mgmt := base + "/subscriptions/" + srv.Subscription() + "/resourceGroups/default/providers/"

@@ -105,6 +105,14 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 	return c, nil
 }
 
+var sweepSQL = meta.SweepSQL{
+	DeleteManifest: `DELETE FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`,
+	DeleteTags:     `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND digest = $3`,
+	DeleteLink:     `DELETE FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3 AND created_at < $4`,
+	Remember: `INSERT INTO gc_removed (reg, repo, digest, removed_at) VALUES ($1,$2,$3,$4)
+		ON CONFLICT (reg, repo, digest) DO UPDATE SET removed_at = excluded.removed_at`,
+}
+
 func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64, manifests, links []digest.Digest, linkCutoff time.Time) (meta.Swept, error) {
 	var sw meta.Swept
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -116,41 +124,12 @@ func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64
 		if cur != gen {
 			return meta.ErrConflict
 		}
-		now := time.Now().UnixNano()
-		remember := func(d digest.Digest) error {
-			_, err := tx.Exec(ctx, `INSERT INTO gc_removed (reg, repo, digest, removed_at) VALUES ($1,$2,$3,$4)
-				ON CONFLICT (reg, repo, digest) DO UPDATE SET removed_at = excluded.removed_at`, reg, repo, d.String(), now)
-			return err
-		}
-		for _, d := range manifests {
-			tag, err := tx.Exec(ctx, `DELETE FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() > 0 {
-				sw.Manifests++
-				if _, err := tx.Exec(ctx, `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String()); err != nil {
-					return err
-				}
-				if err := remember(d); err != nil {
-					return err
-				}
-			}
-		}
-		for _, d := range links {
-			tag, err := tx.Exec(ctx, `DELETE FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3 AND created_at < $4`,
-				reg, repo, d.String(), linkCutoff.UnixNano())
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() > 0 {
-				sw.Links++
-				if err := remember(d); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		var err error
+		sw, err = meta.Sweep(func(q string, args ...any) (int64, error) {
+			tag, err := tx.Exec(ctx, q, args...)
+			return tag.RowsAffected(), err
+		}, sweepSQL, reg, repo, manifests, links, linkCutoff)
+		return err
 	})
 	return sw, err
 }

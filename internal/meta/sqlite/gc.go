@@ -68,6 +68,13 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 	return c, nil
 }
 
+var sweepSQL = meta.SweepSQL{
+	DeleteManifest: `DELETE FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`,
+	DeleteTags:     `DELETE FROM tags WHERE reg = ? AND repo = ? AND digest = ?`,
+	DeleteLink:     `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ? AND created_at < ?`,
+	Remember:       `INSERT OR REPLACE INTO gc_removed (reg, repo, digest, removed_at) VALUES (?,?,?,?)`,
+}
+
 func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64, manifests, links []digest.Digest, linkCutoff time.Time) (meta.Swept, error) {
 	var sw meta.Swept
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -79,40 +86,15 @@ func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64
 		if cur != gen {
 			return meta.ErrConflict
 		}
-		now := time.Now().UnixNano()
-		remember := func(d digest.Digest) error {
-			_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO gc_removed (reg, repo, digest, removed_at) VALUES (?,?,?,?)`, reg, repo, d.String(), now)
-			return err
-		}
-		for _, d := range manifests {
-			res, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+		var err error
+		sw, err = meta.Sweep(func(q string, args ...any) (int64, error) {
+			res, err := tx.ExecContext(ctx, q, args...)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				sw.Manifests++
-				if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String()); err != nil {
-					return err
-				}
-				if err := remember(d); err != nil {
-					return err
-				}
-			}
-		}
-		for _, d := range links {
-			res, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ? AND created_at < ?`,
-				reg, repo, d.String(), linkCutoff.UnixNano())
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				sw.Links++
-				if err := remember(d); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+			return res.RowsAffected()
+		}, sweepSQL, reg, repo, manifests, links, linkCutoff)
+		return err
 	})
 	return sw, err
 }

@@ -29,10 +29,11 @@ const (
 	TypeDelete = "delete"
 	TypeConfig = "config"
 	TypeDenial = "denial"
+	TypeGC     = "gc"
 )
 
 // Types are the event types a query may filter on.
-var Types = []string{TypeSignIn, TypeToken, TypePush, TypePull, TypeDelete, TypeConfig, TypeDenial}
+var Types = []string{TypeSignIn, TypeToken, TypePush, TypePull, TypeDelete, TypeConfig, TypeDenial, TypeGC}
 
 // ValidType reports whether t is an event type ("" means all).
 func ValidType(t string) bool {

@@ -14,7 +14,7 @@ func newACR() *cobra.Command {
 	return parent("acr", "Manage container registries",
 		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(), acrLogin(), newCredential(),
 		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource(), newACRIdentity(),
-		newACRAudit(), acrCheckHealth(), newACRTask(), acrImport())
+		newACRAudit(), acrCheckHealth(), newACRTask(), acrImport(), newACRConfig(), acrGC())
 }
 
 // registryTable is az's acr table: NAME, RESOURCE GROUP, LOCATION, SKU,

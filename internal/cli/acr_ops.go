@@ -25,7 +25,7 @@ func newACRAudit() *cobra.Command {
 			flags: func(cmd *cobra.Command) {
 				registryNameFlag(cmd)
 				cmd.Flags().String("since", "24h", "how far back, as a duration (15m, 1h, 720h)")
-				cmd.Flags().String("type", "", "only events of this type: signin, token, push, pull, delete, config or denial")
+				cmd.Flags().String("type", "", "only events of this type: signin, token, push, pull, delete, config, gc or denial")
 			},
 			table: auditTable,
 			run: func(x *exec) (any, error) {
@@ -72,7 +72,7 @@ func newAudit() *cobra.Command {
 				"  moat audit list --type signin --output table",
 			flags: func(cmd *cobra.Command) {
 				cmd.Flags().String("since", "24h", "how far back, as a duration (15m, 1h, 720h)")
-				cmd.Flags().String("type", "", "only events of this type: signin, token, push, pull, delete, config or denial")
+				cmd.Flags().String("type", "", "only events of this type: signin, token, push, pull, delete, config, gc or denial")
 			},
 			table: auditTable,
 			run: func(x *exec) (any, error) {

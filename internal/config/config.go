@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -39,6 +40,46 @@ type Config struct {
 	// TrustedServices are the service types whose system-assigned identities
 	// may bypass network rules (default: tasks, registry import, ML workspaces).
 	TrustedServices []string `yaml:"trustedServices"`
+	// GC schedules garbage collection (docs/gc.md).
+	GC GC `yaml:"gc"`
+}
+
+// GC is the garbage collection schedule, as durations ("1h", "30m"; "0" for
+// none). Interval 0 turns the schedule off (moat acr gc still runs it).
+type GC struct {
+	Interval string `yaml:"interval"`
+	Grace    string `yaml:"grace"`
+}
+
+// Defaults of the garbage collection and upload expiry settings.
+const (
+	DefaultGCInterval   = time.Hour
+	DefaultGCGrace      = time.Hour
+	DefaultUploadExpiry = 24 * time.Hour
+)
+
+// GCInterval, GCGrace and UploadExpiry are the parsed settings (Validate
+// has checked them).
+func (c *Config) GCInterval() time.Duration {
+	d, _ := duration(c.GC.Interval, DefaultGCInterval)
+	return d
+}
+func (c *Config) GCGrace() time.Duration { d, _ := duration(c.GC.Grace, DefaultGCGrace); return d }
+func (c *Config) UploadExpiry() time.Duration {
+	d, _ := duration(c.Limits.UploadExpiry, DefaultUploadExpiry)
+	return d
+}
+
+// duration parses a non-negative duration; "" is def.
+func duration(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 1h or 30m (0 for none)", v)
+	}
+	return d, nil
 }
 
 // S3 is the S3 blob store's location. The credentials come only from the
@@ -61,6 +102,8 @@ type Limits struct {
 	IPRules             int `yaml:"ipRules"`
 	VirtualNetworkRules int `yaml:"virtualNetworkRules"`
 	PrivateEndpoints    int `yaml:"privateEndpoints"`
+	// UploadExpiry: upload sessions idle longer are removed (default 24h; 0 = never).
+	UploadExpiry string `yaml:"uploadExpiry"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.
@@ -98,6 +141,9 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("metrics-listen", "", "address of a separate listener for Prometheus /metrics (env MOAT_METRICS_LISTEN; default off)")
 	fs.String("log-format", "", "request and server log format: json or text (env MOAT_LOG_FORMAT; default text)")
 	fs.String("audit-retention", "", "how long audit events are kept, e.g. 720h (env MOAT_AUDIT_RETENTION; default 30 days)")
+	fs.String("gc-interval", "", "how often garbage collection runs, e.g. 1h; 0 = never (env MOAT_GC_INTERVAL; default 1h)")
+	fs.String("gc-grace", "", "blob links and blobs younger than this are never collected, e.g. 1h (env MOAT_GC_GRACE; default 1h)")
+	fs.String("upload-expiry", "", "idle upload sessions older than this are removed, e.g. 24h; 0 = never (env MOAT_UPLOAD_EXPIRY; default 24h)")
 	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
@@ -129,6 +175,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.Postgres, "postgres")
 	override(&c.LogFormat, "log-format")
 	override(&c.AuditRetention, "audit-retention")
+	override(&c.GC.Interval, "gc-interval")
+	override(&c.GC.Grace, "gc-grace")
+	override(&c.Limits.UploadExpiry, "upload-expiry")
 	override(&c.S3.Bucket, "s3-bucket")
 	override(&c.S3.Endpoint, "s3-endpoint")
 	override(&c.S3.Region, "s3-region")
@@ -170,6 +219,12 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 func (c *Config) Validate() error {
 	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
 		return fmt.Errorf("limits must not be negative")
+	}
+	for _, d := range []struct{ name, v string }{{"gc.interval (--gc-interval, MOAT_GC_INTERVAL)", c.GC.Interval},
+		{"gc.grace (--gc-grace, MOAT_GC_GRACE)", c.GC.Grace}, {"limits.uploadExpiry (--upload-expiry, MOAT_UPLOAD_EXPIRY)", c.Limits.UploadExpiry}} {
+		if _, err := duration(d.v, 0); err != nil {
+			return fmt.Errorf("%s: %v", d.name, err)
+		}
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("--log-format / MOAT_LOG_FORMAT %q must be json or text", c.LogFormat)

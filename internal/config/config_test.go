@@ -3,7 +3,9 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -47,6 +49,22 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestGCSettings(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.GCInterval() != DefaultGCInterval || c.GCGrace() != DefaultGCGrace || c.UploadExpiry() != DefaultUploadExpiry {
+		t.Fatalf("defaults: %v %v %v %v", c.GCInterval(), c.GCGrace(), c.UploadExpiry(), err)
+	}
+	file := filepath.Join(t.TempDir(), "moat.yaml")
+	os.WriteFile(file, []byte("gc:\n  interval: 30m\n  grace: 2h\nlimits:\n  uploadExpiry: 48h\n"), 0o600)
+	c, err = load(t, []string{"--config", file, "--gc-interval", "0"}, map[string]string{"MOAT_GC_GRACE": "10m"})
+	if err != nil || c.GCInterval() != 0 || c.GCGrace() != 10*time.Minute || c.UploadExpiry() != 48*time.Hour {
+		t.Fatalf("file, env and flag: %v %v %v %v", c.GCInterval(), c.GCGrace(), c.UploadExpiry(), err)
+	}
+	if _, err := load(t, []string{"--upload-expiry", "soon"}, nil); err == nil || !strings.Contains(err.Error(), "limits.uploadExpiry") {
+		t.Fatalf("bad --upload-expiry: %v", err)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	dir := t.TempDir()
 	for name, yml := range map[string]string{
@@ -56,6 +74,9 @@ func TestInvalid(t *testing.T) {
 		"vnet no id":    "listeners:\n  - address: :1\n    kind: virtualNetwork\n",
 		"bad proxy":     "listeners:\n  - address: :1\n    trustedProxies: [\"10.0.0.1\"]\n",
 		"tls half":      "tlsCert: /x.pem\n",
+		"gc interval":   "gc:\n  interval: hourly\n",
+		"gc grace < 0":  "gc:\n  grace: -1h\n",
+		"upload expiry": "limits:\n  uploadExpiry: 1d\n",
 	} {
 		f := filepath.Join(dir, "c.yaml")
 		os.WriteFile(f, []byte(yml), 0o600)

@@ -29,6 +29,7 @@ type Store interface {
 	Uploads
 	Settings
 	Resources
+	GC
 	Close() error
 }
 
@@ -96,6 +97,11 @@ type Manifest struct {
 	Subject      digest.Digest
 	ArtifactType string
 	Annotations  map[string]string
+	// Refs are the digests the manifest references (config, layers, an
+	// index's children; not its subject). PutManifest refuses the manifest
+	// (ErrReferenceRemoved) if garbage collection removed one of them from the
+	// repository and it was not pushed or linked again since.
+	Refs []digest.Digest
 }
 
 // Descriptor returns the manifest's descriptor as the referrers API lists it.
@@ -129,6 +135,7 @@ type Manifests interface {
 
 // BlobLinks records which repositories may serve which blobs.
 type BlobLinks interface {
+	// LinkBlob links d into the repository, or returns ErrBlobDeleting.
 	LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error
 	// BlobSize returns the size of a blob linked into the repository.
 	BlobSize(ctx context.Context, reg, repo string, d digest.Digest) (int64, error)

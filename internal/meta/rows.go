@@ -1,6 +1,8 @@
 package meta
 
 import (
+	"time"
+
 	"encoding/json"
 
 	"github.com/opencontainers/go-digest"
@@ -32,4 +34,81 @@ func ScanReferrers(rows Rows) ([]ocispec.Descriptor, error) {
 		out = append(out, desc)
 	}
 	return out, rows.Err()
+}
+
+// ScanStrings reads one text column; the result is never nil.
+func ScanStrings(rows Rows) ([]string, error) {
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ScanUploads reads rows of (id, reg, repo, created_at nanoseconds).
+func ScanUploads(rows Rows) ([]*Upload, error) {
+	var out []*Upload
+	for rows.Next() {
+		var u Upload
+		var at int64
+		if err := rows.Scan(&u.ID, &u.Registry, &u.Repository, &at); err != nil {
+			return nil, err
+		}
+		u.CreatedAt = time.Unix(0, at).UTC()
+		out = append(out, &u)
+	}
+	return out, rows.Err()
+}
+
+// ScanStoredManifests reads rows of (digest, media_type, content, subject,
+// created_at nanoseconds) into c.Manifests.
+func (c *RepositoryContent) ScanStoredManifests(rows Rows) error {
+	for rows.Next() {
+		var m StoredManifest
+		var d, subject string
+		var at int64
+		if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at); err != nil {
+			return err
+		}
+		m.Digest, m.Subject, m.Pushed = digest.Digest(d), digest.Digest(subject), time.Unix(0, at)
+		c.Manifests = append(c.Manifests, &m)
+	}
+	return rows.Err()
+}
+
+// ScanTagged reads rows of one digest column into c.Tagged.
+func (c *RepositoryContent) ScanTagged(rows Rows) error {
+	ds, err := ScanStrings(rows)
+	for _, d := range ds {
+		c.Tagged[digest.Digest(d)] = true
+	}
+	return err
+}
+
+// ScanLinks reads rows of (digest, size, created_at nanoseconds) into c.Links.
+func (c *RepositoryContent) ScanLinks(rows Rows) error {
+	for rows.Next() {
+		var l Link
+		var d string
+		var at int64
+		if err := rows.Scan(&d, &l.Size, &at); err != nil {
+			return err
+		}
+		l.Digest, l.Linked = digest.Digest(d), time.Unix(0, at)
+		c.Links = append(c.Links, l)
+	}
+	return rows.Err()
+}
+
+// Digests converts strings to digests.
+func Digests(ss []string) []digest.Digest {
+	out := make([]digest.Digest, len(ss))
+	for i, s := range ss {
+		out[i] = digest.Digest(s)
+	}
+	return out
 }

@@ -40,6 +40,8 @@ func FuzzManagementJSON(f *testing.F) {
 	seed(peBody(subnetPath("fuzzvnet", "s1"), regPath("fuzzreg"), false, "::1"))
 	for _, s := range []string{`null`, `[]`, `""`, `0`, `{}`, `{"properties":null}`, `{"properties":{"networkRuleSet":null}}`,
 		`{"sku":{"name":"Premium"},"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[null,{}]}}}`,
+		`{"properties":{"policies":{"retentionPolicy":{"days":0,"status":"enabled"}}}}`, `{"properties":{"policies":null}}`,
+		`{"properties":{"policies":{"retentionPolicy":null}}}`, `{"properties":{"policies":{"retentionPolicy":{"days":1e9,"status":"Disabled"}}}}`,
 		`{"properties":{"addressSpace":{"addressPrefixes":[""]},"subnets":[{}]}}`,
 		`{"properties":{"subnet":{},"privateLinkServiceConnections":[{}],"ipConfigurations":[{}]}}`,
 		`{"properties":{"addressPrefixes":["10.0.2.0/24"],"serviceEndpoints":[{"service":"Microsoft.ContainerRegistry","locations":[]}]}}`} {

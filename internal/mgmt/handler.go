@@ -67,6 +67,8 @@ type Handler struct {
 	// token for a principal (registry import). Both nil: no tasks or imports.
 	Tasks *tasks.Service
 	Mint  func(host, principal string, scopes []string) (string, error)
+	// GC runs garbage collection (nil: garbageCollect is not served).
+	GC GarbageCollector
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +140,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return h.auditEvents(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "listCredentials"), id.Is("Microsoft.ContainerRegistry", "registries", "regenerateCredential"):
 		return h.adminCredentials(w, r, id)
+	case id.Is("Microsoft.ContainerRegistry", "registries", "garbageCollect") && h.GC != nil:
+		return h.garbageCollect(w, r, id)
 	case id.Is("Microsoft.ContainerRegistry", "registries", "privateLinkResources"):
 		return h.privateLinkResources(w, r, id)
 	case id.Is("Microsoft.Network", "virtualNetworks"):

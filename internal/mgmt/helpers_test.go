@@ -30,7 +30,8 @@ type env struct {
 	srv *httptest.Server
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv serves a management API; opts may complete the handler.
+func newEnv(t testing.TB, opts ...func(*mgmt.Handler, *sqlite.Store)) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
@@ -44,6 +45,9 @@ func newEnv(t testing.TB) *env {
 	}
 	h := &mgmt.Handler{Meta: store, Index: idx, Subscription: sub, Location: "local", Limits: testLimits,
 		LoginServer: func(r *http.Request, name string) string { return r.Host + "/" + strings.ToLower(name) }}
+	for _, o := range opts {
+		o(h, store)
+	}
 	if err := h.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -162,6 +162,7 @@ func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryRes
 	if p.NetworkRuleSet != nil {
 		cur.NetworkRuleSet = p.NetworkRuleSet
 	}
+	mergePolicies(&cur, p.Policies)
 	return sku, cur.WithDefaults(), nil
 }
 

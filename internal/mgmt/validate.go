@@ -36,6 +36,9 @@ func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry,
 	if err := h.checkSKU(ctx, existing, sku, p); err != nil {
 		return err
 	}
+	if err := checkRetention(existing, sku, p); err != nil {
+		return err
+	}
 	if rs.IPRules, err = h.checkIPRules(rs.IPRules, sku); err != nil {
 		return err
 	}

@@ -44,6 +44,30 @@ type RegistryProperties struct {
 	NetworkRuleBypassAllowedForTasks *bool                       `json:"networkRuleBypassAllowedForTasks,omitempty"`
 	DataEndpointEnabled              *bool                       `json:"dataEndpointEnabled,omitempty"`
 	PrivateEndpointConnections       []PrivateEndpointConnection `json:"privateEndpointConnections,omitempty"`
+	Policies                         *Policies                   `json:"policies,omitempty"`
+}
+
+// Policies are a registry's policies; moat implements the retention policy.
+type Policies struct {
+	RetentionPolicy *RetentionPolicy `json:"retentionPolicy,omitempty"`
+}
+
+// RetentionPolicy: when enabled, garbage collection deletes untagged
+// manifests pushed more than Days days ago, and the blob links no manifest of
+// the repository references (docs/gc.md).
+type RetentionPolicy struct {
+	Days            int        `json:"days"`
+	Status          string     `json:"status"` // enabled or disabled
+	LastUpdatedTime *time.Time `json:"lastUpdatedTime,omitempty"`
+}
+
+// Retention returns the registry's retention policy if it is enabled.
+func (p RegistryProperties) Retention() (days int, enabled bool) {
+	if p.Policies == nil || p.Policies.RetentionPolicy == nil {
+		return 0, false
+	}
+	rp := p.Policies.RetentionPolicy
+	return rp.Days, rp.Status == "enabled"
 }
 
 type NetworkRuleSet struct {
@@ -107,6 +131,13 @@ func (p RegistryProperties) WithDefaults() RegistryProperties {
 	}
 	if p.NetworkRuleSet.VirtualNetworkRules == nil {
 		p.NetworkRuleSet.VirtualNetworkRules = []VirtualNetworkRule{}
+	}
+	if p.Policies == nil {
+		p.Policies = &Policies{}
+	}
+	if p.Policies.RetentionPolicy == nil {
+		// ACR's default: 7 days, disabled.
+		p.Policies.RetentionPolicy = &RetentionPolicy{Days: 7, Status: "disabled"}
 	}
 	return p
 }

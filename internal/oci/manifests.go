@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
@@ -111,7 +112,13 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, t target, 
 	if p.Subject != nil {
 		m.Subject = p.Subject.Digest
 	}
-	if err := h.Meta.PutManifest(ctx, t.reg.Key, t.repo, m, tags...); err != nil {
+	for _, ref := range append(p.Blobs, p.Manifests...) {
+		m.Refs = append(m.Refs, ref.Digest)
+	}
+	if err := h.Meta.PutManifest(ctx, t.reg.Key, t.repo, m, tags...); errors.Is(err, meta.ErrReferenceRemoved) {
+		return errcode.New(errcode.ManifestBlobUnknown, "%v while the manifest was being pushed; push it again, then the manifest",
+			strings.TrimPrefix(err.Error(), "meta: "))
+	} else if err != nil {
 		return errcode.Wrap(errcode.Internal, err, "")
 	}
 	if p.Subject != nil {

@@ -88,10 +88,33 @@ func (h *Handler) mount(ctx context.Context, host string, t target, d digest.Dig
 	} else if err != nil {
 		return false, errcode.Wrap(errcode.Internal, err, "")
 	}
-	if err := h.Meta.LinkBlob(ctx, t.reg.Key, t.repo, d, size); err != nil {
-		return false, errcode.Wrap(errcode.Internal, err, "")
+	if err := h.link(ctx, t, d, size); errors.Is(err, errBlobGone) {
+		return false, nil // upload it instead
+	} else if err != nil {
+		return false, err
 	}
 	return true, nil
+}
+
+// errBlobGone: garbage collection deleted (or is deleting) the blob's bytes.
+var errBlobGone = errors.New("blob deleted by garbage collection")
+
+// link links d into t. The link is refused while garbage collection deletes
+// d's bytes (a tombstone), and the bytes are checked after linking: GC may
+// have deleted them between the client's commit and this link, which the
+// check then sees (docs/gc.md, the safety argument).
+func (h *Handler) link(ctx context.Context, t target, d digest.Digest, size int64) error {
+	if err := h.Meta.LinkBlob(ctx, t.reg.Key, t.repo, d, size); errors.Is(err, meta.ErrBlobDeleting) {
+		return errBlobGone
+	} else if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	if _, err := h.Blobs.Stat(ctx, d); errors.Is(err, blob.ErrNotFound) {
+		return errBlobGone
+	} else if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	return nil
 }
 
 // upload serves /blobs/uploads/<id>: PATCH a chunk, PUT to finish, GET status, DELETE to cancel.
@@ -210,8 +233,10 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, t target, u blo
 		return commitErr(err, d)
 	}
 	h.Meta.DeleteUpload(ctx, id)
-	if err := h.Meta.LinkBlob(ctx, t.reg.Key, t.repo, d, size); err != nil {
-		return errcode.Wrap(errcode.Internal, err, "")
+	if err := h.link(ctx, t, d, size); errors.Is(err, errBlobGone) {
+		return errcode.New(errcode.BlobUnknown, "blob %s was deleted by garbage collection while it was being pushed; upload it again", d)
+	} else if err != nil {
+		return err
 	}
 	return blobCreated(w, t, d)
 }

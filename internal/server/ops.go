@@ -11,6 +11,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/oci"
 )
 
@@ -25,6 +26,8 @@ func (s *Server) openOps() error {
 		retention = d
 	}
 	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: retention})
+	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GCGrace(), UploadExpiry: s.cfg.UploadExpiry(),
+		Metrics: gc.NewMetrics(s.metrics), Audit: s.auditLog}
 	s.obs = newObserver(s.metrics, s.auditLog, s.index, s.meta, s.dir, oci.Addressing{Suffix: s.cfg.LoginServerSuffix})
 	s.migrated.Store(true)
 	return nil
@@ -37,12 +40,20 @@ func (s *Server) opsRoutes(mux *http.ServeMux, h http.Handler) http.Handler {
 	return s.obs.wrap(h)
 }
 
-// startOps starts the audit writer; the returned stop writes what is queued.
+// startOps starts the audit writer and the garbage collection schedule; the
+// returned stop ends the schedule and writes what is queued.
 func (s *Server) startOps() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.auditLog.Run(ctx, time.Hour); close(done) }()
-	return func() { cancel(); <-done }
+	gcDone := make(chan struct{})
+	go func() {
+		if every := s.cfg.GCInterval(); every > 0 {
+			s.gc.Loop(ctx, every)
+		}
+		close(gcDone)
+	}()
+	return func() { cancel(); <-gcDone; <-done }
 }
 
 // loadCerts reads the TLS certificate when TLS is configured.

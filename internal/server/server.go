@@ -21,6 +21,7 @@ import (
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	blobs3 "github.com/moat-registry/moat/internal/blob/s3"
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/postgres"
@@ -59,6 +60,7 @@ type Server struct {
 	tasks        *tasks.Service
 	// Operations (ops.go): audit trail, request observer, TLS certificates.
 	auditLog *audit.Log
+	gc       *gc.Collector
 	obs      *observer
 	certs    *certStore
 	migrated atomic.Bool
@@ -225,7 +227,7 @@ func (s *Server) routes(ctx context.Context) error {
 		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
 		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
-		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }}
+		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc}
 	if err := mg.Bootstrap(ctx); err != nil {
 		return err
 	}

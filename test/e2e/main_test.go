@@ -151,7 +151,9 @@ type server struct {
 	// server's first start; the clients log in as admin with it.
 	password string
 	// home is the HOME of every moat CLI run against this server.
-	home    string
+	home string
+	// env are extra variables of `moat serve` (e.g. MOAT_GC_GRACE).
+	env     []string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	exitErr error
@@ -270,7 +272,7 @@ func (s *server) start() error {
 	}
 	s.cmd = exec.Command(s.bin, "serve", "--data-dir", s.dataDir, "--listen", s.addr)
 	// The helpers drop the caller's MOAT_* variables; the password is set explicitly.
-	s.cmd.Env = append(isolatedEnv(s.home), "MOAT_ADMIN_PASSWORD="+s.password)
+	s.cmd.Env = append(append(isolatedEnv(s.home), "MOAT_ADMIN_PASSWORD="+s.password), s.env...)
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -98,6 +98,18 @@ var migrations = []string{
 	CREATE TABLE resources (key TEXT COLLATE "C" PRIMARY KEY, id TEXT NOT NULL, type TEXT COLLATE "C" NOT NULL,
 		body BYTEA NOT NULL, version BIGINT NOT NULL);
 	CREATE INDEX resources_type ON resources (lower(type), key);`,
+	// Garbage collection: push and link times (existing rows count from the
+	// upgrade), repository generations, blob tombstones, removals remembered.
+	`ALTER TABLE manifests ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE blobs ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE repositories ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;
+	UPDATE manifests SET created_at = (extract(epoch FROM now()) * 1e9)::bigint;
+	UPDATE blobs SET created_at = (extract(epoch FROM now()) * 1e9)::bigint;
+	CREATE INDEX blobs_by_digest ON blobs (digest);
+	CREATE TABLE blob_tombstones (digest TEXT COLLATE "C" PRIMARY KEY, created_at BIGINT NOT NULL);
+	CREATE TABLE gc_removed (reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL, digest TEXT COLLATE "C" NOT NULL,
+		removed_at BIGINT NOT NULL, PRIMARY KEY (reg, repo, digest));
+	CREATE INDEX uploads_created ON uploads (created_at);`,
 }
 
 // migrate brings the schema up to date. It holds a session advisory lock for
@@ -176,7 +188,7 @@ func lockRegistry(ctx context.Context, tx pgx.Tx, reg string) error {
 }
 
 // contentTables hold a registry's content, each with a reg column.
-var contentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads"}
+var contentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"}
 
 // --- registries
 
@@ -295,14 +307,21 @@ func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manif
 		ann, _ = json.Marshal(m.Annotations)
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+		if err := lockRegistry(ctx, tx, reg); err != nil {
+			return err
+		}
+		if err := bumpGen(ctx, tx, reg, repo); err != nil {
+			return err
+		}
+		if err := checkRefs(ctx, tx, reg, repo, m); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO manifests
-			(reg, repo, digest, media_type, content, subject, artifact_type, annotations) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+			(reg, repo, digest, media_type, content, subject, artifact_type, annotations, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 			ON CONFLICT (reg, repo, digest) DO UPDATE SET media_type = excluded.media_type, content = excluded.content,
-				subject = excluded.subject, artifact_type = excluded.artifact_type, annotations = excluded.annotations`,
-			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann)); err != nil {
+				subject = excluded.subject, artifact_type = excluded.artifact_type, annotations = excluded.annotations,
+				created_at = excluded.created_at`,
+			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann), time.Now().UnixNano()); err != nil {
 			return err
 		}
 		for _, t := range tags {
@@ -378,15 +397,7 @@ func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, e
 		return nil, err
 	}
 	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return meta.ScanStrings(rows)
 }
 
 func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {
@@ -425,11 +436,25 @@ func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest
 
 func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockDigest(ctx, tx, d); err != nil {
+			return err
+		}
+		var tomb bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blob_tombstones WHERE digest = $1)`, d.String()).Scan(&tomb); err != nil {
+			return err
+		}
+		if tomb {
+			return meta.ErrBlobDeleting
+		}
 		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO blobs (reg, repo, digest, size) VALUES ($1,$2,$3,$4)
-			ON CONFLICT (reg, repo, digest) DO UPDATE SET size = excluded.size`, reg, repo, d.String(), size)
+		if _, err := tx.Exec(ctx, `DELETE FROM gc_removed WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO blobs (reg, repo, digest, size, created_at) VALUES ($1,$2,$3,$4,$5)
+			ON CONFLICT (reg, repo, digest) DO UPDATE SET size = excluded.size, created_at = excluded.created_at`,
+			reg, repo, d.String(), size, time.Now().UnixNano())
 		return err
 	})
 }

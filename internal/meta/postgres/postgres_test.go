@@ -2,92 +2,26 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/metatest"
 	"github.com/moat-registry/moat/internal/meta/postgres"
+	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 )
 
-// dsn returns the server to test against (MOAT_TEST_POSTGRES). Without one the
-// tests are skipped, except under MOAT_E2E=1 (scripts/test), where they fail.
-func dsn(t *testing.T) string {
-	t.Helper()
-	d := os.Getenv("MOAT_TEST_POSTGRES")
-	if d != "" {
-		return d
-	}
-	const how = "run the tests through scripts/test (it starts a throwaway PostgreSQL with scripts/test-postgres), " +
-		"or install PostgreSQL with scripts/install-test-deps and run: scripts/test-postgres go test ./internal/meta/postgres/"
-	if os.Getenv("MOAT_E2E") == "1" {
-		t.Fatal("MOAT_TEST_POSTGRES is not set (a PostgreSQL connection string) but MOAT_E2E=1 requires the PostgreSQL tests: " + how)
-	}
-	t.Skip("MOAT_TEST_POSTGRES is not set (a PostgreSQL connection string); skipping the PostgreSQL store tests: " + how)
-	return ""
-}
-
-// freshSchema creates a uniquely named schema, drops it when the test ends,
-// and returns a pool configuration whose connections use only that schema.
-func freshSchema(t *testing.T) *pgxpool.Config {
-	t.Helper()
-	d := dsn(t)
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "moat_test_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, d)
-	if err != nil {
-		t.Fatalf("connecting to MOAT_TEST_POSTGRES: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, d)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	cfg, err := pgxpool.ParseConfig(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	return cfg
-}
-
-func open(t *testing.T, cfg *pgxpool.Config) *postgres.Store {
-	t.Helper()
-	s, err := postgres.OpenConfig(context.Background(), cfg.Copy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestSuite(t *testing.T) {
-	dsn(t)
-	metatest.Run(t, func(t *testing.T) meta.Store { return open(t, freshSchema(t)) })
+	pgtest.DSN(t)
+	metatest.Run(t, func(t *testing.T) meta.Store { return pgtest.Open(t, pgtest.FreshSchema(t)) })
 }
 
 // TestConcurrentMigration starts several stores on one empty schema at once,
 // as several nodes starting together do: every one must come up, and the
 // migrations must have run exactly once.
 func TestConcurrentMigration(t *testing.T) {
-	cfg := freshSchema(t)
+	cfg := pgtest.FreshSchema(t)
 	const nodes = 6
 	var wg sync.WaitGroup
 	errs := make([]error, nodes)
@@ -115,7 +49,7 @@ func TestConcurrentMigration(t *testing.T) {
 		t.Fatalf("schema_version has %d rows up to version %d: each migration must run exactly once", n, max)
 	}
 	// A node started later finds nothing to do.
-	s := open(t, cfg)
+	s := pgtest.Open(t, cfg)
 	if v, err := s.InitSetting(context.Background(), "k", "v"); err != nil || v != "v" {
 		t.Fatalf("store after migration: %q %v", v, err)
 	}
@@ -124,7 +58,7 @@ func TestConcurrentMigration(t *testing.T) {
 // TestByteOrder checks that listings use byte order whatever the database's
 // collation (SQLite compares bytes; a linguistic collation would not).
 func TestByteOrder(t *testing.T) {
-	s := open(t, freshSchema(t))
+	s := pgtest.Open(t, pgtest.FreshSchema(t))
 	ctx := context.Background()
 	if err := s.CreateRegistry(ctx, &meta.Registry{Key: "alpha1", Name: "alpha1"}); err != nil {
 		t.Fatal(err)
@@ -158,5 +92,37 @@ func TestByteOrder(t *testing.T) {
 	}
 	if l, _ := s.ListResources(ctx, "T", "/a%"); len(l) != 1 || l[0].ID != "/a%/z" {
 		t.Fatalf("prefix /a%%: %v", l)
+	}
+}
+
+// TestGCLockAcrossNodes: two stores on one database (two nodes) never
+// collect at the same time; the lock is free again after unlock.
+func TestGCLockAcrossNodes(t *testing.T) {
+	cfg := pgtest.FreshSchema(t)
+	a, b := pgtest.Open(t, cfg), pgtest.Open(t, cfg)
+	ctx := context.Background()
+	unlock, ok, err := a.LockGC(ctx, false)
+	if !ok || err != nil {
+		t.Fatalf("node a: %v %v", ok, err)
+	}
+	if _, ok, err := b.LockGC(ctx, false); ok || err != nil {
+		t.Fatalf("node b while a collects: %v %v", ok, err)
+	}
+	unlock()
+	unlock, ok, err = b.LockGC(ctx, false)
+	if !ok || err != nil {
+		t.Fatalf("node b after a finished: %v %v", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		unlock, _, err := a.LockGC(ctx, true) // waits for b
+		if err == nil {
+			unlock()
+		}
+		done <- err
+	}()
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("node a waiting for b: %v", err)
 	}
 }

@@ -23,6 +23,8 @@ import (
 type Store struct {
 	w *sql.DB // the one writer
 	r *sql.DB // readers
+	// gcLock admits one collector: one process owns a SQLite file.
+	gcLock chan struct{}
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -52,7 +54,7 @@ func Open(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, gcLock: make(chan struct{}, 1)}, nil
 }
 
 func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
@@ -80,6 +82,18 @@ var migrations = []string{
 	`CREATE TABLE resources (key TEXT PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,
 		body BLOB NOT NULL, version INTEGER NOT NULL);
 	CREATE INDEX resources_type ON resources (type, key);`,
+	// Garbage collection: push and link times (existing rows count from the
+	// upgrade), repository generations, blob tombstones, removals remembered.
+	`ALTER TABLE manifests ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE blobs ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE repositories ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
+	UPDATE manifests SET created_at = unixepoch() * 1000000000;
+	UPDATE blobs SET created_at = unixepoch() * 1000000000;
+	CREATE INDEX blobs_by_digest ON blobs (digest);
+	CREATE TABLE blob_tombstones (digest TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+	CREATE TABLE gc_removed (reg TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL, removed_at INTEGER NOT NULL,
+		PRIMARY KEY (reg, repo, digest)) WITHOUT ROWID;
+	CREATE INDEX uploads_created ON uploads (created_at);`,
 }
 
 func migrate(db *sql.DB) error {
@@ -190,7 +204,7 @@ func (s *Store) DeleteRegistry(ctx context.Context, key string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return meta.ErrNotFound
 		}
-		for _, t := range []string{"repositories", "manifests", "tags", "blobs", "uploads"} {
+		for _, t := range []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE reg = ?`, key); err != nil {
 				return err
 			}
@@ -232,9 +246,15 @@ func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manif
 		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE repositories SET gen = gen + 1 WHERE reg = ? AND name = ?`, reg, repo); err != nil {
+			return err
+		}
+		if err := checkRefs(ctx, tx, reg, repo, m); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO manifests
-			(reg, repo, digest, media_type, content, subject, artifact_type, annotations) VALUES (?,?,?,?,?,?,?,?)`,
-			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann)); err != nil {
+			(reg, repo, digest, media_type, content, subject, artifact_type, annotations, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann), time.Now().UnixNano()); err != nil {
 			return err
 		}
 		for _, t := range tags {
@@ -307,15 +327,7 @@ func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, e
 		return nil, err
 	}
 	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return meta.ScanStrings(rows)
 }
 
 func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {
@@ -355,10 +367,21 @@ func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest
 
 func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM blob_tombstones WHERE digest = ?`, d.String()).Scan(&one)
+		if err == nil {
+			return meta.ErrBlobDeleting
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blobs (reg, repo, digest, size) VALUES (?,?,?,?)`, reg, repo, d.String(), size)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM gc_removed WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String()); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO blobs (reg, repo, digest, size, created_at) VALUES (?,?,?,?,?)`,
+			reg, repo, d.String(), size, time.Now().UnixNano())
 		return err
 	})
 }

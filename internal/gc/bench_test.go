@@ -24,7 +24,7 @@ func BenchmarkPush(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			e := newEnv(b, m)
+			e := newEnv(b, m, fsBlobs(b))
 			e.gc.Grace = time.Hour
 			stop := make(chan struct{})
 			var wg sync.WaitGroup

@@ -14,6 +14,8 @@ import (
 
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
+	blobs3 "github.com/moat-registry/moat/internal/blob/s3"
+	"github.com/moat-registry/moat/internal/blob/s3/s3test"
 	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
@@ -27,17 +29,35 @@ import (
 
 var ctx = context.Background()
 
-// eachStore runs fn on SQLite and on PostgreSQL (MOAT_TEST_POSTGRES).
-func eachStore(t *testing.T, fn func(t *testing.T, m meta.Store)) {
+// eachStore runs fn on SQLite with files, on PostgreSQL (MOAT_TEST_POSTGRES)
+// with files, and on PostgreSQL with S3 (MOAT_TEST_S3): the embedded default
+// and the scaled-out deployment.
+func eachStore(t *testing.T, fn func(t *testing.T, m meta.Store, b blob.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		m, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { m.Close() })
-		fn(t, m)
+		fn(t, m, fsBlobs(t))
 	})
-	t.Run("postgres", func(t *testing.T) { fn(t, pgtest.Open(t, pgtest.FreshSchema(t))) })
+	t.Run("postgres", func(t *testing.T) { fn(t, pgtest.Open(t, pgtest.FreshSchema(t)), fsBlobs(t)) })
+	t.Run("postgres+s3", func(t *testing.T) {
+		b, err := blobs3.New(ctx, s3test.Config(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, pgtest.Open(t, pgtest.FreshSchema(t)), b)
+	})
+}
+
+func fsBlobs(t testing.TB) blob.Store {
+	t.Helper()
+	b, err := blobfs.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // hookMeta is a real metadata store that can run a step of another party
@@ -88,12 +108,8 @@ type env struct {
 	reg   string // the registry pushed to
 }
 
-func newEnv(t testing.TB, m meta.Store) *env {
+func newEnv(t testing.TB, m meta.Store, b blob.Store) *env {
 	t.Helper()
-	b, err := blobfs.New(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	props := `{"policies":{"retentionPolicy":{"days":0,"status":"enabled"}}}`
 	for _, name := range []string{"alpha", "beta"} {
 		if err := m.CreateRegistry(ctx, &meta.Registry{Key: name, Name: name, Subscription: "s", ResourceGroup: "rg", Location: "l",

@@ -30,8 +30,8 @@ func must(t *testing.T, err error) {
 
 // TestCollect: what goes and what stays.
 func TestCollect(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		shared, old, keep := []byte("shared layer"), []byte("old layer"), []byte("kept layer")
 		v1 := newImage([]byte(`{"v":1}`), shared, old)
 		v2 := newImage([]byte(`{"v":2}`), shared, keep)
@@ -119,8 +119,8 @@ func expectCode(t *testing.T, err error, status int, code string) {
 // TestLinkWhileDeleting: a client commits and links a blob while GC holds its
 // tombstone (between the decision and the deletion): the link is refused.
 func TestLinkWhileDeleting(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		x := []byte("blob x")
 		must(t, e.uploadBlob("app", x))
 		if st, _, _ := e.do(http.MethodDelete, "/v2/alpha/app/blobs/"+digest.FromBytes(x).String(), "", nil); st != http.StatusAccepted {
@@ -142,8 +142,8 @@ func TestLinkWhileDeleting(t *testing.T) {
 // and its link after GC is done: the handler's check after linking sees the
 // bytes are gone and answers BLOB_UNKNOWN instead of 201.
 func TestLinkAfterDelete(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		x := []byte("blob x")
 		var res gc.Result
 		e.meta.beforeLink = func() { res = e.run() }
@@ -173,8 +173,8 @@ func swept(t *testing.T, e *env) (image, []byte) {
 // pushed between mark and sweep: the sweep sees the repository changed, marks
 // again, and keeps the link.
 func TestPushBeforeSweep(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		v3, l := swept(t, e)
 		var during error
 		e.meta.beforeSweep = func() { during = e.putManifest("app", "next", ocispec.MediaTypeImageManifest, v3.manifest) }
@@ -190,8 +190,8 @@ func TestPushBeforeSweep(t *testing.T) {
 // TestPushAfterSweep: the same manifest pushed just after the sweep removed the
 // link: refused with MANIFEST_BLOB_UNKNOWN; the client pushes the blob again.
 func TestPushAfterSweep(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		v3, _ := swept(t, e)
 		var during, retry error
 		e.meta.afterSweep = func() {
@@ -211,8 +211,8 @@ func TestPushAfterSweep(t *testing.T) {
 // loop with no grace window. Afterwards every tag resolves and every blob of
 // every tagged manifest is readable and hashes to its digest.
 func TestConcurrentPushes(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		shared := make([][]byte, 6)
 		for i := range shared {
 			shared[i] = []byte(strings.Repeat(fmt.Sprint("shared", i), 200))
@@ -229,6 +229,7 @@ func TestConcurrentPushes(t *testing.T) {
 					return
 				default:
 				}
+				start := time.Now()
 				r, err := e.gc.Run(ctx, gc.Options{Wait: true, Uploads: true})
 				if err != nil {
 					gcErr = err
@@ -238,8 +239,9 @@ func TestConcurrentPushes(t *testing.T) {
 				total.BlobsDeleted += r.BlobsDeleted
 				// With no grace window a collector that never pauses deletes
 				// every blob between its commit and its link: clients would
-				// retry forever (safe, but no progress).
-				time.Sleep(20 * time.Millisecond)
+				// retry forever (safe, but no progress). Pausing as long as
+				// a run took leaves clients half the time on any store.
+				time.Sleep(20*time.Millisecond + time.Since(start))
 			}
 		})
 		var retries sync.Map
@@ -294,8 +296,8 @@ func TestConcurrentPushes(t *testing.T) {
 // TestUploadExpiry: an idle upload session is removed from both stores and a
 // resume gets BLOB_UPLOAD_UNKNOWN; an active one survives.
 func TestUploadExpiry(t *testing.T) {
-	eachStore(t, func(t *testing.T, m meta.Store) {
-		e := newEnv(t, m)
+	eachStore(t, func(t *testing.T, m meta.Store, b blob.Store) {
+		e := newEnv(t, m, b)
 		st, _, h := e.do(http.MethodPost, "/v2/alpha/app/blobs/uploads/", "", nil)
 		if st != http.StatusAccepted {
 			t.Fatal(st)

@@ -42,6 +42,17 @@ type Limits struct {
 	IPRules             int `yaml:"ipRules"`
 	VirtualNetworkRules int `yaml:"virtualNetworkRules"`
 	PrivateEndpoints    int `yaml:"privateEndpoints"`
+	// Abuse limits (docs/security.md); zero means the default, -1 turns one off.
+	// TokenRequestsPerSecond: requests to the token and sign-in endpoints per
+	// client address (default 50, bursts of 10 seconds' worth).
+	TokenRequestsPerSecond int `yaml:"tokenRequestsPerSecond"`
+	// SignInFailures: failed sign-ins per client address in 5 minutes before
+	// sign-ins from it get 429 (default 20); SignInFailuresPerPrincipal: the
+	// same per user, service principal or admin user name (default 60).
+	SignInFailures             int `yaml:"signInFailures"`
+	SignInFailuresPerPrincipal int `yaml:"signInFailuresPerPrincipal"`
+	// UploadSessions: open blob upload sessions per registry (default 1000).
+	UploadSessions int `yaml:"uploadSessions"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.
@@ -138,6 +149,12 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 func (c *Config) Validate() error {
 	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
 		return fmt.Errorf("limits must not be negative")
+	}
+	for name, v := range map[string]int{"tokenRequestsPerSecond": c.Limits.TokenRequestsPerSecond, "signInFailures": c.Limits.SignInFailures,
+		"signInFailuresPerPrincipal": c.Limits.SignInFailuresPerPrincipal, "uploadSessions": c.Limits.UploadSessions} {
+		if v < -1 {
+			return fmt.Errorf("limits.%s must be a positive number, 0 for the default or -1 for no limit", name)
+		}
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("--log-format / MOAT_LOG_FORMAT %q must be json or text", c.LogFormat)

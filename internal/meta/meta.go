@@ -149,4 +149,6 @@ type Uploads interface {
 	CreateUpload(ctx context.Context, u *Upload) error
 	GetUpload(ctx context.Context, id string) (*Upload, error)
 	DeleteUpload(ctx context.Context, id string) error
+	// CountUploads is the number of open upload sessions of a registry.
+	CountUploads(ctx context.Context, registry string) (int, error)
 }

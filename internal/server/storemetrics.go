@@ -147,6 +147,11 @@ func (m *countingMeta) DeleteUpload(ctx context.Context, id string) error {
 	return m.count("DeleteUpload", m.Store.DeleteUpload(ctx, id))
 }
 
+func (m *countingMeta) CountUploads(ctx context.Context, registry string) (int, error) {
+	n, err := m.Store.CountUploads(ctx, registry)
+	return n, m.count("CountUploads", err)
+}
+
 func (m *countingMeta) InitSetting(ctx context.Context, key, value string) (string, error) {
 	r, err := m.Store.InitSetting(ctx, key, value)
 	return r, m.count("InitSetting", err)

@@ -31,7 +31,7 @@ func (p *pace) deadline(now time.Time) time.Time {
 	if p.start.IsZero() {
 		p.start = now
 	}
-	byRate := p.start.Add(bodyGrace + time.Duration(float64(p.n) / float64(minBodyRate) * float64(time.Second)))
+	byRate := p.start.Add(bodyGrace + time.Duration(float64(p.n)/float64(minBodyRate)*float64(time.Second)))
 	if stall := now.Add(bodyStall); stall.Before(byRate) {
 		return stall
 	}

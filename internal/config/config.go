@@ -44,7 +44,7 @@ type Limits struct {
 	PrivateEndpoints    int `yaml:"privateEndpoints"`
 	// Abuse limits (docs/security.md); zero means the default, -1 turns one off.
 	// TokenRequestsPerSecond: requests to the token and sign-in endpoints per
-	// client address (default 50, bursts of 10 seconds' worth).
+	// client address (default 100, bursts of 10 seconds' worth).
 	TokenRequestsPerSecond int `yaml:"tokenRequestsPerSecond"`
 	// SignInFailures: failed sign-ins per client address in 5 minutes before
 	// sign-ins from it get 429 (default 20); SignInFailuresPerPrincipal: the

@@ -9,7 +9,7 @@ import (
 
 // Defaults of the abuse limits (config limits.*, docs/security.md).
 const (
-	defaultTokenRequestsPerSecond     = 50
+	defaultTokenRequestsPerSecond     = 100
 	defaultSignInFailures             = 20
 	defaultSignInFailuresPerPrincipal = 60
 	defaultUploadSessions             = 1000

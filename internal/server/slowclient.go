@@ -86,9 +86,10 @@ func (w *pacedWriter) Write(buf []byte) (int, error) {
 	return n, err
 }
 
-// paceChunk is how much ReadFrom sends under one deadline; the chunks go
-// through the connection's own ReadFrom as io.LimitedReader, which keeps
-// sendfile for blob files.
+// paceChunk is how much ReadFrom sends under one deadline. The chunks go to
+// the connection's own ReadFrom as one io.LimitedReader over the source (a
+// LimitedReader from io.CopyN is unwrapped, not nested), which is the shape
+// that keeps sendfile for blob files.
 const paceChunk = 4 << 20
 
 func (w *pacedWriter) ReadFrom(src io.Reader) (int64, error) {
@@ -96,16 +97,29 @@ func (w *pacedWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !ok {
 		return io.Copy(struct{ io.Writer }{w}, src)
 	}
+	limit := int64(-1) // none
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src, limit = lr.R, lr.N
+		defer func() { lr.N = limit }()
+	}
 	var total int64
-	for {
+	for limit != 0 {
+		chunk := int64(paceChunk)
+		if limit > 0 {
+			chunk = min(chunk, limit)
+		}
 		_ = w.rc.SetWriteDeadline(w.p.deadline(time.Now()))
-		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: paceChunk})
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: chunk})
 		total += n
 		w.p.n += n
-		if err != nil || n < paceChunk {
+		if limit > 0 {
+			limit -= n
+		}
+		if err != nil || n < chunk {
 			return total, err
 		}
 	}
+	return total, nil
 }
 
 func (w *pacedWriter) Flush() {

@@ -73,9 +73,7 @@ func TestRandomKillDuringPush(t *testing.T) {
 		verifyBlobFiles(t, dataDir)
 		t.Logf("round %d: SIGKILL after %s; so far %s", round+1, delay.Round(time.Millisecond), w.summary())
 	}
-	if !w.pushOne() {
-		t.Fatalf("a push after the last restart failed: %s", w.summary())
-	}
+	w.mustPush(t, 1, "after the last restart")
 	w.verify(t)
 	t.Logf("faults injected: %d SIGKILLs; %s; lost: nothing", rounds, w.summary())
 }
@@ -121,6 +119,26 @@ func fill(t *testing.T, dir string) string {
 	return p
 }
 
+// startWithImage starts a server on dataDir with the test registry and
+// pushes one image to repo, checked after each fault.
+func startWithImage(t *testing.T, dataDir, repo string) (*server, *client, image) {
+	t.Helper()
+	s := startServer(t, dataDir)
+	s.createRegistry(t, crashRegistry)
+	c := newClient(t, s.url, crashRegistry, repo)
+	return s, c, pushImage(t, c)
+}
+
+// mustPush pushes n images and fails the test if one is not acknowledged.
+func (w *workload) mustPush(t *testing.T, n int, when string) {
+	t.Helper()
+	for range n {
+		if !w.pushOne() {
+			t.Fatalf("push %s failed: %s", when, w.summary())
+		}
+	}
+}
+
 // TestDiskFull: with the data directory (metadata and blobs) on a full
 // disk, pushes fail with a clean error answer and leave nothing visible;
 // what was stored before is still served; after space is freed pushing works
@@ -129,16 +147,9 @@ func TestDiskFull(t *testing.T) {
 	requireRoot(t)
 	dataDir := t.TempDir()
 	mountTmpfs(t, dataDir, "48m")
-	s := startServer(t, dataDir)
-	s.createRegistry(t, crashRegistry)
-	c := newClient(t, s.url, crashRegistry, "faults/full")
-	img := pushImage(t, c)
+	_, c, img := startWithImage(t, dataDir, "faults/full")
 	w := newWorkload(c, 7)
-	for range 3 {
-		if !w.pushOne() {
-			t.Fatalf("push before the disk is full: %s", w.summary())
-		}
-	}
+	w.mustPush(t, 3, "before the disk is full")
 	filler := fill(t, dataDir)
 	before := len(w.committed)
 	for range 6 {
@@ -164,11 +175,7 @@ func TestDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		if !w.pushOne() {
-			t.Fatalf("push after freeing space (no restart): %s", w.summary())
-		}
-	}
+	w.mustPush(t, 3, "after freeing space (no restart)")
 	img.check(t, c)
 	w.verify(t)
 	verifyBlobFiles(t, dataDir)
@@ -209,10 +216,7 @@ func TestBlobStoreReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	mountTmpfs(t, blobs, "64m")
-	s := startServer(t, dataDir)
-	s.createRegistry(t, crashRegistry)
-	c := newClient(t, s.url, crashRegistry, "faults/ro")
-	img := pushImage(t, c)
+	_, c, img := startWithImage(t, dataDir, "faults/ro")
 	w := newWorkload(c, 11)
 	remount := func(mode string) {
 		if out, err := exec.Command("mount", "-o", "remount,"+mode, blobs).CombinedOutput(); err != nil {
@@ -233,11 +237,7 @@ func TestBlobStoreReadOnly(t *testing.T) {
 	img.check(t, c)
 	t.Logf("read-only blob store: %s", w.summary())
 	remount("rw")
-	for range 3 {
-		if !w.pushOne() {
-			t.Fatalf("push after the store is writable again: %s", w.summary())
-		}
-	}
+	w.mustPush(t, 3, "after the store is writable again")
 	w.verify(t)
 	img.check(t, c)
 	verifyBlobFiles(t, dataDir)
@@ -337,9 +337,7 @@ func TestPostgresRestart(t *testing.T) {
 	if failures[http.StatusServiceUnavailable] == 0 {
 		t.Errorf("no request failed while the database was down: the test did not exercise the outage (%s)", w.summary())
 	}
-	if !w.pushOne() {
-		t.Fatalf("push after recovery: %s", w.summary())
-	}
+	w.mustPush(t, 1, "after recovery")
 	img.check(t, c)
 	w.verify(t)
 	t.Logf("faults injected: 1 database restart; %s; lost: nothing", w.summary())

@@ -1,5 +1,6 @@
 // Package soak runs concurrent pushes and pulls from several simulated
-// networks while the registry's network rules, public access and role
+// networks (three public addresses and a service-endpoint subnet behind a
+// virtual-network listener) while the registry's network rules, public access and role
 // assignments change continuously, and judges every operation against the
 // decision the state at that moment calls for.
 //
@@ -40,25 +41,29 @@ const (
 )
 
 // network is a simulated client network: its clients connect through the
-// PROXY protocol (the listener trusts loopback as a proxy), so one process
-// presents many source addresses.
+// PROXY protocol (the listeners trust loopback as a proxy), so one process
+// presents many source addresses. netV is a subnet with the
+// Microsoft.ContainerRegistry service endpoint behind the virtual-network
+// listener: a virtual-network rule admits it, not an IP rule.
 type network struct {
 	name   string
-	prefix string // the IP rule that admits it
+	prefix string // the IP rule or subnet address range that admits it
 	client netip.Addr
+	subnet bool // arrives on the virtual-network listener
 }
 
 var networks = []network{
-	{"netA", "16.1.0.0/16", netip.MustParseAddr("16.1.0.7")},
-	{"netB", "16.2.0.0/16", netip.MustParseAddr("16.2.0.7")},
-	{"netC", "16.3.0.0/16", netip.MustParseAddr("16.3.0.7")},
+	{"netA", "16.1.0.0/16", netip.MustParseAddr("16.1.0.7"), false},
+	{"netB", "16.2.0.0/16", netip.MustParseAddr("16.2.0.7"), false},
+	{"netC", "16.3.0.0/16", netip.MustParseAddr("16.3.0.7"), false},
+	{"netV", "10.50.1.0/24", netip.MustParseAddr("10.50.1.7"), true},
 }
 
 // state is what the management API was last told.
 type state struct {
 	public     bool            // publicNetworkAccess Enabled
 	allowAll   bool            // networkRuleSet.defaultAction Allow
-	ipRules    map[string]bool // network name -> its prefix is an IP rule
+	ipRules    map[string]bool // network name -> its IP rule (or virtual-network rule for netV) is present
 	readerPull bool            // the reader holds AcrPull on the registry
 }
 
@@ -73,7 +78,7 @@ func (s state) String() string {
 			rules = append(rules, n.name)
 		}
 	}
-	return fmt.Sprintf("public=%v allowAll=%v ipRules=%v readerPull=%v", s.public, s.allowAll, rules, s.readerPull)
+	return fmt.Sprintf("public=%v allowAll=%v rules=%v readerPull=%v", s.public, s.allowAll, rules, s.readerPull)
 }
 
 // timeline records each change with the time its management call was sent
@@ -131,6 +136,19 @@ type stats struct {
 	requests, served, denied, judged, unjudged, pushes, pulls, changes atomic.Int64
 	mu                                                                 sync.Mutex
 	violations                                                         []string
+	// per network: judged operations allowed and denied
+	allowedBy, deniedBy map[string]int
+}
+
+func (s *stats) judgedAs(n network, allowed bool) {
+	s.judged.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if allowed {
+		s.allowedBy[n.name]++
+	} else {
+		s.deniedBy[n.name]++
+	}
 }
 
 func (s *stats) violation(format string, args ...any) {
@@ -158,7 +176,10 @@ func soakDuration(t *testing.T) time.Duration {
 
 type env struct {
 	t          *testing.T
-	addr       string // host:port of the listener
+	cfg        config.Config
+	addr       string // host:port of the public listener
+	vnetAddr   string // host:port of the virtual-network listener
+	subnetID   string
 	srv        *server.Server
 	mgmtTok    string
 	regURL     string
@@ -189,7 +210,7 @@ func TestSoak(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c := e.clientFrom(n.client)
+				c := e.clientFrom(n)
 				for ctx.Err() == nil {
 					e.pullOp(c, n, img)
 					time.Sleep(2 * time.Millisecond) // denials are fast: leave the CPU to the server
@@ -199,13 +220,14 @@ func TestSoak(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					c := e.clientFrom(n.client)
+					c := e.clientFrom(n)
 					for seq := 0; ctx.Err() == nil; seq++ {
 						if p, ok := e.pushOp(c, n, fmt.Sprintf("%s-%d-%d", n.name, i, seq)); ok {
 							pushedMu.Lock()
 							pushed = append(pushed, p)
 							pushedMu.Unlock()
 						}
+						time.Sleep(2 * time.Millisecond)
 					}
 				}()
 			}
@@ -218,7 +240,7 @@ func TestSoak(t *testing.T) {
 	if err := e.apply(state{public: true, allowAll: true, ipRules: map[string]bool{}, readerPull: true}); err != nil {
 		t.Fatal(err)
 	}
-	c := e.clientFrom(networks[0].client)
+	c := e.clientFrom(networks[0])
 	for _, p := range pushed {
 		tok, st := e.token(c, "admin", e.adminPW, "pull")
 		if st != http.StatusOK {
@@ -236,21 +258,28 @@ func TestSoak(t *testing.T) {
 	s := e.stats
 	t.Logf("soak %s: %d requests (%d served 2xx, %d denied 401/403), %d operations judged (%d pulls, %d pushes acknowledged), %d not judged (a change in flight), %d state changes, %d pushed images verified intact, %d violations",
 		dur, s.requests.Load(), s.served.Load(), s.denied.Load(), s.judged.Load(), s.pulls.Load(), s.pushes.Load(), s.unjudged.Load(), s.changes.Load(), len(pushed), len(s.violations))
+	for _, n := range networks {
+		t.Logf("  %s (%s): %d judged operations expected allowed, %d expected denied", n.name, n.client, s.allowedBy[n.name], s.deniedBy[n.name])
+		if s.allowedBy[n.name] == 0 || s.deniedBy[n.name] == 0 {
+			t.Errorf("%s: no allowed or no denied operation was judged: the soak did not exercise its decisions", n.name)
+		}
+	}
 	for _, v := range s.violations {
 		t.Error(v)
 	}
-	if s.judged.Load() == 0 || s.denied.Load() == 0 || s.served.Load() == 0 {
-		t.Fatal("the soak judged nothing, or saw no denial or no success: it did not exercise the decisions")
-	}
 }
 
-func start(t *testing.T) *env {
+func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func start(t *testing.T) *env {
+	addr := freeAddr(t)
 	pw := randomString("soak-admin-")
 	t.Setenv("MOAT_ADMIN_PASSWORD", pw)
 	cfg := config.Config{DataDir: t.TempDir(),
@@ -270,7 +299,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	return &env{t: t, addr: addr, srv: srv, adminPW: pw, readerPW: randomString("reader-"), stats: &stats{}, tl: &timeline{}}
+	return &env{t: t, cfg: cfg, addr: addr, srv: srv, adminPW: pw, readerPW: randomString("reader-"), stats: &stats{allowedBy: map[string]int{}, deniedBy: map[string]int{}}, tl: &timeline{}}
 }
 
 func randomString(prefix string) string {
@@ -343,6 +372,25 @@ func (e *env) setup() {
 		e.t.Fatal("creating the reader returned no id")
 	}
 	e.readerID = u.ID
+	// The virtual network and its listener (added by a configuration reload:
+	// the listener names the network by resource ID, which needs the subscription).
+	var subnets []any
+	for _, n := range networks {
+		if n.subnet {
+			subnets = append(subnets, map[string]any{"name": n.name, "properties": map[string]any{"addressPrefix": n.prefix,
+				"serviceEndpoints": []map[string]string{{"service": "Microsoft.ContainerRegistry"}}}})
+		}
+	}
+	vnet := "/subscriptions/" + e.srv.Subscription() + "/resourceGroups/default/providers/Microsoft.Network/virtualNetworks/soakvnet"
+	e.mustMgmt(http.MethodPut, vnet, map[string]any{"location": "local", "properties": map[string]any{
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.50.0.0/16"}}, "subnets": subnets}})
+	e.subnetID = vnet + "/subnets/"
+	e.vnetAddr = freeAddr(e.t)
+	e.cfg.Listeners = append(e.cfg.Listeners, config.Listener{Name: "vnet", Address: e.vnetAddr, Kind: config.KindVirtualNetwork,
+		VirtualNetwork: vnet, TrustedProxies: []string{"127.0.0.0/8"}})
+	if err := e.srv.Reload(e.cfg); err != nil {
+		e.t.Fatal(err)
+	}
 	e.assignment = e.regURL + "/providers/Microsoft.Authorization/roleAssignments/6a0d5d4e-0000-4000-8000-00000000500a"
 	if err := e.apply(state{public: true, allowAll: true, ipRules: map[string]bool{}, readerPull: true}); err != nil {
 		e.t.Fatal(err)
@@ -352,9 +400,13 @@ func (e *env) setup() {
 // apply sets the state through the management API and records it. After a
 // failed call the state is unknown: nothing later is judged.
 func (e *env) apply(s state) error {
-	rules := []map[string]string{}
+	rules, vnetRules := []map[string]string{}, []map[string]string{}
 	for _, n := range networks {
-		if s.ipRules[n.name] {
+		switch {
+		case !s.ipRules[n.name]:
+		case n.subnet:
+			vnetRules = append(vnetRules, map[string]string{"action": "Allow", "id": e.subnetID + n.name})
+		default:
 			rules = append(rules, map[string]string{"action": "Allow", "value": n.prefix})
 		}
 	}
@@ -367,7 +419,7 @@ func (e *env) apply(s state) error {
 	}
 	i := e.tl.begin()
 	_, err := e.mgmt(http.MethodPatch, e.regURL, map[string]any{"properties": map[string]any{"publicNetworkAccess": public,
-		"networkRuleSet": map[string]any{"defaultAction": action, "ipRules": rules}}})
+		"networkRuleSet": map[string]any{"defaultAction": action, "ipRules": rules, "virtualNetworkRules": vnetRules}}})
 	switch {
 	case err != nil:
 	case s.readerPull && !e.roleOn:
@@ -416,11 +468,17 @@ func (e *env) control(ctx context.Context) {
 	}
 }
 
-// clientFrom is an HTTP client whose connections announce src with a PROXY v1 header.
-func (e *env) clientFrom(src netip.Addr) *http.Client {
+// clientFrom is an HTTP client of network n: its connections go to n's
+// listener (whatever the URL says; the Host header stays the public one)
+// and announce n's client address with a PROXY v1 header.
+func (e *env) clientFrom(n network) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second}
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
+	src, dial := n.client, e.addr
+	if n.subnet {
+		dial = e.vnetAddr
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, dial)
 		if err != nil {
 			return nil, err
 		}
@@ -510,7 +568,7 @@ type pushedImage struct {
 }
 
 func (e *env) pushBase() baseImage {
-	c := e.clientFrom(networks[0].client)
+	c := e.clientFrom(networks[0])
 	p, ok := e.pushOp(c, networks[0], "base")
 	if !ok {
 		e.t.Fatal("pushing the base image with everything open failed")
@@ -538,8 +596,8 @@ func (e *env) pullOp(c *http.Client, n network, img baseImage) {
 		e.stats.unjudged.Add(1)
 		return
 	}
-	e.stats.judged.Add(1)
 	want := st.reaches(n) && st.readerPull
+	e.stats.judgedAs(n, want)
 	switch {
 	case want && !ok:
 		e.stats.violation("allowed pull from %s denied (%s): token %d manifest %d layer %d", n.name, st, tst, mst, lst)
@@ -584,8 +642,8 @@ func (e *env) pushOp(c *http.Client, n network, tag string) (pushedImage, bool) 
 		e.stats.unjudged.Add(1)
 		return p, acked
 	}
-	e.stats.judged.Add(1)
 	want := st.reaches(n)
+	e.stats.judgedAs(n, want)
 	switch {
 	case want && !acked:
 		e.stats.violation("allowed push from %s refused (%s): statuses %v", n.name, st, steps)

@@ -12,6 +12,9 @@ import (
 	"github.com/moat-registry/moat/internal/netid"
 )
 
+// maxName is the longest principal name kept as a key (real names are far shorter).
+const maxName = 256
+
 // Endpoint tells the guard what a group of endpoints looks like.
 type Endpoint interface {
 	// SignIn returns whether r presents credentials and the principal name it
@@ -48,13 +51,16 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		name = strings.ToLower(name)
+		if len(name) > maxName {
+			name = name[:maxName] // bounds the limiter's memory; longer names share a bucket
+		}
 		if blocked, wait := g.Failures.Blocked(addr); blocked {
 			g.reject(w, r, wait, "too many failed sign-ins from %s", addr)
 			return
 		}
 		if name != "" {
 			if blocked, wait := g.PrincipalFailures.Blocked(name); blocked {
-				g.reject(w, r, wait, "too many failed sign-ins for %q", name)
+				g.reject(w, r, wait, "too many failed sign-ins for %q", clip(name))
 				return
 			}
 		}
@@ -111,3 +117,11 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// clip shortens a client-supplied name for a message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

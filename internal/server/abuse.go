@@ -17,8 +17,8 @@ const (
 	signInFailureWindow = 5 * time.Minute
 )
 
-// setting resolves a limit: 0 is the default, -1 is off (0 returned).
-func setting(v, def int) int {
+// limitSetting resolves a limit: 0 is the default, -1 is off (0 returned).
+func limitSetting(v, def int) int {
 	switch {
 	case v == 0:
 		return def
@@ -33,10 +33,10 @@ func setting(v, def int) int {
 // them counts against the same budget. 429s show in moat_http_requests_total.
 func (s *Server) signInGuard() func(ratelimit.Endpoint, http.Handler) http.Handler {
 	l := s.cfg.Limits
-	perSec := setting(l.TokenRequestsPerSecond, defaultTokenRequestsPerSecond)
+	perSec := limitSetting(l.TokenRequestsPerSecond, defaultTokenRequestsPerSecond)
 	requests := ratelimit.New(perSec, time.Second, perSec*10)
-	failures := ratelimit.New(setting(l.SignInFailures, defaultSignInFailures), signInFailureWindow, 0)
-	principal := ratelimit.New(setting(l.SignInFailuresPerPrincipal, defaultSignInFailuresPerPrincipal), signInFailureWindow, 0)
+	failures := ratelimit.New(limitSetting(l.SignInFailures, defaultSignInFailures), signInFailureWindow, 0)
+	principal := ratelimit.New(limitSetting(l.SignInFailuresPerPrincipal, defaultSignInFailuresPerPrincipal), signInFailureWindow, 0)
 	wrap := func(e ratelimit.Endpoint, h http.Handler) http.Handler {
 		g := &ratelimit.Guard{Endpoint: e, Requests: requests, Failures: failures, PrincipalFailures: principal}
 		return g.Wrap(h)

@@ -197,7 +197,7 @@ func (s *Server) routes(ctx context.Context) error {
 		Principals: tokens, Record: s.audit}
 	tokens.Observer = s.obs
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: principalGate{tokens}, Network: guard,
-		MaxUploadSessions: setting(s.cfg.Limits.UploadSessions, defaultUploadSessions)}
+		MaxUploadSessions: limitSetting(s.cfg.Limits.UploadSessions, defaultUploadSessions)}
 	// The data plane: every route passes the network gate before anything else.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	mux.Handle("/v2/", guard.Middleware(data))

@@ -104,6 +104,17 @@ type Limits struct {
 	PrivateEndpoints    int `yaml:"privateEndpoints"`
 	// UploadExpiry: upload sessions idle longer are removed (default 24h; 0 = never).
 	UploadExpiry string `yaml:"uploadExpiry"`
+	// Abuse limits (docs/security.md); zero means the default, -1 turns one off.
+	// TokenRequestsPerSecond: requests to the token and sign-in endpoints per
+	// client address (default 100, bursts of 10 seconds' worth).
+	TokenRequestsPerSecond int `yaml:"tokenRequestsPerSecond"`
+	// SignInFailures: failed sign-ins per client address in 5 minutes before
+	// sign-ins from it get 429 (default 20); SignInFailuresPerPrincipal: the
+	// same per user, service principal or admin user name (default 60).
+	SignInFailures             int `yaml:"signInFailures"`
+	SignInFailuresPerPrincipal int `yaml:"signInFailuresPerPrincipal"`
+	// UploadSessions: open blob upload sessions per registry (default 1000).
+	UploadSessions int `yaml:"uploadSessions"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.
@@ -224,6 +235,12 @@ func (c *Config) Validate() error {
 		{"gc.grace (--gc-grace, MOAT_GC_GRACE)", c.GC.Grace}, {"limits.uploadExpiry (--upload-expiry, MOAT_UPLOAD_EXPIRY)", c.Limits.UploadExpiry}} {
 		if _, err := duration(d.v, 0); err != nil {
 			return fmt.Errorf("%s: %v", d.name, err)
+		}
+	}
+	for name, v := range map[string]int{"tokenRequestsPerSecond": c.Limits.TokenRequestsPerSecond, "signInFailures": c.Limits.SignInFailures,
+		"signInFailuresPerPrincipal": c.Limits.SignInFailuresPerPrincipal, "uploadSessions": c.Limits.UploadSessions} {
+		if v < -1 {
+			return fmt.Errorf("limits.%s must be a positive number, 0 for the default or -1 for no limit", name)
 		}
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {

@@ -21,6 +21,21 @@ var (
 	ErrConflict = errors.New("meta: version conflict")
 )
 
+// UnavailableError wraps a failure to reach the store (a database restart, a
+// lost connection): nothing was decided, the request may succeed when
+// retried, and is answered 503 with Retry-After rather than 500.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string     { return "metadata store unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Unwrap() error     { return e.Err }
+func (e *UnavailableError) Unavailable() bool { return true }
+
+// Classifier is implemented by stores that can tell an unreachable backend
+// from other failures.
+type Classifier interface {
+	Unavailable(err error) bool
+}
+
 // Store is the whole metadata store.
 type Store interface {
 	Registries
@@ -156,4 +171,6 @@ type Uploads interface {
 	CreateUpload(ctx context.Context, u *Upload) error
 	GetUpload(ctx context.Context, id string) (*Upload, error)
 	DeleteUpload(ctx context.Context, id string) error
+	// CountUploads is the number of open upload sessions of a registry.
+	CountUploads(ctx context.Context, registry string) (int, error)
 }

@@ -45,6 +45,10 @@ type Handler struct {
 	Network interface {
 		Allows(r *http.Request, reg *meta.Registry) bool
 	}
+	// MaxUploadSessions bounds the open upload sessions of one registry
+	// (0: no limit). Checked before a session starts, so concurrent starts
+	// may overshoot it by a few.
+	MaxUploadSessions int
 }
 
 // target is the registry and repository a request addresses.

@@ -44,6 +44,11 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, t target) 
 		}
 		want, alg = d, d.Algorithm()
 	}
+	if want == "" {
+		if err := h.checkUploadSessions(ctx, t); err != nil {
+			return err
+		}
+	}
 	u, err := h.Blobs.NewUpload(ctx, alg)
 	if err != nil {
 		return errcode.Wrap(errcode.Internal, err, "")
@@ -66,6 +71,23 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, t target) 
 	}
 	uploadStatus(w, t, u)
 	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// checkUploadSessions refuses a new session when the registry has
+// MaxUploadSessions open: a client that opens sessions and never finishes
+// them would otherwise fill the metadata store and the upload area.
+func (h *Handler) checkUploadSessions(ctx context.Context, t target) error {
+	if h.MaxUploadSessions <= 0 {
+		return nil
+	}
+	n, err := h.Meta.CountUploads(ctx, t.reg.Key)
+	if err != nil {
+		return errcode.Wrap(errcode.Internal, err, "")
+	}
+	if n >= h.MaxUploadSessions {
+		return errcode.New(errcode.TooManyRequests, "registry %s has %d upload sessions open, its limit: finish or cancel uploads (DELETE their upload URL) or wait for abandoned ones to expire", t.reg.Name, n)
+	}
 	return nil
 }
 

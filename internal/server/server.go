@@ -211,15 +211,19 @@ func (s *Server) routes(ctx context.Context) error {
 	mux := http.NewServeMux()
 	auth := authority.New(s.keys, s.dir)
 	auth.SetRecorder(s.obs) // sign-ins go to the audit trail (server-wide)
-	auth.Register(mux)
+	limited := s.signInGuard()
+	for _, p := range auth.Patterns() {
+		mux.Handle(p, limited(auth, auth))
+	}
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}
 	tokens.Observer = s.obs
-	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: principalGate{tokens}, Network: guard}
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: principalGate{tokens}, Network: guard,
+		MaxUploadSessions: limitSetting(s.cfg.Limits.UploadSessions, defaultUploadSessions)}
 	// The data plane: every route passes the network gate before anything else.
-	mux.Handle("/oauth2/", guard.Middleware(tokens))
+	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	mux.Handle("/v2/", guard.Middleware(data))
 	mux.Handle("/v2", guard.Middleware(data))
 	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
@@ -240,7 +244,7 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.Handle("/subscriptions", mg)
 	// The web portal drives the handlers above in-process (docs/portal.md).
 	mux.Handle(portal.Prefix, portal.New(mux, s.keys, s.tenant, s.subscription))
-	s.handler = s.opsRoutes(mux, recoverPanics(mux))
+	s.handler = paceBodies(s.opsRoutes(mux, recoverPanics(mux)))
 	return nil
 }
 

@@ -36,19 +36,28 @@ func storeFailure(err error) bool {
 	return true
 }
 
-// countingMeta is a metadata store that counts its failures.
+// countingMeta is a metadata store that counts its failures and marks those
+// of an unreachable backend as meta.UnavailableError (answered 503).
 type countingMeta struct {
 	meta.Store
-	errs *prometheus.CounterVec
+	errs        *prometheus.CounterVec
+	unavailable func(error) bool
 }
 
 func instrumentMeta(m meta.Store, errs *prometheus.CounterVec) meta.Store {
-	return &countingMeta{Store: m, errs: errs}
+	cm := &countingMeta{Store: m, errs: errs}
+	if c, ok := m.(meta.Classifier); ok {
+		cm.unavailable = c.Unavailable
+	}
+	return cm
 }
 
 func (m *countingMeta) count(op string, err error) error {
 	if storeFailure(err) {
 		m.errs.WithLabelValues("meta", op).Inc()
+		if m.unavailable != nil && m.unavailable(err) {
+			return &meta.UnavailableError{Err: err}
+		}
 	}
 	return err
 }
@@ -146,6 +155,11 @@ func (m *countingMeta) GetUpload(ctx context.Context, id string) (*meta.Upload, 
 
 func (m *countingMeta) DeleteUpload(ctx context.Context, id string) error {
 	return m.count("DeleteUpload", m.Store.DeleteUpload(ctx, id))
+}
+
+func (m *countingMeta) CountUploads(ctx context.Context, registry string) (int, error) {
+	n, err := m.Store.CountUploads(ctx, registry)
+	return n, m.count("CountUploads", err)
 }
 
 func (m *countingMeta) InitSetting(ctx context.Context, key, value string) (string, error) {

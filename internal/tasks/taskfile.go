@@ -5,8 +5,11 @@ package tasks
 
 import (
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/oci/names"
 	"gopkg.in/yaml.v3"
 )
 
@@ -108,5 +111,54 @@ func ParseRef(s string) (Ref, error) {
 		return r, fmt.Errorf("image reference %q: the repository must be lower case and not empty", s)
 	}
 	r.Repo = rest
+	// The parts end up in request paths and the Host header: only what the
+	// distribution grammar allows, so no "..", "?" or "@" can redirect a request.
+	switch {
+	case !validHost(r.Host):
+		return r, fmt.Errorf("image reference %q: the login server must be a host name or IP with an optional :port", s)
+	case !names.ValidRepository(r.Repo):
+		return r, fmt.Errorf("image reference %q: the repository must be lower-case path components of letters and digits separated by '.', '_', '__' or '-'", s)
+	case r.Tag != "" && !names.ValidTag(r.Tag):
+		return r, fmt.Errorf("image reference %q: the tag must be 1-128 letters, digits, '_', '.' or '-' and not start with '.' or '-'", s)
+	case r.Digest != "":
+		if _, ok := names.ParseDigest(r.Digest); !ok {
+			return r, fmt.Errorf("image reference %q: the digest must be algorithm:hex, e.g. sha256:<64 hex digits>", s)
+		}
+	}
 	return r, nil
+}
+
+// validHost accepts host[:port] with a DNS name, an IPv4 address or a
+// bracketed IPv6 address.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(h[1:end]); err != nil {
+			return false
+		}
+		h = "x" + h[end+1:]
+	}
+	name, port, hasPort := strings.Cut(h, ":")
+	if hasPort {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return false
+		}
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -2,6 +2,8 @@ package tasks
 
 import "testing"
 
+const dgst = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 func TestParseFileAndRef(t *testing.T) {
 	f, err := ParseFile([]byte("version: v1.1.0\nsteps:\n  - cmd: copy\n    from: h:5000/base/node:15\n    to: $Registry/node:$RunID\n  - cmd: delete\n    ref: $Registry/node:old\n"))
 	if err != nil || len(f.Steps) != 2 {
@@ -16,14 +18,14 @@ func TestParseFileAndRef(t *testing.T) {
 	if err != nil || r.Host != "h:5000" || r.Repo != "apps/node" || r.Tag != "ca3" {
 		t.Fatalf("%+v %v", r, err)
 	}
-	r, err = ParseRef("h:5000/apps/node@sha256:abc")
-	if err != nil || r.Digest != "sha256:abc" || r.Tag != "" || r.Repo != "apps/node" {
+	r, err = ParseRef("h:5000/apps/node@" + dgst)
+	if err != nil || r.Digest != dgst || r.Tag != "" || r.Repo != "apps/node" {
 		t.Fatalf("%+v %v", r, err)
 	}
 	if r, _ := ParseRef("h/x"); r.Tag != "latest" {
 		t.Fatalf("default tag: %+v", r)
 	}
-	for _, bad := range []string{"node", "h/", "h/Node:1"} {
+	for _, bad := range []string{"node", "h/", "h/Node:1", "h/../admin", "h/x@sha256:abc", "h?q/x", "u@h/x", "h:0/x", "h/x:-t", "[::1/x"} {
 		if _, err := ParseRef(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}

@@ -66,11 +66,10 @@ func buildMoat(dir string) (string, error) {
 		}
 		return abs, nil
 	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := moduleRoot()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", err
 	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin := filepath.Join(dir, "moat")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -80,6 +79,15 @@ func buildMoat(dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/moat in %s: %v\n%s", root, err, out)
 	}
 	return bin, nil
+}
+
+// moduleRoot is the directory of the module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
 // server is one `moat serve` process on a data directory.

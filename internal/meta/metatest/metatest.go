@@ -262,7 +262,13 @@ func testUploads(t *testing.T, s meta.Store) {
 	if err != nil || got.Registry != "alpha1" || got.Repository != "app" {
 		t.Fatalf("get: %+v %v", got, err)
 	}
+	if n, err := s.CountUploads(ctx, "alpha1"); n != 1 || err != nil {
+		t.Fatalf("count: %d %v", n, err)
+	}
 	s.DeleteUpload(ctx, "u1")
+	if n, err := s.CountUploads(ctx, "alpha1"); n != 0 || err != nil {
+		t.Fatalf("count after delete: %d %v", n, err)
+	}
 	if _, err := s.GetUpload(ctx, "u1"); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("deleted upload: %v", err)
 	}

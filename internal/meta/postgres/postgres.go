@@ -19,11 +19,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/opencontainers/go-digest"
@@ -517,6 +521,12 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	return err
 }
 
+func (s *Store) CountUploads(ctx context.Context, registry string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM uploads WHERE reg = $1`, registry).Scan(&n)
+	return n, err
+}
+
 // --- settings
 
 func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {
@@ -654,4 +664,21 @@ func (s *Store) listenOnce(ctx context.Context, changed func()) error {
 		}
 		changed()
 	}
+}
+
+var _ meta.Classifier = (*Store)(nil)
+
+// Unavailable (meta.Classifier) reports whether err means the database could
+// not be reached or went away (connection refused or lost, shutdown, startup
+// in progress) rather than a failed statement.
+func (s *Store) Unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-57P03: shutdown, crash, starting up.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }

@@ -436,6 +436,12 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	return err
 }
 
+func (s *Store) CountUploads(ctx context.Context, registry string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM uploads WHERE reg = ?`, registry).Scan(&n)
+	return n, err
+}
+
 // --- settings
 
 func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"syscall"
 
 	"github.com/moat-registry/moat/internal/blob"
 )
@@ -45,6 +46,8 @@ var (
 	RouteUnknown      = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
 	Internal          = Code{"UNKNOWN", http.StatusInternalServerError, "internal error"}
 	Unavailable       = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
+	// StorageFull: the disk under the blob or metadata store is full (507).
+	StorageFull = Code{"UNAVAILABLE", http.StatusInsufficientStorage, "the registry's storage is full"}
 )
 
 // Error is a returned OCI error: a code, a message for the user and optional detail.
@@ -121,6 +124,12 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &e) {
 		e = Wrap(Internal, err, "")
 	}
+	if f := storageFault(err); f != nil {
+		e = f
+	} else if e.Code == Internal && IsUnavailable(err) {
+		e = Wrap(Unavailable, err, "the registry's metadata store cannot be reached for the moment; retry in a few seconds").
+			WithHeader("Retry-After", RetryAfterUnavailable)
+	}
 	if e.Code.Status >= 500 {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -134,4 +143,34 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(body{Errors: []item{{Code: e.Code.Name, Message: e.Message, Detail: e.Detail}}})
+}
+
+// RetryAfterUnavailable is the Retry-After, in seconds, of answers to
+// requests that failed because a backing store could not be reached.
+const RetryAfterUnavailable = "5"
+
+// IsUnavailable reports whether err comes from a backing store that could
+// not be reached (meta.UnavailableError), through its Unavailable method.
+func IsUnavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
+
+// IsStorageFull reports whether err comes from a full disk or quota.
+func IsStorageFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// storageFault is what the client is told when the server's disk failed,
+// whatever the handler thought failed (a full disk during an upload often
+// surfaces as "reading the blob failed"); nil for other errors.
+func storageFault(err error) *Error {
+	switch {
+	case IsStorageFull(err):
+		return Wrap(StorageFull, err, "the registry's storage is full: nothing was stored; retry after the operator frees space")
+	case errors.Is(err, syscall.EROFS):
+		return Wrap(Unavailable, err, "the registry's storage is read-only for the moment: nothing was stored; retry later").
+			WithHeader("Retry-After", "30")
+	}
+	return nil
 }

@@ -28,9 +28,10 @@ import (
 //     upsert's row lock and re-checks created_at on the new row version, so a
 //     link made again is kept.
 
-// gcLock is the session advisory lock key of the one running collector
-// ("moatgc\x00\x00" read as a big-endian integer).
-const gcLock int64 = 0x6d6f617467630000
+// gcLockKey is the session advisory lock key of the one running collector,
+// per schema: advisory locks are database-wide, and deployments (or tests)
+// in other schemas of the same database must not wait for each other.
+const gcLockKey = `hashtextextended('moat-gc:' || current_schema(), 0)`
 
 // lockDigest serialises the transactions that link or tombstone d.
 func lockDigest(ctx context.Context, tx pgx.Tx, d digest.Digest) error {
@@ -194,9 +195,9 @@ func (s *Store) LockGC(ctx context.Context, wait bool) (func(), bool, error) {
 	}
 	ok := true
 	if wait {
-		_, err = conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, gcLock)
+		_, err = conn.Exec(ctx, `SELECT pg_advisory_lock(`+gcLockKey+`)`)
 	} else {
-		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, gcLock).Scan(&ok)
+		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+gcLockKey+`)`).Scan(&ok)
 	}
 	if err != nil || !ok {
 		conn.Release()
@@ -205,7 +206,7 @@ func (s *Store) LockGC(ctx context.Context, wait bool) (func(), bool, error) {
 	return func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, gcLock); err != nil {
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(`+gcLockKey+`)`); err != nil {
 			conn.Conn().Close(uctx) // ends the session, and the lock with it
 		}
 		conn.Release()

@@ -21,8 +21,9 @@ import (
 
 // Store is a meta.Store on SQLite.
 type Store struct {
-	w *sql.DB // the one writer
-	r *sql.DB // readers
+	w     writer  // the one writer (cache.go)
+	r     *sql.DB // readers
+	cache *readCache
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -52,7 +53,8 @@ func Open(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &Store{w: w, r: r}, nil
+	c := &readCache{}
+	return &Store{w: writer{db: w, cache: c}, r: r, cache: c}, nil
 }
 
 func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
@@ -111,17 +113,7 @@ func migrate(db *sql.DB) error {
 }
 
 // tx runs fn in a write transaction.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error { return s.w.tx(ctx, fn) }
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
@@ -248,6 +240,12 @@ func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manif
 }
 
 func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*meta.Manifest, error) {
+	k := cacheKey{reg, repo, string(d)}
+	if m, ok := s.cache.manifest(k); ok {
+		cp := *m // callers own the struct; content and annotations are shared, read-only
+		return &cp, nil
+	}
+	g := s.cache.gen.Load()
 	m := meta.Manifest{Digest: d}
 	var subject, ann string
 	err := s.r.QueryRowContext(ctx, `SELECT media_type, content, subject, artifact_type, annotations
@@ -260,13 +258,23 @@ func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Dige
 	if ann != "{}" {
 		_ = json.Unmarshal([]byte(ann), &m.Annotations)
 	}
+	cached := m
+	s.cache.put(g, k, "", &cached)
 	return &m, nil
 }
 
 func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error) {
+	k := cacheKey{reg, repo, tag}
+	if d, ok := s.cache.tag(k); ok {
+		return d, nil
+	}
+	g := s.cache.gen.Load()
 	var d string
-	err := s.r.QueryRowContext(ctx, `SELECT digest FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).Scan(&d)
-	return digest.Digest(d), noRows(err)
+	if err := s.r.QueryRowContext(ctx, `SELECT digest FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).Scan(&d); err != nil {
+		return "", noRows(err)
+	}
+	s.cache.put(g, k, digest.Digest(d), nil)
+	return digest.Digest(d), nil
 }
 
 func (s *Store) DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error {
@@ -420,7 +428,7 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 		return "", err
 	}
 	var v string
-	err := s.w.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	return v, err
 }
 

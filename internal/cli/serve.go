@@ -9,8 +9,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/logbuf"
 	"github.com/moat-registry/moat/internal/server"
 	"github.com/moat-registry/moat/internal/tlsauto"
 	"github.com/spf13/cobra"
@@ -26,7 +28,10 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			setupLogging(cfg.LogFormat, cmd.ErrOrStderr())
+			// Batched: one write per line was a large share of a request's cost.
+			logs := logbuf.New(cmd.ErrOrStderr(), 100*time.Millisecond)
+			defer logs.Close()
+			setupLogging(cfg.LogFormat, logs)
 			if cfg.TLSAuto {
 				var addrs []string
 				for _, l := range cfg.Listeners {

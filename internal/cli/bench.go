@@ -63,7 +63,39 @@ func newBench() *cobra.Command {
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
 	_ = cmd.MarkFlagRequired("registry")
 	_ = cmd.MarkFlagRequired("repository")
-	cmd.AddCommand(newBenchLimitServer())
+	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare())
+	return cmd
+}
+
+func newBenchPrepare() *cobra.Command {
+	var s bench.Setup
+	cmd := &cobra.Command{
+		Use:   "prepare",
+		Short: "Create the benchmark registry on a moat server: Premium, default action Deny, IP and virtual-network rules",
+		Long: "Creates or updates --name through the management API. With --ip-rules > 0 the registry denies by default\n" +
+			"and only its last IP rule allows the address printed, to pass to moat bench --proxy-source.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, err := bench.Prepare(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			if addr.IsValid() {
+				fmt.Fprintln(cmd.OutOrStdout(), addr)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.Server, "server", "", "moat base URL, e.g. http://127.0.0.1:5000 (required)")
+	f.StringVar(&s.Username, "username", "admin", "user who may create registries")
+	f.StringVar(&s.Password, "password", "", "password for --username (required)")
+	f.StringVar(&s.Registry, "name", "benchreg", "registry name")
+	f.IntVar(&s.IPRules, "ip-rules", 200, "IP rules (0: default action Allow, no rules)")
+	f.IntVar(&s.VNetRules, "vnet-rules", 100, "virtual-network rules (with --ip-rules > 0)")
+	f.IntVar(&s.Extra, "extra-registries", 0, "also create this many registries <name>x0001... with default settings")
+	_ = cmd.MarkFlagRequired("server")
+	_ = cmd.MarkFlagRequired("password")
 	return cmd
 }
 

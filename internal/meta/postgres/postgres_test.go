@@ -17,7 +17,7 @@ import (
 
 // dsn returns the server to test against (MOAT_TEST_POSTGRES). Without one the
 // tests are skipped, except under MOAT_E2E=1 (scripts/test), where they fail.
-func dsn(t *testing.T) string {
+func dsn(t testing.TB) string {
 	t.Helper()
 	d := os.Getenv("MOAT_TEST_POSTGRES")
 	if d != "" {
@@ -34,7 +34,7 @@ func dsn(t *testing.T) string {
 
 // freshSchema creates a uniquely named schema, drops it when the test ends,
 // and returns a pool configuration whose connections use only that schema.
-func freshSchema(t *testing.T) *pgxpool.Config {
+func freshSchema(t testing.TB) *pgxpool.Config {
 	t.Helper()
 	d := dsn(t)
 	ctx := context.Background()
@@ -68,7 +68,7 @@ func freshSchema(t *testing.T) *pgxpool.Config {
 	return cfg
 }
 
-func open(t *testing.T, cfg *pgxpool.Config) *postgres.Store {
+func open(t testing.TB, cfg *pgxpool.Config) *postgres.Store {
 	t.Helper()
 	s, err := postgres.OpenConfig(context.Background(), cfg.Copy())
 	if err != nil {
@@ -159,4 +159,9 @@ func TestByteOrder(t *testing.T) {
 	if l, _ := s.ListResources(ctx, "T", "/a%"); len(l) != 1 || l[0].ID != "/a%/z" {
 		t.Fatalf("prefix /a%%: %v", l)
 	}
+}
+
+func BenchmarkListTags(b *testing.B) {
+	dsn(b)
+	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store { return open(b, freshSchema(b)) })
 }

@@ -19,3 +19,14 @@ func TestSuite(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkListTags(b *testing.B) {
+	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store {
+		s, err := sqlite.Open(filepath.Join(b.TempDir(), "meta.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

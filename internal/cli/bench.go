@@ -101,6 +101,7 @@ func newBenchPrepare() *cobra.Command {
 
 func newBenchLimitServer() *cobra.Command {
 	var listen, dir string
+	var durable bool
 	cmd := &cobra.Command{
 		Use:   "limit-server",
 		Short: "Run the reference limit registry (no metadata, no auth) that moat bench results are compared with",
@@ -110,6 +111,7 @@ func newBenchLimitServer() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			s.Durable = durable
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
@@ -123,6 +125,7 @@ func newBenchLimitServer() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5001", "address to listen on (port 0: any free port)")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for blobs and uploads (required)")
+	cmd.Flags().BoolVar(&durable, "fsync", false, "fsync each blob before acknowledging it (the least work of a durable registry)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,13 +15,8 @@ import (
 
 func open(t *testing.T) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := context.Background()
-	if err := s.CreateRegistry(ctx, &meta.Registry{Key: "reg1", Name: "reg1", SKU: "Premium", CreatedAt: time.Now()}); err != nil {
+	s := openStore(t)
+	if err := s.CreateRegistry(context.Background(), &meta.Registry{Key: "reg1", Name: "reg1", SKU: "Premium", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -82,8 +82,11 @@ func (c *readCache) put(g uint64, k cacheKey, d digest.Digest, m *meta.Manifest)
 	}
 }
 
-// writer is the one writing connection. It has no way to write that skips
-// the cache: ExecContext and tx invalidate it once the write is done.
+// writer is the one writing connection. ExecContext and tx invalidate the
+// cache once the write is done, so a new write is safe by default; only
+// writes to tables the cache does not read (registries, uploads, blob links, settings,
+// resources such as the audit trail) use execKeep and txKeep, so that they do
+// not empty it: audit events are written for every pull and token.
 type writer struct {
 	db    *sql.DB
 	cache *readCache
@@ -97,7 +100,23 @@ func (w writer) ExecContext(ctx context.Context, query string, args ...any) (sql
 // tx runs fn in a write transaction.
 func (w writer) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	defer w.cache.invalidate()
-	tx, err := w.db.BeginTx(ctx, nil)
+	return inTx(ctx, w.db, fn)
+}
+
+// execKeep is ExecContext for a write that touches no tag or manifest row.
+func (w writer) execKeep(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return w.db.ExecContext(ctx, query, args...)
+}
+
+// txKeep is tx for a transaction that touches no tag or manifest row.
+func (w writer) txKeep(ctx context.Context, fn func(*sql.Tx) error) error {
+	return inTx(ctx, w.db, fn)
+}
+
+func (w writer) Close() error { return w.db.Close() }
+
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -107,5 +126,3 @@ func (w writer) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
-
-func (w writer) Close() error { return w.db.Close() }

@@ -144,7 +144,7 @@ func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
 	r.Version = 1
-	_, err := s.w.ExecContext(ctx, `INSERT INTO registries (`+registryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+registryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
 		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version)
 	if isUnique(err) {
 		return meta.ErrExists
@@ -158,7 +158,7 @@ func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, er
 }
 
 func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE registries SET sku = ?, location = ?, properties = ?, version = version + 1
+	res, err := s.w.execKeep(ctx, `UPDATE registries SET sku = ?, location = ?, properties = ?, version = version + 1
 		WHERE key = ? AND version = ?`, r.SKU, r.Location, []byte(r.Properties), r.Key, r.Version)
 	if err != nil {
 		return err
@@ -362,7 +362,7 @@ func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest
 // --- blob links
 
 func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.w.txKeep(ctx, func(tx *sql.Tx) error {
 		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
 			return err
 		}
@@ -384,7 +384,7 @@ func (s *Store) FindBlob(ctx context.Context, reg string, d digest.Digest) (int6
 }
 
 func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+	res, err := s.w.execKeep(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
 	if err != nil {
 		return err
 	}
@@ -397,7 +397,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Diges
 // --- uploads
 
 func (s *Store) CreateUpload(ctx context.Context, u *meta.Upload) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, reg, repo, created_at) VALUES (?,?,?,?)`,
+	_, err := s.w.execKeep(ctx, `INSERT INTO uploads (id, reg, repo, created_at) VALUES (?,?,?,?)`,
 		u.ID, u.Registry, u.Repository, u.CreatedAt.UnixNano())
 	if isUnique(err) {
 		return meta.ErrExists
@@ -417,14 +417,14 @@ func (s *Store) GetUpload(ctx context.Context, id string) (*meta.Upload, error) 
 }
 
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	_, err := s.w.execKeep(ctx, `DELETE FROM uploads WHERE id = ?`, id)
 	return err
 }
 
 // --- settings
 
 func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {
-	if _, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, key, value); err != nil {
+	if _, err := s.w.execKeep(ctx, `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, key, value); err != nil {
 		return "", err
 	}
 	var v string
@@ -437,7 +437,7 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
 	key := strings.ToLower(r.ID)
 	if r.Version == 0 {
-		_, err := s.w.ExecContext(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES (?,?,?,?,1)`, key, r.ID, r.Type, []byte(r.Body))
+		_, err := s.w.execKeep(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES (?,?,?,?,1)`, key, r.ID, r.Type, []byte(r.Body))
 		if isUnique(err) {
 			return meta.ErrExists
 		}
@@ -446,7 +446,7 @@ func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
 		}
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE resources SET body = ?, version = version + 1 WHERE key = ? AND version = ?`, []byte(r.Body), key, r.Version)
+	res, err := s.w.execKeep(ctx, `UPDATE resources SET body = ?, version = version + 1 WHERE key = ? AND version = ?`, []byte(r.Body), key, r.Version)
 	if err != nil {
 		return err
 	}
@@ -495,7 +495,7 @@ func (s *Store) ListResources(ctx context.Context, typ, prefix string) ([]*meta.
 
 func (s *Store) DeleteResource(ctx context.Context, id string) error {
 	key := strings.ToLower(id)
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.w.txKeep(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE key = ?`, key)
 		if err != nil {
 			return err

@@ -61,6 +61,7 @@ func newBench() *cobra.Command {
 	f.IntVar(&cfg.Nodes, "nodes", 8, "clients of the many-nodes-pulling-one-image run")
 	f.IntVar(&cfg.Layers, "layers", 4, "layers of that image (taken from the pushed blobs)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
+	f.BoolVar(&cfg.HeadOnly, "head-only", false, "stop after the manifest HEAD run (with small --blobs/--blob-mib: a short HEAD slice)")
 	_ = cmd.MarkFlagRequired("registry")
 	_ = cmd.MarkFlagRequired("repository")
 	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare())

@@ -13,12 +13,12 @@ import (
 // readCache keeps tag → digest and digest → manifest answers in memory so
 // that a manifest HEAD or GET by tag (the hottest read of a registry) costs no
 // query. It is exact, not eventually consistent: every write through the one
-// writer (writer below) bumps gen after it commits, and answers are kept only
-// for the generation they were read in. One SQLite file has one moat process
+// writer (writer below) that may change a tag or manifest bumps gen after it
+// commits, and answers are kept only for the generation they were read in. One SQLite file has one moat process
 // (several nodes share PostgreSQL, which has no such cache), so no write can
 // bypass it.
 type readCache struct {
-	gen atomic.Uint64 // bumped after every write
+	gen atomic.Uint64 // bumped after every write that may change tags or manifests
 
 	mu        sync.RWMutex
 	mapGen    uint64 // the generation tags and manifests were read in

@@ -47,6 +47,9 @@ type Config struct {
 	Layers      int           // layers of that image, taken from the pushed blobs (4)
 	Timeout     time.Duration // bound of the whole run (30m)
 	Seed        uint64        // blob content seed (0: from the clock, so blobs are new each run)
+	// HeadOnly stops after the manifest HEAD run (no token and image-pull
+	// runs), for short HEAD slices alternated between registries.
+	HeadOnly bool
 
 	base *url.URL
 }
@@ -212,6 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("manifest HEAD: %w", err)
+	}
+	if cfg.HeadOnly {
+		res.Seconds = round(time.Since(res.Started).Seconds())
+		return res, nil
 	}
 
 	if res.Auth {

@@ -27,6 +27,10 @@ import (
 // --proxy-source runs can be compared too.
 type LimitServer struct {
 	dir string
+	// Durable fsyncs each blob before its rename and the directory after, as
+	// a registry that acknowledges only blobs that survive a power loss must
+	// (moat does). Off by default: the issue-9 limit is the least work.
+	Durable bool
 
 	mu        sync.RWMutex
 	manifests map[string]manifest // "<repo>:<tag>" and "<repo>@<digest>"
@@ -164,6 +168,9 @@ func (s *LimitServer) finish(w http.ResponseWriter, r *http.Request, repo, id, d
 		return
 	}
 	_, err = io.Copy(io.MultiWriter(f, h), r.Body)
+	if err == nil && s.Durable {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -180,6 +187,12 @@ func (s *LimitServer) finish(w http.ResponseWriter, r *http.Request, repo, id, d
 	if err := os.Rename(path, filepath.Join(s.dir, "blobs", hexd)); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
+	}
+	if s.Durable {
+		if err := syncDir(filepath.Join(s.dir, "blobs")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
 	w.Header().Set("Location", "/v2/"+repo+"/blobs/"+digest)
 	w.Header().Set("Docker-Content-Digest", digest)
@@ -249,4 +262,13 @@ func (s *LimitServer) manifest(w http.ResponseWriter, r *http.Request, repo, ref
 	default:
 		http.Error(w, "unsupported", http.StatusMethodNotAllowed)
 	}
+}
+
+func syncDir(p string) error {
+	d, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

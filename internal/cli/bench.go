@@ -61,14 +61,48 @@ func newBench() *cobra.Command {
 	f.IntVar(&cfg.Nodes, "nodes", 8, "clients of the many-nodes-pulling-one-image run")
 	f.IntVar(&cfg.Layers, "layers", 4, "layers of that image (taken from the pushed blobs)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
+	f.BoolVar(&cfg.HeadOnly, "head-only", false, "stop after the manifest HEAD run (with small --blobs/--blob-mib: a short HEAD slice)")
 	_ = cmd.MarkFlagRequired("registry")
 	_ = cmd.MarkFlagRequired("repository")
-	cmd.AddCommand(newBenchLimitServer())
+	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare())
+	return cmd
+}
+
+func newBenchPrepare() *cobra.Command {
+	var s bench.Setup
+	cmd := &cobra.Command{
+		Use:   "prepare",
+		Short: "Create the benchmark registry on a moat server: Premium, default action Deny, IP and virtual-network rules",
+		Long: "Creates or updates --name through the management API. With --ip-rules > 0 the registry denies by default\n" +
+			"and only its last IP rule allows the address printed, to pass to moat bench --proxy-source.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, err := bench.Prepare(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			if addr.IsValid() {
+				fmt.Fprintln(cmd.OutOrStdout(), addr)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.Server, "server", "", "moat base URL, e.g. http://127.0.0.1:5000 (required)")
+	f.StringVar(&s.Username, "username", "admin", "user who may create registries")
+	f.StringVar(&s.Password, "password", "", "password for --username (required)")
+	f.StringVar(&s.Registry, "name", "benchreg", "registry name")
+	f.IntVar(&s.IPRules, "ip-rules", 200, "IP rules (0: default action Allow, no rules)")
+	f.IntVar(&s.VNetRules, "vnet-rules", 100, "virtual-network rules (with --ip-rules > 0)")
+	f.IntVar(&s.Extra, "extra-registries", 0, "also create this many registries <name>x0001... with default settings")
+	_ = cmd.MarkFlagRequired("server")
+	_ = cmd.MarkFlagRequired("password")
 	return cmd
 }
 
 func newBenchLimitServer() *cobra.Command {
 	var listen, dir string
+	var durable bool
 	cmd := &cobra.Command{
 		Use:   "limit-server",
 		Short: "Run the reference limit registry (no metadata, no auth) that moat bench results are compared with",
@@ -78,6 +112,7 @@ func newBenchLimitServer() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			s.Durable = durable
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
@@ -91,6 +126,7 @@ func newBenchLimitServer() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:5001", "address to listen on (port 0: any free port)")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for blobs and uploads (required)")
+	cmd.Flags().BoolVar(&durable, "fsync", false, "fsync each blob before acknowledging it (the least work of a durable registry)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -290,6 +290,9 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// RequestLogMessage is the message of the one log line per request.
+const RequestLogMessage = "request"
+
 func (o *observer) logRequest(r *http.Request, st *reqState, id netid.Identity, kind, regKey string, d time.Duration) {
 	level := slog.LevelInfo
 	if kind == "health" {
@@ -303,7 +306,7 @@ func (o *observer) logRequest(r *http.Request, st *reqState, id netid.Identity, 
 	if id.ClientIP.IsValid() {
 		ip = id.ClientIP.String()
 	}
-	slog.LogAttrs(ctx, level, "request",
+	slog.LogAttrs(ctx, level, RequestLogMessage,
 		slog.String("requestId", st.id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), // never the query: it may carry secrets

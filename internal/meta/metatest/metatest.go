@@ -41,7 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 
 var ctx = context.Background()
 
-func newRegistry(t *testing.T, s meta.Store, name string) {
+func newRegistry(t testing.TB, s meta.Store, name string) {
 	t.Helper()
 	r := &meta.Registry{Key: name, Name: name, Subscription: "sub", ResourceGroup: "default", Location: "local",
 		SKU: "Premium", Properties: []byte(`{"a":1}`), CreatedAt: time.Now()}

@@ -126,3 +126,8 @@ func TestGCLockAcrossNodes(t *testing.T) {
 		t.Fatalf("node a waiting for b: %v", err)
 	}
 }
+
+func BenchmarkListTags(b *testing.B) {
+	pgtest.DSN(b)
+	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store { return pgtest.Open(b, pgtest.FreshSchema(b)) })
+}

@@ -21,8 +21,9 @@ import (
 
 // Store is a meta.Store on SQLite.
 type Store struct {
-	w *sql.DB // the one writer
-	r *sql.DB // readers
+	w     writer  // the one writer (cache.go)
+	r     *sql.DB // readers
+	cache *readCache
 	// gcLock admits one collector: one process owns a SQLite file.
 	gcLock chan struct{}
 }
@@ -54,7 +55,8 @@ func Open(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &Store{w: w, r: r, gcLock: make(chan struct{}, 1)}, nil
+	c := &readCache{}
+	return &Store{w: writer{db: w, cache: c}, r: r, cache: c, gcLock: make(chan struct{}, 1)}, nil
 }
 
 func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
@@ -125,17 +127,7 @@ func migrate(db *sql.DB) error {
 }
 
 // tx runs fn in a write transaction.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error { return s.w.tx(ctx, fn) }
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
@@ -166,7 +158,7 @@ func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
 	r.Version = 1
-	_, err := s.w.ExecContext(ctx, `INSERT INTO registries (`+registryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+registryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
 		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version)
 	if isUnique(err) {
 		return meta.ErrExists
@@ -180,7 +172,7 @@ func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, er
 }
 
 func (s *Store) UpdateRegistry(ctx context.Context, r *meta.Registry) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE registries SET sku = ?, location = ?, properties = ?, version = version + 1
+	res, err := s.w.execKeep(ctx, `UPDATE registries SET sku = ?, location = ?, properties = ?, version = version + 1
 		WHERE key = ? AND version = ?`, r.SKU, r.Location, []byte(r.Properties), r.Key, r.Version)
 	if err != nil {
 		return err
@@ -268,6 +260,12 @@ func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manif
 }
 
 func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*meta.Manifest, error) {
+	k := cacheKey{reg, repo, string(d)}
+	if m, ok := s.cache.manifest(k); ok {
+		cp := *m // callers own the struct; content and annotations are shared, read-only
+		return &cp, nil
+	}
+	g := s.cache.gen.Load()
 	m := meta.Manifest{Digest: d}
 	var subject, ann string
 	err := s.r.QueryRowContext(ctx, `SELECT media_type, content, subject, artifact_type, annotations
@@ -280,13 +278,23 @@ func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Dige
 	if ann != "{}" {
 		_ = json.Unmarshal([]byte(ann), &m.Annotations)
 	}
+	cached := m
+	s.cache.put(g, k, "", &cached)
 	return &m, nil
 }
 
 func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error) {
+	k := cacheKey{reg, repo, tag}
+	if d, ok := s.cache.tag(k); ok {
+		return d, nil
+	}
+	g := s.cache.gen.Load()
 	var d string
-	err := s.r.QueryRowContext(ctx, `SELECT digest FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).Scan(&d)
-	return digest.Digest(d), noRows(err)
+	if err := s.r.QueryRowContext(ctx, `SELECT digest FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).Scan(&d); err != nil {
+		return "", noRows(err)
+	}
+	s.cache.put(g, k, digest.Digest(d), nil)
+	return digest.Digest(d), nil
 }
 
 func (s *Store) DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error {
@@ -366,7 +374,7 @@ func (s *Store) Referrers(ctx context.Context, reg, repo string, d digest.Digest
 // --- blob links
 
 func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.w.txKeep(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM blob_tombstones WHERE digest = ?`, d.String()).Scan(&one)
 		if err == nil {
@@ -399,7 +407,7 @@ func (s *Store) FindBlob(ctx context.Context, reg string, d digest.Digest) (int6
 }
 
 func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+	res, err := s.w.execKeep(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
 	if err != nil {
 		return err
 	}
@@ -412,7 +420,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Diges
 // --- uploads
 
 func (s *Store) CreateUpload(ctx context.Context, u *meta.Upload) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, reg, repo, created_at) VALUES (?,?,?,?)`,
+	_, err := s.w.execKeep(ctx, `INSERT INTO uploads (id, reg, repo, created_at) VALUES (?,?,?,?)`,
 		u.ID, u.Registry, u.Repository, u.CreatedAt.UnixNano())
 	if isUnique(err) {
 		return meta.ErrExists
@@ -432,7 +440,7 @@ func (s *Store) GetUpload(ctx context.Context, id string) (*meta.Upload, error) 
 }
 
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	_, err := s.w.execKeep(ctx, `DELETE FROM uploads WHERE id = ?`, id)
 	return err
 }
 
@@ -445,11 +453,11 @@ func (s *Store) CountUploads(ctx context.Context, registry string) (int, error) 
 // --- settings
 
 func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {
-	if _, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, key, value); err != nil {
+	if _, err := s.w.execKeep(ctx, `INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`, key, value); err != nil {
 		return "", err
 	}
 	var v string
-	err := s.w.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	return v, err
 }
 
@@ -458,7 +466,7 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
 	key := strings.ToLower(r.ID)
 	if r.Version == 0 {
-		_, err := s.w.ExecContext(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES (?,?,?,?,1)`, key, r.ID, r.Type, []byte(r.Body))
+		_, err := s.w.execKeep(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES (?,?,?,?,1)`, key, r.ID, r.Type, []byte(r.Body))
 		if isUnique(err) {
 			return meta.ErrExists
 		}
@@ -467,7 +475,7 @@ func (s *Store) PutResource(ctx context.Context, r *meta.Resource) error {
 		}
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE resources SET body = ?, version = version + 1 WHERE key = ? AND version = ?`, []byte(r.Body), key, r.Version)
+	res, err := s.w.execKeep(ctx, `UPDATE resources SET body = ?, version = version + 1 WHERE key = ? AND version = ?`, []byte(r.Body), key, r.Version)
 	if err != nil {
 		return err
 	}
@@ -516,7 +524,7 @@ func (s *Store) ListResources(ctx context.Context, typ, prefix string) ([]*meta.
 
 func (s *Store) DeleteResource(ctx context.Context, id string) error {
 	key := strings.ToLower(id)
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.w.txKeep(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE key = ?`, key)
 		if err != nil {
 			return err

@@ -9,13 +9,21 @@ import (
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 )
 
+// openStore opens a new store in a temporary directory.
+func openStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(filepath.Join(tb.TempDir(), "meta.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestSuite(t *testing.T) {
-	metatest.Run(t, func(t *testing.T) meta.Store {
-		s, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	metatest.Run(t, func(t *testing.T) meta.Store { return openStore(t) })
+}
+
+func BenchmarkListTags(b *testing.B) {
+	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store { return openStore(b) })
 }

@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moat-registry/moat/internal/logbuf"
+	"github.com/moat-registry/moat/internal/server"
+)
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// Request lines wait for the batch; any other line is written at once.
+func TestLoggingFlushesAllButRequestLines(t *testing.T) {
+	prev := slog.Default()
+	defer slog.SetDefault(prev)
+	out := &lockedBuf{}
+	w := logbuf.New(out, time.Hour)
+	defer w.Close()
+	setupLogging("text", w)
+	slog.Info(server.RequestLogMessage, "path", "/v2/")
+	if out.String() != "" {
+		t.Fatalf("a request line was written before the flush: %q", out.String())
+	}
+	slog.With("k", "v").Info("listeners reloaded")
+	if s := out.String(); !strings.Contains(s, "path=/v2/") || !strings.Contains(s, "listeners reloaded") {
+		t.Fatalf("an operator line did not go out at once (with what was queued): %q", s)
+	}
+}

@@ -67,6 +67,10 @@ func testGCSweep(t *testing.T, s meta.Store) {
 	if err := s.LinkBlob(ctx, "alpha1", "app", l2, 2); err != nil {
 		t.Fatal(err)
 	}
+	// Read it first, so that a store that caches reads must forget it.
+	if _, err := s.GetManifest(ctx, "alpha1", "app", untagged.Digest); err != nil {
+		t.Fatal(err)
+	}
 	sw, err := s.SweepRepository(ctx, "alpha1", "app", c.Gen, []digest.Digest{untagged.Digest}, []digest.Digest{l1, l2}, cutoff)
 	if err != nil || sw.Manifests != 1 || sw.Links != 1 {
 		t.Fatalf("sweep: %+v %v, want 1 manifest and 1 link", sw, err)

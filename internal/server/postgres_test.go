@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,58 +9,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/opencontainers/go-digest"
 )
-
-// postgresDSN returns a connection string to a fresh schema of the test
-// PostgreSQL (MOAT_TEST_POSTGRES, set by scripts/test-postgres).
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	d := os.Getenv("MOAT_TEST_POSTGRES")
-	if d == "" {
-		if os.Getenv("MOAT_E2E") == "1" {
-			t.Fatal("MOAT_TEST_POSTGRES is not set but MOAT_E2E=1 requires it: run through scripts/test (scripts/test-postgres)")
-		}
-		t.Skip("MOAT_TEST_POSTGRES is not set: skipping the server-on-PostgreSQL test (run scripts/test-postgres go test ./internal/server/)")
-	}
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "moat_server_" + hex.EncodeToString(b)
-	c, err := pgx.Connect(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, d); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	sep := "?"
-	if strings.Contains(d, "?") {
-		sep = "&"
-	}
-	return d + sep + "search_path=" + schema
-}
 
 // TestServerOnPostgres: a server whose metadata is in PostgreSQL serves the
 // management API and the data plane, and a second node on the same database
 // sees the content.
 func TestServerOnPostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.SchemaDSN(t)
 	t.Setenv("MOAT_ADMIN_PASSWORD", "pg-password-1")
 	blobs := t.TempDir() // shared by both nodes, standing in for S3
 	start := func() (*Server, *httptest.Server) {

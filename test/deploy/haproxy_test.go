@@ -7,7 +7,6 @@ package deploy
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -33,8 +32,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/moat-registry/moat/internal/blob/s3/s3test"
+	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -63,11 +62,7 @@ func TestHAProxyExample(t *testing.T) {
 	if err != nil {
 		need(t, "haproxy", "scripts/install-test-deps installs it from Debian")
 	}
-	dsn := os.Getenv("MOAT_TEST_POSTGRES")
-	if dsn == "" {
-		need(t, "MOAT_TEST_POSTGRES", "run through scripts/test-postgres")
-	}
-	dsn = freshSchema(t, dsn)
+	dsn := pgtest.SchemaDSN(t)
 	bucket := s3test.Config(t)
 	root := repoRoot(t)
 	dir := t.TempDir()
@@ -536,31 +531,6 @@ func certificate(t *testing.T, dir string) (ca, cert, key string) {
 		t.Fatal(err)
 	}
 	return cert, cert, key
-}
-
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	ctx := context.Background()
-	schema := "moat_deploy_" + randomHex(6)
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
 }
 
 func digestOf(b []byte) string {

@@ -13,9 +13,7 @@ package scaleout
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,26 +29,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/moat-registry/moat/internal/blob/s3/s3test"
+	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 	"github.com/opencontainers/go-digest"
 )
 
 const password = "scaleout-admin-password-1"
-
-// need returns the environment variable, failing under MOAT_E2E=1 and
-// skipping otherwise when it is not set.
-func need(t *testing.T, name, how string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("MOAT_E2E") == "1" {
-			t.Fatalf("%s is not set but MOAT_E2E=1 requires the scale-out test: %s", name, how)
-		}
-		t.Skipf("%s is not set; skipping the scale-out test: %s", name, how)
-	}
-	return v
-}
 
 func tool(t *testing.T, name string) string {
 	t.Helper()
@@ -69,34 +53,6 @@ func tool(t *testing.T, name string) string {
 	}
 	t.Skipf("%s is not installed (scripts/install-test-deps); skipping", name)
 	return ""
-}
-
-// freshSchema returns a connection string that uses a new schema, dropped at the end.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "moat_scaleout_" + hex.EncodeToString(b)
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
 }
 
 type node struct {
@@ -243,11 +199,9 @@ func randomBytes(n int) []byte {
 }
 
 func TestThreeNodes(t *testing.T) {
-	pg := need(t, "MOAT_TEST_POSTGRES", "run under scripts/test-postgres")
-	need(t, "MOAT_TEST_S3", "run under scripts/test-s3")
+	dsn := pgtest.SchemaDSN(t)
 	s3c := s3test.Config(t)
 	crane := tool(t, "crane")
-	dsn := freshSchema(t, pg)
 
 	bin := filepath.Join(t.TempDir(), "moat")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/moat").CombinedOutput(); err != nil {

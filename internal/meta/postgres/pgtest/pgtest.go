@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,29 @@ func DSN(t testing.TB) string {
 func FreshSchema(t testing.TB) *pgxpool.Config {
 	t.Helper()
 	d := DSN(t)
+	cfg, err := pgxpool.ParseConfig(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = newSchema(t, d)
+	return cfg
+}
+
+// SchemaDSN is FreshSchema as a connection string, for a moat server
+// (--postgres) started by the test.
+func SchemaDSN(t testing.TB) string {
+	t.Helper()
+	d := DSN(t)
+	sep := "?"
+	if strings.Contains(d, "?") {
+		sep = "&"
+	}
+	return d + sep + "search_path=" + newSchema(t, d)
+}
+
+// newSchema creates a uniquely named schema on d and drops it when the test ends.
+func newSchema(t testing.TB, d string) string {
+	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 8)
 	rand.Read(b)
@@ -59,12 +83,7 @@ func FreshSchema(t testing.TB) *pgxpool.Config {
 			t.Errorf("dropping schema %s: %v", schema, err)
 		}
 	})
-	cfg, err := pgxpool.ParseConfig(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	return cfg
+	return schema
 }
 
 // Open opens a store on cfg, closed when the test ends.

@@ -24,6 +24,7 @@ type networkingData struct {
 	Mode    string // all, selected or disabled
 	Rules   model.NetworkRuleSet
 	Trusted bool
+	Tasks   bool // networkRuleBypassAllowedForTasks
 	Subnets []subnetRow
 	Check   *checkResult
 	Denials []netguard.Denial
@@ -71,7 +72,8 @@ func (p *Portal) networking(w http.ResponseWriter, r *http.Request, s *session) 
 func (p *Portal) showNetworking(w http.ResponseWriter, r *http.Request, s *session, status int, pg *page, reg *model.RegistryResource) {
 	props := reg.Properties.WithDefaults()
 	d := &networkingData{Reg: reg, Mode: accessMode(props), Rules: *props.NetworkRuleSet,
-		Trusted: props.NetworkRuleBypassOptions == "AzureServices", Premium: strings.EqualFold(reg.SKU.Name, "Premium")}
+		Trusted: props.NetworkRuleBypassOptions == "AzureServices", Tasks: props.NetworkRuleBypassAllowedForTasks != nil && *props.NetworkRuleBypassAllowedForTasks,
+		Premium: strings.EqualFold(reg.SKU.Name, "Premium")}
 	if c, ok := pg.Data.(*checkResult); ok {
 		d.Check = c
 	}
@@ -156,7 +158,8 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 		if f.Get("trusted") == "on" {
 			opt = "AzureServices"
 		}
-		_, err = p.api(r, s, http.MethodPatch, path, "", map[string]any{"properties": map[string]string{"networkRuleBypassOptions": opt}}, nil)
+		_, err = p.api(r, s, http.MethodPatch, path, "", map[string]any{"properties": map[string]any{
+			"networkRuleBypassOptions": opt, "networkRuleBypassAllowedForTasks": f.Get("tasks") == "on"}}, nil)
 	case "approve", "reject":
 		field, notice = "connection", action
 		status := map[string]string{"approve": model.StatusApproved, "reject": model.StatusRejected}[action]

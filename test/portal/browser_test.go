@@ -184,9 +184,9 @@ func TestPortalNetworking(t *testing.T) {
 			"manualPrivateLinkServiceConnections": []any{map[string]any{"name": "conn",
 				"properties": map[string]any{"privateLinkServiceId": reg, "groupIds": []string{"registry"}}}}}})
 
-	run(t, ctx, "turn on the trusted-services exception",
+	run(t, ctx, "turn on the trusted-services exception and the tasks bypass",
 		chromedp.Navigate(net), chromedp.WaitVisible("#trusted", chromedp.ByID),
-		chromedp.Click("#trusted", chromedp.ByID),
+		chromedp.Click("#trusted", chromedp.ByID), chromedp.Click("#tasks", chromedp.ByID),
 		chromedp.Click("#save-bypass", chromedp.ByID), waitNotice("Exception saved"))
 
 	expectContains(t, "pending connection", text(t, ctx, ".state-Pending"), "Pending")
@@ -234,13 +234,14 @@ func TestPortalNetworking(t *testing.T) {
 	got := e.api("GET", reg, nil)
 	props := got["properties"]
 	for what, want := range map[string]any{
-		"defaultAction":            dig(props, "networkRuleSet", "defaultAction") == "Deny",
-		"publicNetworkAccess":      dig(props, "publicNetworkAccess") == "Enabled",
-		"ipRule":                   dig(props, "networkRuleSet", "ipRules", 0, "value") == "203.0.113.0/24",
-		"one ipRule":               len(dig(props, "networkRuleSet", "ipRules").([]any)) == 1,
-		"vnetRule removed":         len(dig(props, "networkRuleSet", "virtualNetworkRules").([]any)) == 0,
-		"networkRuleBypassOptions": dig(props, "networkRuleBypassOptions") == "AzureServices",
-		"connection approved":      dig(props, "privateEndpointConnections", 0, "properties", "privateLinkServiceConnectionState", "status") == "Approved",
+		"defaultAction":                    dig(props, "networkRuleSet", "defaultAction") == "Deny",
+		"publicNetworkAccess":              dig(props, "publicNetworkAccess") == "Enabled",
+		"ipRule":                           dig(props, "networkRuleSet", "ipRules", 0, "value") == "203.0.113.0/24",
+		"one ipRule":                       len(dig(props, "networkRuleSet", "ipRules").([]any)) == 1,
+		"vnetRule removed":                 len(dig(props, "networkRuleSet", "virtualNetworkRules").([]any)) == 0,
+		"networkRuleBypassOptions":         dig(props, "networkRuleBypassOptions") == "AzureServices",
+		"networkRuleBypassAllowedForTasks": dig(props, "networkRuleBypassAllowedForTasks") == true,
+		"connection approved":              dig(props, "privateEndpointConnections", 0, "properties", "privateLinkServiceConnectionState", "status") == "Approved",
 	} {
 		if want != true {
 			t.Errorf("%s: not as set in the portal; registry: %v", what, props)

@@ -342,3 +342,95 @@ func TestPostgresRestart(t *testing.T) {
 	w.verify(t)
 	t.Logf("faults injected: 1 database restart; %s; lost: nothing", w.summary())
 }
+
+// TestRandomKillDuringGC: pushes move a few tags over and over (so older
+// manifests become untagged and their layers unreferenced) while the
+// collector runs every 100 ms with a 1 s grace window, on a registry whose
+// retention policy deletes untagged manifests at once; SIGKILL at a random
+// moment, several rounds. After each restart every tag still resolves to a
+// manifest whose blobs are all there and hash to their digests, every blob
+// file matches its name, and the collector deleted something (else the test
+// proved nothing). MOAT_FAULT_SEED / MOAT_FAULT_ROUNDS as above.
+func TestRandomKillDuringGC(t *testing.T) {
+	seed := envUint(t, "MOAT_FAULT_SEED", uint64(time.Now().UnixNano()))
+	rounds := int(envUint(t, "MOAT_FAULT_ROUNDS", 5))
+	t.Logf("seed %d (MOAT_FAULT_SEED=%d repeats this run), %d rounds", seed, seed, rounds)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	dataDir := t.TempDir()
+	port := freePort(t)
+	start := func() *server {
+		return startServerArgs(t, dataDir, port, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--gc-interval", "100ms", "--gc-grace", "1s")
+	}
+	s := start()
+	s.createRegistry(t, crashRegistry)
+	retention := exec.Command(moatBin, "acr", "config", "retention", "update", "--registry", crashRegistry,
+		"--status", "enabled", "--days", "0", "--type", "UntaggedManifests", "--server", s.url, "-o", "none")
+	retention.Env = envWithoutMoat()
+	if out, err := retention.CombinedOutput(); err != nil {
+		t.Fatalf("moat acr config retention update: %v\n%s", err, out)
+	}
+	c := newClient(t, s.url, crashRegistry, "faults/gc")
+	w := newWorkload(c, seed)
+	w.tags = 4
+	var deleted gcTotals
+	for round := range rounds {
+		ctx, cancel := context.WithCancel(context.Background())
+		wait := runWorkers(ctx, w, 3)
+		delay := 1500*time.Millisecond + time.Duration(rng.Int64N(int64(2*time.Second)))
+		time.Sleep(delay)
+		s.kill()
+		cancel()
+		wait()
+		deleted.add(s.log())
+		s = start()
+		c.connect(t, s.url)
+		w.verifyTags(t)
+		verifyBlobFiles(t, dataDir)
+		t.Logf("round %d: SIGKILL after %s; collected so far: %s; %s", round+1, delay.Round(time.Millisecond), deleted, w.summary())
+	}
+	time.Sleep(1500 * time.Millisecond) // a collection or more after the last restart
+	w.mustPush(t, 1, "after the last restart")
+	w.verifyTags(t)
+	deleted.add(s.log())
+	if deleted.manifests == 0 || deleted.blobs == 0 {
+		t.Fatalf("the collector deleted %s: the test did not exercise it", deleted)
+	}
+	w.checkClean(t)
+	t.Logf("faults injected: %d SIGKILLs during collection; collected %s; %s; lost: nothing referenced", rounds, deleted, w.summary())
+}
+
+// gcTotals adds up what the scheduled collections logged.
+type gcTotals struct{ runs, manifests, blobs int }
+
+func (g *gcTotals) add(log string) {
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "msg=\"garbage collection\"") && !strings.Contains(line, `"msg":"garbage collection"`) {
+			continue
+		}
+		g.runs++
+		g.manifests += field(line, "manifestsDeleted")
+		g.blobs += field(line, "blobsDeleted")
+	}
+}
+
+func (g gcTotals) String() string {
+	return fmt.Sprintf("%d runs, %d manifests, %d blobs", g.runs, g.manifests, g.blobs)
+}
+
+// field reads name=N (text log) or "name":N (JSON log) from a log line.
+func field(line, name string) int {
+	for _, sep := range []string{name + "=", `"` + name + `":`} {
+		if i := strings.Index(line, sep); i >= 0 {
+			rest := line[i+len(sep):]
+			end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+			if end < 0 {
+				end = len(rest)
+			}
+			n, _ := strconv.Atoi(rest[:end])
+			return n
+		}
+	}
+	return 0
+}

@@ -29,6 +29,9 @@ type workload struct {
 	failures  map[int]int // status -> count of error answers
 	transport int         // requests without an answer (the server died)
 	unclean   []string    // error answers without an OCI error body
+	// tags > 0 reuses that many tags (w0, w1, ...), so pushes untag older
+	// manifests for the collector; verifyTags then checks what they point at.
+	tags int
 }
 
 // pushed is an image whose manifest the server acknowledged.
@@ -49,6 +52,9 @@ func (w *workload) plan() (tag string, config, layer []byte, chunks int) {
 	defer w.mu.Unlock()
 	w.seq++
 	tag = fmt.Sprintf("w%d", w.seq)
+	if w.tags > 0 {
+		tag = fmt.Sprintf("w%d", w.seq%w.tags)
+	}
 	size := 1<<10 + w.rng.IntN(2<<20)
 	layer = make([]byte, size)
 	for i := range layer {
@@ -171,6 +177,40 @@ func (w *workload) verify(t *testing.T) {
 		}
 		for _, b := range p.blobs {
 			w.c.checkBlob(t, digest.FromBytes(b), int64(len(b)))
+		}
+	}
+}
+
+// verifyTags checks every tag that a push to was acknowledged: it resolves,
+// and every blob its manifest references is there and hashes to its digest.
+// (Which push a moved tag shows depends on the order the server took them in.)
+func (w *workload) verifyTags(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	tags := map[string]bool{}
+	for _, p := range w.committed {
+		tags[p.tag] = true
+	}
+	w.mu.Unlock()
+	for tag := range tags {
+		resp := w.c.do(t, http.MethodGet, w.c.repoURL("manifests/"+tag), nil, "Accept", "application/vnd.oci.image.manifest.v1+json")
+		body := expect(t, resp, http.StatusOK)
+		var m struct {
+			Config struct {
+				Digest digest.Digest `json:"digest"`
+				Size   int64         `json:"size"`
+			} `json:"config"`
+			Layers []struct {
+				Digest digest.Digest `json:"digest"`
+				Size   int64         `json:"size"`
+			} `json:"layers"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("manifest %s: %v", tag, err)
+		}
+		w.c.checkBlob(t, m.Config.Digest, m.Config.Size)
+		for _, l := range m.Layers {
+			w.c.checkBlob(t, l.Digest, l.Size)
 		}
 	}
 }

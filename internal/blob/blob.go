@@ -9,6 +9,7 @@ import (
 	_ "crypto/sha512"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -85,3 +86,30 @@ type Upload interface {
 	// Close releases the upload without committing it (it can be resumed).
 	Close() error
 }
+
+// UploadAlgorithm is the digest algorithm a new upload hashes with: alg, or
+// sha256 when none is named; ErrUnsupportedDigest for anything else.
+func UploadAlgorithm(alg digest.Algorithm) (digest.Algorithm, error) {
+	switch alg {
+	case "":
+		return digest.SHA256, nil
+	case digest.SHA256, digest.SHA512:
+		return alg, nil
+	}
+	return "", ErrUnsupportedDigest
+}
+
+// UploadLocks serialises one process's requests on the same upload ID (a
+// store may add its own guard across processes).
+type UploadLocks struct{ m sync.Map } // upload ID -> *sync.Mutex
+
+// Lock locks id's mutex and returns it for Unlock.
+func (l *UploadLocks) Lock(id string) *sync.Mutex {
+	m, _ := l.m.LoadOrStore(id, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu
+}
+
+// Forget drops id's mutex once the upload is gone.
+func (l *UploadLocks) Forget(id string) { l.m.Delete(id) }

@@ -26,7 +26,7 @@ import (
 // Store is a blob.Store on a local directory.
 type Store struct {
 	root  string
-	locks sync.Map // upload ID -> *sync.Mutex
+	locks blob.UploadLocks
 }
 
 // New opens (creating if needed) a store rooted at dir.
@@ -119,19 +119,10 @@ type upload struct {
 	done bool
 }
 
-func (s *Store) lock(id string) *sync.Mutex {
-	m, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu
-}
-
 func (s *Store) NewUpload(_ context.Context, alg digest.Algorithm) (blob.Upload, error) {
-	if alg == "" {
-		alg = digest.SHA256
-	}
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return nil, blob.ErrUnsupportedDigest
+	alg, err := blob.UploadAlgorithm(alg)
+	if err != nil {
+		return nil, err
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -146,7 +137,7 @@ func (s *Store) NewUpload(_ context.Context, alg digest.Algorithm) (blob.Upload,
 	if err := u.saveState(); err != nil {
 		return nil, err
 	}
-	u.mu = s.lock(id)
+	u.mu = s.locks.Lock(id)
 	return u, nil
 }
 
@@ -162,7 +153,7 @@ func (s *Store) ResumeUpload(_ context.Context, id string) (blob.Upload, error) 
 	if !validID(id) {
 		return nil, blob.ErrNotFound
 	}
-	mu := s.lock(id)
+	mu := s.locks.Lock(id)
 	u, err := s.load(id)
 	if err != nil {
 		mu.Unlock()
@@ -339,13 +330,13 @@ func (u *upload) Commit(_ context.Context, d digest.Digest) (int64, error) {
 	}
 	u.done = true
 	_ = os.RemoveAll(u.dir)
-	u.s.locks.Delete(u.id)
+	u.s.locks.Forget(u.id)
 	return u.st.Size, nil
 }
 
 func (u *upload) Cancel(_ context.Context) error {
 	defer u.release()
-	u.s.locks.Delete(u.id)
+	u.s.locks.Forget(u.id)
 	return os.RemoveAll(u.dir)
 }
 

@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -69,9 +68,9 @@ type Store struct {
 	bucket   string
 	prefix   string
 	partSize int64
-	where    string   // the endpoint, for messages
-	node     string   // lease holder name of this Store instance
-	locks    sync.Map // upload ID -> *sync.Mutex: serialises this node's requests
+	where    string           // the endpoint, for messages
+	node     string           // lease holder name of this Store instance
+	locks    blob.UploadLocks // serialises this node's requests on an upload
 }
 
 // New connects to the bucket and checks that it is reachable.

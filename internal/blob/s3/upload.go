@@ -62,25 +62,16 @@ type upload struct {
 	mu   *sync.Mutex
 }
 
-func (s *Store) lock(id string) *sync.Mutex {
-	m, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu
-}
-
 func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Upload, error) {
-	if alg == "" {
-		alg = digest.SHA256
-	}
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return nil, blob.ErrUnsupportedDigest
+	alg, err := blob.UploadAlgorithm(alg)
+	if err != nil {
+		return nil, err
 	}
 	u := &upload{s: s, id: randomHex(16), st: session{Alg: alg}, h: alg.Hash()}
 	if err := u.save(ctx, true); err != nil {
 		return nil, err
 	}
-	u.mu = s.lock(u.id)
+	u.mu = s.locks.Lock(u.id)
 	return u, nil
 }
 
@@ -88,7 +79,7 @@ func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error
 	if !validID(id) {
 		return nil, blob.ErrNotFound
 	}
-	mu := s.lock(id)
+	mu := s.locks.Lock(id)
 	u := &upload{s: s, id: id, mu: mu}
 	if err := u.load(ctx); err != nil {
 		u.release()
@@ -469,7 +460,7 @@ func (u *upload) remove(ctx context.Context) {
 	}
 	u.deleteKey(ctx, u.st.Tail)
 	u.deleteKey(ctx, "state")
-	u.s.locks.Delete(u.id)
+	u.s.locks.Forget(u.id)
 }
 
 func (u *upload) Cancel(ctx context.Context) error {

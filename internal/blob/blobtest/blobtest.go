@@ -37,7 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	}
 }
 
-func random(t *testing.T, n int) []byte {
+// Random returns n random bytes.
+func Random(t *testing.T, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -66,7 +67,8 @@ func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
 	return d
 }
 
-func readAll(t *testing.T, s blob.Store, d digest.Digest) []byte {
+// ReadAll reads committed blob d whole; its Size must match what was read.
+func ReadAll(t *testing.T, s blob.Store, d digest.Digest) []byte {
 	t.Helper()
 	r, err := s.Open(context.Background(), d)
 	if err != nil {
@@ -84,9 +86,9 @@ func readAll(t *testing.T, s blob.Store, d digest.Digest) []byte {
 }
 
 func testCommit(t *testing.T, s blob.Store) {
-	data := random(t, 100_000)
+	data := Random(t, 100_000)
 	d := put(t, s, data)
-	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+	if got := ReadAll(t, s, d); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
 	}
 	if n, err := s.Stat(context.Background(), d); err != nil || n != int64(len(data)) {
@@ -96,7 +98,7 @@ func testCommit(t *testing.T, s blob.Store) {
 
 func testInvisible(t *testing.T, s blob.Store) {
 	ctx := context.Background()
-	data := random(t, 1000)
+	data := Random(t, 1000)
 	u, err := s.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +135,7 @@ func testMismatch(t *testing.T, s blob.Store) {
 
 func testResume(t *testing.T, s blob.Store) {
 	ctx := context.Background()
-	data := random(t, 300_000)
+	data := Random(t, 300_000)
 	u, err := s.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +163,7 @@ func testResume(t *testing.T, s blob.Store) {
 	if _, err := u.Commit(ctx, digest.FromBytes(data)); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(readAll(t, s, digest.FromBytes(data)), data) {
+	if !bytes.Equal(ReadAll(t, s, digest.FromBytes(data)), data) {
 		t.Fatal("content differs")
 	}
 	if _, err := s.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrNotFound) {
@@ -171,7 +173,7 @@ func testResume(t *testing.T, s blob.Store) {
 
 func testSHA512(t *testing.T, s blob.Store) {
 	ctx := context.Background()
-	data := random(t, 5000)
+	data := Random(t, 5000)
 	u, err := s.NewUpload(ctx, digest.SHA512)
 	if err != nil {
 		t.Fatal(err)
@@ -181,14 +183,14 @@ func testSHA512(t *testing.T, s blob.Store) {
 	if _, err := u.Commit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(readAll(t, s, d), data) {
+	if !bytes.Equal(ReadAll(t, s, d), data) {
 		t.Fatal("content differs")
 	}
 }
 
 func testOtherAlgorithm(t *testing.T, s blob.Store) {
 	ctx := context.Background()
-	data := random(t, 5000)
+	data := Random(t, 5000)
 	u, err := s.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -217,13 +219,13 @@ func testCancel(t *testing.T, s blob.Store) {
 
 func testEmpty(t *testing.T, s blob.Store) {
 	d := put(t, s, nil)
-	if got := readAll(t, s, d); len(got) != 0 {
+	if got := ReadAll(t, s, d); len(got) != 0 {
 		t.Fatal("empty blob not empty")
 	}
 }
 
 func testSeek(t *testing.T, s blob.Store) {
-	data := random(t, 10_000)
+	data := Random(t, 10_000)
 	d := put(t, s, data)
 	r, err := s.Open(context.Background(), d)
 	if err != nil {
@@ -264,7 +266,7 @@ func testCommitTwice(t *testing.T, s blob.Store) {
 	data := []byte("same content")
 	put(t, s, data)
 	put(t, s, data)
-	if !bytes.Equal(readAll(t, s, digest.FromBytes(data)), data) {
+	if !bytes.Equal(ReadAll(t, s, digest.FromBytes(data)), data) {
 		t.Fatal("content differs")
 	}
 }
@@ -272,7 +274,7 @@ func testCommitTwice(t *testing.T, s blob.Store) {
 func testWalk(t *testing.T, s blob.Store) {
 	ctx := context.Background()
 	a := put(t, s, []byte("walk a"))
-	b := put(t, s, random(t, 3000))
+	b := put(t, s, Random(t, 3000))
 	u, err := s.NewUpload(ctx, digest.SHA256) // not committed: must not be listed
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package s3_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"sync"
@@ -33,14 +32,6 @@ func TestSuite(t *testing.T) {
 	})
 }
 
-func random(t *testing.T, n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func appendTo(t *testing.T, s blob.Store, id string, data []byte) {
 	t.Helper()
 	u, err := s.ResumeUpload(context.Background(), id)
@@ -53,20 +44,6 @@ func appendTo(t *testing.T, s blob.Store, id string, data []byte) {
 	}
 }
 
-func readAll(t *testing.T, s blob.Store, d digest.Digest) []byte {
-	t.Helper()
-	r, err := s.Open(context.Background(), d)
-	if err != nil {
-		t.Fatalf("open %s: %v", d, err)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // An upload started on one node continues on another: two Store instances on
 // one bucket, as two moat nodes are. The chunks straddle part boundaries, so
 // the tail, the parts and the hash state all travel through the bucket.
@@ -75,7 +52,7 @@ func TestUploadMovesBetweenNodes(t *testing.T) {
 	cfg.PartSize = 5 << 20
 	a, b := open(t, cfg), open(t, cfg)
 	ctx := context.Background()
-	data := random(t, 13<<20+12345)
+	data := blobtest.Random(t, 13<<20+12345)
 	u, err := a.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +85,7 @@ func TestUploadMovesBetweenNodes(t *testing.T) {
 	if n, err := u.Commit(ctx, d); err != nil || n != int64(len(data)) {
 		t.Fatalf("commit on node b: %d, %v", n, err)
 	}
-	if !bytes.Equal(readAll(t, a, d), data) {
+	if !bytes.Equal(blobtest.ReadAll(t, a, d), data) {
 		t.Fatal("content read on node a differs")
 	}
 	// A range read far into the blob.
@@ -139,7 +116,7 @@ func TestConcurrentAppendsFromTwoNodes(t *testing.T) {
 	}
 	id := u.ID()
 	u.Close()
-	x, y := random(t, 6<<20), random(t, 3<<20)
+	x, y := blobtest.Random(t, 6<<20), blobtest.Random(t, 3<<20)
 	var wg sync.WaitGroup
 	for _, c := range []struct {
 		s    blob.Store
@@ -163,7 +140,7 @@ func TestConcurrentAppendsFromTwoNodes(t *testing.T) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	got := readAll(t, b, d)
+	got := blobtest.ReadAll(t, b, d)
 	if !bytes.Equal(got, xy) && !bytes.Equal(got, yx) {
 		t.Fatal("committed content is a mix of the two requests")
 	}
@@ -200,7 +177,7 @@ func TestBrokenBodyKeepsWhatArrived(t *testing.T) {
 	cfg.PartSize = 5 << 20
 	a, b := open(t, cfg), open(t, cfg)
 	ctx := context.Background()
-	data := random(t, 7<<20)
+	data := blobtest.Random(t, 7<<20)
 	u, err := a.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		t.Fatal(err)

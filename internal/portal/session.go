@@ -114,11 +114,16 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 		Description string `json:"error_description"`
 	}
 	if err := readJSON(rec, &out); err != nil || rec.Code != http.StatusOK || out.AccessToken == "" {
-		msg := "Sign-in failed: the user name or password is wrong."
+		msg, status := "Sign-in failed: the user name or password is wrong.", http.StatusUnauthorized
 		if out.Error != "" && out.Error != "invalid_grant" {
 			msg = "Sign-in failed: " + out.Description
 		}
-		p.signInForm(w, r, http.StatusUnauthorized, user, msg)
+		if rec.Code == http.StatusTooManyRequests {
+			// The authority's sign-in limit (docs/security.md): say when to come back.
+			status = rec.Code
+			w.Header().Set("Retry-After", rec.Header().Get("Retry-After"))
+		}
+		p.signInForm(w, r, status, user, msg)
 		return
 	}
 	p.setCookie(w, r, signinCookie, "", -1)

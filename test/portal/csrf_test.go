@@ -175,3 +175,41 @@ func TestPortalHostStyle(t *testing.T) {
 		t.Fatalf("overview in host style: %d %s", status, page)
 	}
 }
+
+// TestPortalSignInLimited: the portal's sign-in goes through the authority's
+// limit on failed sign-ins per client address (docs/security.md): after the
+// limit, even the right password gets 429 with Retry-After and a message, not
+// a session.
+func TestPortalSignInLimited(t *testing.T) {
+	e := start(t)
+	c := client(t)
+	base := e.base + "/portal/"
+	attempt := func(pw string) (*http.Response, string) {
+		_, _, tok := fetch(t, c, base+"signin")
+		return post(t, c, base+"signin", url.Values{"username": {"admin"}, "password": {pw}, "csrf": {tok}})
+	}
+	limited := -1
+	for i := range 40 {
+		resp, _ := attempt("wrong-password")
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = i
+			break
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failed sign-in %d: %d, want 401 until the limit", i, resp.StatusCode)
+		}
+	}
+	if limited < 0 {
+		t.Fatal("40 failed sign-ins from one address were all answered 401: no limit")
+	}
+	resp, body := attempt(adminPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Sign-in failed") {
+		t.Fatalf("sign-in with the right password once limited: %d (Retry-After %q)\n%s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "moat_portal_session" && ck.Value != "" {
+			t.Fatal("a limited sign-in got a session")
+		}
+	}
+	t.Logf("limited after %d failed sign-ins", limited)
+}

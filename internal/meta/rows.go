@@ -112,3 +112,36 @@ func Digests(ss []string) []digest.Digest {
 	}
 	return out
 }
+
+// ContentTables hold a registry's content, each with a reg column: deleting a
+// registry deletes its rows in all of them.
+var ContentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"}
+
+// RegistryCols are the registries table's columns in the order ScanRegistry reads.
+const RegistryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
+
+// ScanRegistry reads one row of RegistryCols.
+func ScanRegistry(sc interface{ Scan(...any) error }) (*Registry, error) {
+	var r Registry
+	var created int64
+	var props []byte
+	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
+		return nil, err
+	}
+	r.Properties = props
+	r.CreatedAt = time.Unix(0, created).UTC()
+	return &r, nil
+}
+
+// ScanRegistries reads rows of RegistryCols.
+func ScanRegistries(rows Rows) ([]*Registry, error) {
+	var out []*Registry
+	for rows.Next() {
+		r, err := ScanRegistry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -191,29 +191,12 @@ func lockRegistry(ctx context.Context, tx pgx.Tx, reg string) error {
 	return err
 }
 
-// contentTables hold a registry's content, each with a reg column.
-var contentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"}
-
 // --- registries
-
-const registryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
-
-func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
-	var r meta.Registry
-	var created int64
-	var props []byte
-	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
-		return nil, err
-	}
-	r.Properties = props
-	r.CreatedAt = time.Unix(0, created).UTC()
-	return &r, nil
-}
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) (err error) {
 	defer s.announce(&err)
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+registryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1)
+		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1)
 			ON CONFLICT (key) DO NOTHING`,
 			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano())
 		if err != nil {
@@ -224,7 +207,7 @@ func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) (err error
 		}
 		// A new registry starts empty, even if a write raced a delete of an
 		// earlier registry of the same name.
-		for _, t := range contentTables {
+		for _, t := range meta.ContentTables {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE reg = $1`, r.Key); err != nil {
 				return err
 			}
@@ -238,7 +221,7 @@ func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) (err error
 }
 
 func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, error) {
-	r, err := scanRegistry(s.pool.QueryRow(ctx, `SELECT `+registryCols+` FROM registries WHERE key = $1`, key))
+	r, err := meta.ScanRegistry(s.pool.QueryRow(ctx, `SELECT `+meta.RegistryCols+` FROM registries WHERE key = $1`, key))
 	return r, noRows(err)
 }
 
@@ -269,7 +252,7 @@ func (s *Store) DeleteRegistry(ctx context.Context, key string) (err error) {
 		if tag.RowsAffected() == 0 {
 			return meta.ErrNotFound
 		}
-		for _, t := range contentTables {
+		for _, t := range meta.ContentTables {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE reg = $1`, key); err != nil {
 				return err
 			}
@@ -279,20 +262,12 @@ func (s *Store) DeleteRegistry(ctx context.Context, key string) (err error) {
 }
 
 func (s *Store) ListRegistries(ctx context.Context) ([]*meta.Registry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+registryCols+` FROM registries ORDER BY key`)
+	rows, err := s.pool.Query(ctx, `SELECT `+meta.RegistryCols+` FROM registries ORDER BY key`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*meta.Registry
-	for rows.Next() {
-		r, err := scanRegistry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return meta.ScanRegistries(rows)
 }
 
 // --- manifests and tags

@@ -142,23 +142,9 @@ func noRows(err error) error {
 
 // --- registries
 
-const registryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
-
-func scanRegistry(sc interface{ Scan(...any) error }) (*meta.Registry, error) {
-	var r meta.Registry
-	var created int64
-	var props []byte
-	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
-		return nil, err
-	}
-	r.Properties = props
-	r.CreatedAt = time.Unix(0, created).UTC()
-	return &r, nil
-}
-
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
 	r.Version = 1
-	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+registryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
 		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version)
 	if isUnique(err) {
 		return meta.ErrExists
@@ -167,7 +153,7 @@ func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
 }
 
 func (s *Store) GetRegistry(ctx context.Context, key string) (*meta.Registry, error) {
-	r, err := scanRegistry(s.r.QueryRowContext(ctx, `SELECT `+registryCols+` FROM registries WHERE key = ?`, key))
+	r, err := meta.ScanRegistry(s.r.QueryRowContext(ctx, `SELECT `+meta.RegistryCols+` FROM registries WHERE key = ?`, key))
 	return r, noRows(err)
 }
 
@@ -196,7 +182,7 @@ func (s *Store) DeleteRegistry(ctx context.Context, key string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return meta.ErrNotFound
 		}
-		for _, t := range []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"} {
+		for _, t := range meta.ContentTables {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE reg = ?`, key); err != nil {
 				return err
 			}
@@ -206,20 +192,12 @@ func (s *Store) DeleteRegistry(ctx context.Context, key string) error {
 }
 
 func (s *Store) ListRegistries(ctx context.Context) ([]*meta.Registry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+registryCols+` FROM registries ORDER BY key`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+meta.RegistryCols+` FROM registries ORDER BY key`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*meta.Registry
-	for rows.Next() {
-		r, err := scanRegistry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return meta.ScanRegistries(rows)
 }
 
 // --- manifests and tags

@@ -48,10 +48,13 @@ const (
 // Audit aggregates denials in memory and writes them to the store in batches.
 type Audit struct {
 	store     meta.Resources
-	mu        sync.Mutex
+	mu        sync.Mutex // pending and perMinute
 	pending   map[string]*Denial
 	perMinute map[string]int // registry|minute -> distinct sources
-	lastPrune time.Time
+	// flushing serialises flushes: a query's flush waits for a periodic one
+	// that is still writing, so the query sees everything queued before it.
+	flushing  sync.Mutex
+	lastPrune time.Time // under flushing
 	decisions *prometheus.CounterVec
 }
 
@@ -115,7 +118,10 @@ func recordID(d *Denial) string {
 }
 
 // Flush writes pending records, merging with what an earlier flush wrote.
+// When it returns, everything recorded before it was called is stored.
 func (a *Audit) Flush(ctx context.Context) error {
+	a.flushing.Lock()
+	defer a.flushing.Unlock()
 	a.mu.Lock()
 	batch := a.pending
 	a.pending = map[string]*Denial{}

@@ -64,6 +64,16 @@ func (g *Guard) Allows(r *http.Request, reg *meta.Registry) bool {
 
 // Decide decides one request for one registry.
 func (g *Guard) Decide(r *http.Request, reg *meta.Registry) (policy.Decision, netid.Identity) {
+	d, id := g.decide(r, reg)
+	if g.Record != nil {
+		g.Record.Decided(reg, d)
+	}
+	return d, id
+}
+
+// decide is the decision; a request without a usable client address (no
+// network identity) is denied, and counted like any other decision.
+func (g *Guard) decide(r *http.Request, reg *meta.Registry) (policy.Decision, netid.Identity) {
 	id, ok := netid.From(r.Context())
 	if !ok {
 		return policy.Decision{Reason: policy.ReasonNoNetworkIdentity}, id
@@ -74,9 +84,6 @@ func (g *Guard) Decide(r *http.Request, reg *meta.Registry) (policy.Decision, ne
 		if p, ok := g.Principals.Bypasser(r); ok {
 			d = policy.Decide(rules, id, p, g.Trusted)
 		}
-	}
-	if g.Record != nil {
-		g.Record.Decided(reg, d)
 	}
 	return d, id
 }

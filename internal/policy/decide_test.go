@@ -194,3 +194,22 @@ func TestPrefixSetLongestMatch(t *testing.T) {
 		t.Fatal("IPv6 address matched an IPv4 prefix")
 	}
 }
+
+// TestTrustedFrom: the operator's list decides whether tasks are a trusted
+// type at all; networkRuleBypassAllowedForTasks cannot add them.
+func TestTrustedFrom(t *testing.T) {
+	tasksOnly := Compile(props("Disabled", "Deny", nil, nil, "None", true), nil)
+	for _, c := range []struct {
+		types []string
+		allow bool
+	}{
+		{nil, true},
+		{[]string{tasks}, true},
+		{[]string{strings.ToUpper(tasks), ml}, true},
+		{[]string{ml}, false},
+	} {
+		if d := Decide(tasksOnly, pub("203.0.113.5"), sysTask, TrustedFrom(c.types)); d.Allow != c.allow {
+			t.Errorf("trustedServices %v: %v, want allow=%v", c.types, d, c.allow)
+		}
+	}
+}

@@ -40,10 +40,4 @@ func (v networkView) Denials(ctx context.Context, regKey string, since time.Time
 func (v networkView) Trusted() policy.TrustedServices { return v.trusted }
 
 // trusted returns the trusted service types (SPEC 5 defaults; configurable).
-func (s *Server) trusted() policy.TrustedServices {
-	t := policy.DefaultTrusted
-	if len(s.cfg.TrustedServices) > 0 {
-		t.Types = s.cfg.TrustedServices
-	}
-	return t
-}
+func (s *Server) trusted() policy.TrustedServices { return policy.TrustedFrom(s.cfg.TrustedServices) }

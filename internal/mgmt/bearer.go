@@ -80,6 +80,14 @@ func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 			"tenant":           h.Tenant,
 			"identityProvider": "moat",
 		},
-		"suffixes": map[string]any{"acrLoginServer": h.ZoneSuffix},
+		"suffixes": map[string]any{"acrLoginServer": h.loginServerSuffix()},
 	})
+}
+
+// loginServerSuffix is what follows "<registry>." in a host-style login server.
+func (h *Handler) loginServerSuffix() string {
+	if h.LoginServerSuffix != nil {
+		return h.LoginServerSuffix()
+	}
+	return h.ZoneSuffix
 }

@@ -49,8 +49,12 @@ type Handler struct {
 	Limits       Limits
 	// Tenant is the directory's tenant ID.
 	Tenant string
-	// ZoneSuffix is the login-server suffix, used in private DNS zone names.
-	ZoneSuffix string
+	// ZoneSuffix is the login-server suffix (without a port), used in private
+	// DNS zone names; LoginServerSuffix is what follows "<registry>." in a
+	// login server (with the port when clients must name one), reported to
+	// clients as the cloud's acrLoginServer suffix. nil: ZoneSuffix.
+	ZoneSuffix        string
+	LoginServerSuffix func() string
 	// Auth and Perms authenticate and authorise callers; a nil Auth serves
 	// without either (handler tests only — the server always sets both).
 	Auth  Authenticator

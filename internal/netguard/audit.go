@@ -72,30 +72,30 @@ func NewAudit(store meta.Resources, reg prometheus.Registerer) *Audit {
 }
 
 // Decided counts a decision.
-func (a *Audit) Decided(reg *meta.Registry, d policy.Decision) {
+func (a *Audit) Decided(regKey string, d policy.Decision) {
 	outcome := "deny"
 	if d.Allow {
 		outcome = "allow"
 	}
-	a.decisions.WithLabelValues(reg.Key, outcome, d.Reason).Inc()
+	a.decisions.WithLabelValues(regKey, outcome, d.Reason).Inc()
 }
 
 // Denied records a denial.
-func (a *Audit) Denied(reg *meta.Registry, id netid.Identity, d policy.Decision, route string, at time.Time) {
+func (a *Audit) Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time) {
 	at = at.UTC()
 	minute := at.Truncate(time.Minute)
 	ip := ""
 	if id.ClientIP.IsValid() {
 		ip = id.ClientIP.String()
 	}
-	rec := Denial{Registry: reg.Key, Minute: minute, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
+	rec := Denial{Registry: regKey, Minute: minute, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
 		PrivateEndpoint: id.PrivateEndpoint, Reason: d.Reason, Route: route}
 	key := strings.Join([]string{rec.Registry, minute.Format(time.RFC3339), rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Reason}, "|")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.pending[key]
 	if !ok {
-		slot := reg.Key + "|" + minute.Format(time.RFC3339)
+		slot := regKey + "|" + minute.Format(time.RFC3339)
 		if a.perMinute[slot] >= maxSources {
 			rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Path = "other", "", "", "other"
 			key = slot + "|other|" + rec.Reason

@@ -41,9 +41,8 @@ func TestListSeesARunningFlush(t *testing.T) {
 	defer m.Close()
 	store := &slowPuts{Resources: m, started: make(chan struct{}, 1), release: make(chan struct{})}
 	a := NewAudit(store, nil)
-	reg := &meta.Registry{Key: "flushreg"}
 	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("203.0.113.5")}
-	a.Denied(reg, id, policy.Decision{Reason: policy.ReasonNoMatchingRule}, "GET manifest", time.Now())
+	a.Denied("flushreg", id, policy.Decision{Reason: policy.ReasonNoMatchingRule}, "GET manifest", time.Now())
 
 	periodic := make(chan error, 1)
 	go func() { periodic <- a.Flush(context.Background()) }()

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -15,7 +16,7 @@ func (s *Service) Mint(host, principal string, scopes []string) (string, error) 
 	r := &http.Request{Host: host}
 	var access []token.Access
 	for _, sc := range scopes {
-		a, ok := ParseScope(sc)
+		a, ok := target.ParseScope(sc)
 		if !ok || a.Type != "repository" {
 			continue
 		}

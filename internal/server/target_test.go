@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -298,8 +300,13 @@ func TestHostStyleLoginServerPort(t *testing.T) {
 	_, port, _ := net.SplitHostPort(cfg.Listeners[0].Address)
 	want := "portreg.moat.test:" + port
 	st, b := e.mgmt(http.MethodPut, e.regPath("PortReg"), `{"sku":{"name":"Premium"}}`)
-	if st >= 300 || !strings.Contains(string(b), `"loginServer":"`+want+`"`) {
-		t.Fatalf("create: %d %s, want loginServer %s", st, b, want)
+	var reg struct {
+		Properties struct {
+			LoginServer string `json:"loginServer"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &reg); st >= 300 || err != nil || reg.Properties.LoginServer != want {
+		t.Fatalf("create: %d %q, want loginServer %s", st, reg.Properties.LoginServer, want)
 	}
 	for _, host := range []string{want, "portreg.moat.test", "PortReg.Moat.Test:" + port} {
 		req, _ := http.NewRequest(http.MethodGet, e.base+"/v2/", nil)
@@ -312,5 +319,60 @@ func TestHostStyleLoginServerPort(t *testing.T) {
 		if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(ch, `service="`+want+`"`) {
 			t.Errorf("Host %s: %d %q, want a challenge for service %s", host, resp.StatusCode, ch, want)
 		}
+		// A token got on any spelling of the host is for the login server and
+		// opens the registry on any other.
+		req, _ = http.NewRequest(http.MethodGet, e.base+"/oauth2/token?scope=repository:app:pull&service="+want, nil)
+		req.Host = host
+		req.SetBasicAuth("admin", opsPassword)
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if st, body := doJSON(t, req, &tok); st != http.StatusOK || audience(t, tok.Token) != want {
+			t.Fatalf("token on Host %s: %d %s, audience %q, want %s", host, st, body, audience(t, tok.Token), want)
+		}
+		req, _ = http.NewRequest(http.MethodGet, e.base+"/v2/app/tags/list", nil)
+		req.Host, req.Header["Authorization"] = "portreg.moat.test", []string{"Bearer " + tok.Token}
+		if st, body := doJSON(t, req, nil); st != http.StatusNotFound || !strings.Contains(body, "NAME_UNKNOWN") {
+			t.Errorf("token of Host %s used without the port: %d %s", host, st, body)
+		}
 	}
+	// What az and moat acr login build a login server from.
+	var md struct {
+		Suffixes struct {
+			ACRLoginServer string `json:"acrLoginServer"`
+		} `json:"suffixes"`
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.base+"/metadata/endpoints?api-version=2022-09-01", nil)
+	if st, body := doJSON(t, req, &md); st != http.StatusOK || md.Suffixes.ACRLoginServer != "moat.test:"+port {
+		t.Errorf("metadata: %d %s, want acrLoginServer moat.test:%s", st, body, port)
+	}
+}
+
+func doJSON(t *testing.T, req *http.Request, out any) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, body := status(t, resp)
+	if out != nil && st == http.StatusOK {
+		_ = json.Unmarshal([]byte(body), out)
+	}
+	return st, body
+}
+
+// audience is the aud claim of a JWT (unverified: the test only reads it).
+func audience(t *testing.T, jwt string) string {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Aud []string `json:"aud"`
+	}
+	if json.Unmarshal(raw, &c) != nil || len(c.Aud) != 1 {
+		return ""
+	}
+	return c.Aud[0]
 }

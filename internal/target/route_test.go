@@ -138,3 +138,47 @@ func FuzzParseRoute(f *testing.F) {
 		}
 	})
 }
+
+// acrPath rebuilds the path of an /acr/v1/ route.
+func acrPath(rt Route) string {
+	switch rt.Kind {
+	case KindACRCatalog:
+		if rt.Name == "" {
+			return "/acr/v1/_catalog"
+		}
+		return "/acr/v1/" + rt.Name + "/_catalog"
+	case KindACRRepository:
+		return "/acr/v1/" + rt.Name
+	case KindACRTags:
+		return "/acr/v1/" + rt.Name + "/_tags"
+	case KindACRTag:
+		return "/acr/v1/" + rt.Name + "/_tags/" + rt.Ref
+	case KindACRManifests:
+		return "/acr/v1/" + rt.Name + "/_manifests"
+	}
+	return "/acr/v1/" + rt.Name + "/_manifests/" + rt.Ref
+}
+
+// FuzzACRRoute: an /acr/v1/ path parses to one route that rebuilds as the
+// same path, and a repository route never swallows an endpoint segment.
+func FuzzACRRoute(f *testing.F) {
+	for _, s := range []string{"_catalog", "alpha/_catalog", "app", "team/app", "app/_tags", "app/_tags/v1", "app/_manifests",
+		"app/_manifests/sha256:00", "a/_tags/x/_manifests", "", "/", "app/", "_tags", "app/_nothing", "a/_tags/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		rt := ParseRoute("/acr/v1/" + rest)
+		if !rt.Kind.ACR() {
+			t.Fatalf("%q: %+v", rest, rt)
+		}
+		if rt.Kind == KindACRInvalid {
+			return
+		}
+		if p := acrPath(rt); p != "/acr/v1/"+rest {
+			t.Fatalf("%q parsed to %+v, which rebuilds as %q", rest, rt, p)
+		}
+		if strings.Contains(rt.Ref, "/") || rt.Kind == KindACRRepository && strings.Contains("/"+rt.Name, "/_") {
+			t.Fatalf("%q: %+v", rest, rt)
+		}
+	})
+}

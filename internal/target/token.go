@@ -96,7 +96,7 @@ func parseTokenRequest(w http.ResponseWriter, r *http.Request, kind Kind) (*Toke
 		} else if r.Header.Get("Authorization") != "" {
 			tr.OtherAuthorization = true
 		}
-		return tr, tr.scopes()
+		return tr.checked()
 	}
 	if tr.Params, tr.BodyBytes, err = readForm(w, r); err != nil {
 		return nil, err
@@ -118,7 +118,15 @@ func parseTokenRequest(w http.ResponseWriter, r *http.Request, kind Kind) (*Toke
 			return nil, badRequest("send the credentials once: in the form (grant_type=password with username and password, or grant_type=refresh_token with refresh_token), without an Authorization header, or use GET with Basic credentials")
 		}
 	}
-	return tr, tr.scopes()
+	return tr.checked()
+}
+
+// checked is tr with its scopes split and its service checked, or the 400.
+func (tr *TokenRequest) checked() (*TokenRequest, error) {
+	if err := tr.scopes(); err != nil {
+		return nil, err
+	}
+	return tr, nil
 }
 
 func same(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -376,3 +376,30 @@ func audience(t *testing.T, jwt string) string {
 	}
 	return c.Aud[0]
 }
+
+// TestIdentitySignInLimitReadsTheClientUsed: the identity endpoint's
+// per-name limit keys on the client ID the endpoint authenticates, which
+// RFC 6749 form-decodes from the Basic header: percent-encoded spellings of
+// one client ID share its allowance (the class of issue 15 item 9).
+func TestIdentitySignInLimitReadsTheClientUsed(t *testing.T) {
+	e := startAbuse(t, config.Limits{SignInFailures: -1, SignInFailuresPerPrincipal: 3})
+	try := func(id string) (int, string) {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {e.base + "/.default"}}
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/identity/"+e.srv.Tenant()+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, "guess")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status(t, resp)
+	}
+	for i, id := range []string{"%76ictim", "v%69ctim", "vi%63tim"} {
+		if st, body := try(id); st != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i, st, body)
+		}
+	}
+	if st, body := try("victim"); st != http.StatusTooManyRequests {
+		t.Fatalf("the fourth guess for victim: %d %s, want 429", st, body)
+	}
+}

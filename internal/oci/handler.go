@@ -181,25 +181,29 @@ func setLocation(w http.ResponseWriter, t target, kind, ref string) {
 
 var _ http.Handler = (*Handler)(nil)
 
+// The actions a request needs, shared and never modified (one allocation
+// fewer per request).
+var pullAction, pushAction, deleteAction = []string{"pull"}, []string{"push"}, []string{"delete"}
+
 // needs is the access a request to a repository requires: GET and HEAD pull,
 // DELETE of content deletes, everything else pushes; a mount also pulls from
 // its source repository.
 func needs(r *http.Request, kind reqtarget.Kind, name string) []token.Access {
-	act := "push"
+	act := pushAction
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		if kind != reqtarget.KindUpload {
-			act = "pull"
+			act = pullAction
 		}
 	case r.Method == http.MethodDelete && (kind == reqtarget.KindManifest || kind == reqtarget.KindBlob):
-		act = "delete"
+		act = deleteAction
 	}
-	out := []token.Access{{Type: "repository", Name: name, Actions: []string{act}}}
+	out := []token.Access{{Type: "repository", Name: name, Actions: act}}
 	if kind != reqtarget.KindUploadStart {
 		return out // no query to parse: a parse per request showed in the HEAD profile
 	}
 	if from := r.URL.Query().Get("from"); from != "" && from != name {
-		out = append(out, token.Access{Type: "repository", Name: from, Actions: []string{"pull"}})
+		out = append(out, token.Access{Type: "repository", Name: from, Actions: pullAction})
 	}
 	return out
 }

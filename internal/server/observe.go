@@ -212,7 +212,10 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 			st.body = r.Body
 			r.Body = bodyReader{st}
 		}
-		t, _ := target.Of(r) // resolved by target.Middleware, outside the observer
+		t, ok := target.Of(r) // resolved by target.Middleware, outside the observer
+		if !ok {
+			t = &target.Target{Route: target.Route{Kind: target.KindOther}}
+		}
 		kind, regKey := labels(t)
 		if t.Token != nil {
 			st.in = t.Token.BodyBytes // the form was read to resolve the target

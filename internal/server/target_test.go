@@ -265,7 +265,7 @@ func TestTrustedServicesListWins(t *testing.T) {
 // Docker-Distribution-API-Version, the network 403 included (without it
 // Docker retries over plain HTTP and reports a 400).
 func TestV2AnswersCarryAPIVersion(t *testing.T) {
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, config.Limits{UploadSessions: 1})
 	e.lockedRegistry("lockedreg")
 	if st, b := e.mgmt(http.MethodPut, e.regPath("openreg"), `{"sku":{"name":"Premium"}}`); st >= 300 {
 		t.Fatalf("create: %d %s", st, b)
@@ -285,6 +285,18 @@ func TestV2AnswersCarryAPIVersion(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != c.want || resp.Header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
 			t.Errorf("GET %s: %d, Docker-Distribution-API-Version %q; want %d and registry/2.0", c.path, resp.StatusCode, resp.Header.Get("Docker-Distribution-API-Version"), c.want)
+		}
+	}
+	// 429: the second open upload session of a registry limited to one.
+	tok, st := e.regToken("admin", opsPassword, "repository:openreg/app:push")
+	if st != http.StatusOK {
+		t.Fatalf("token: %d", st)
+	}
+	for i, want := range []int{http.StatusAccepted, http.StatusTooManyRequests} {
+		resp := e.do(http.MethodPost, "/v2/openreg/app/blobs/uploads/", tok, nil, map[string]string{"X-Forwarded-For": "203.0.113.9"})
+		resp.Body.Close()
+		if resp.StatusCode != want || resp.Header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
+			t.Errorf("upload %d: %d, Docker-Distribution-API-Version %q; want %d and registry/2.0", i, resp.StatusCode, resp.Header.Get("Docker-Distribution-API-Version"), want)
 		}
 	}
 }

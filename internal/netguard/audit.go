@@ -133,8 +133,11 @@ func (a *Audit) Flush(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	var errs []error
-	for _, d := range batch {
-		errs = append(errs, a.merge(ctx, d))
+	for key, d := range batch {
+		if err := a.merge(ctx, d); err != nil {
+			errs = append(errs, err)
+			a.requeue(key, d) // the next flush writes it: never lost to a failed write
+		}
 	}
 	if time.Since(a.lastPrune) > time.Hour {
 		a.lastPrune = time.Now()
@@ -143,23 +146,41 @@ func (a *Audit) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// requeue puts back a record whose write failed, with what was recorded
+// for it meanwhile.
+func (a *Audit) requeue(key string, d *Denial) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.pending[key]
+	if !ok {
+		a.pending[key] = d
+		return
+	}
+	e.Count += d.Count
+	if d.FirstSeen.Before(e.FirstSeen) {
+		e.FirstSeen = d.FirstSeen
+	}
+}
+
+// merge adds d to what an earlier flush stored for the same record.
 func (a *Audit) merge(ctx context.Context, d *Denial) error {
 	id := recordID(d)
 	r, err := a.store.GetResource(ctx, id)
+	rec := *d
 	var version int64
 	if err == nil {
 		var old Denial
 		if json.Unmarshal(r.Body, &old) == nil {
-			d.Count += old.Count
-			if old.FirstSeen.Before(d.FirstSeen) {
-				d.FirstSeen = old.FirstSeen
+			rec.Count += old.Count
+			if old.FirstSeen.Before(rec.FirstSeen) {
+				rec.FirstSeen = old.FirstSeen
 			}
 		}
 		version = r.Version
 	} else if !errors.Is(err, meta.ErrNotFound) {
 		return err
 	}
-	body, _ := json.Marshal(d)
+	body, _ := json.Marshal(rec)
 	return a.store.PutResource(ctx, &meta.Resource{ID: id, Type: denialType, Body: body, Version: version})
 }
 

@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -61,5 +62,42 @@ func TestListSeesARunningFlush(t *testing.T) {
 	}
 	if err := <-periodic; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// failingPuts fails the first n writes.
+type failingPuts struct {
+	meta.Resources
+	n int
+}
+
+func (f *failingPuts) PutResource(ctx context.Context, r *meta.Resource) error {
+	if f.n > 0 {
+		f.n--
+		return errors.New("database is locked")
+	}
+	return f.Resources.PutResource(ctx, r)
+}
+
+// TestFailedFlushIsRetried: a record whose write failed is written by the
+// next flush, counted once, with what was recorded meanwhile.
+func TestFailedFlushIsRetried(t *testing.T) {
+	m, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a := NewAudit(&failingPuts{Resources: m, n: 1}, nil)
+	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("203.0.113.5")}
+	deny := policy.Decision{Reason: policy.ReasonNoMatchingRule}
+	now := time.Now()
+	a.Denied("retryreg", id, deny, "GET manifest", now)
+	if err := a.Flush(context.Background()); err == nil {
+		t.Fatal("the failed write was not reported")
+	}
+	a.Denied("retryreg", id, deny, "GET manifest", now)
+	ds, err := a.List(context.Background(), "retryreg", time.Time{})
+	if err != nil || len(ds) != 1 || ds[0].Count != 2 {
+		t.Fatalf("after a failed flush: %+v %v, want one record of 2", ds, err)
 	}
 }

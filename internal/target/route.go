@@ -165,21 +165,21 @@ func acrRoute(rest string) Route {
 	if rest == "_catalog" {
 		return Route{Kind: KindACRCatalog}
 	}
-	if name, ok := strings.CutSuffix(rest, "/_catalog"); ok {
+	if name, ok := strings.CutSuffix(rest, "/_catalog"); ok && name != "" {
 		return Route{Kind: KindACRCatalog, Name: name}
 	}
 	for _, e := range []struct {
 		seg        string
 		list, item Kind
 	}{{"/_tags", KindACRTags, KindACRTag}, {"/_manifests", KindACRManifests, KindACRManifest}} {
-		if name, ok := strings.CutSuffix(rest, e.seg); ok {
+		if name, ok := strings.CutSuffix(rest, e.seg); ok && name != "" {
 			return Route{Kind: e.list, Name: name}
 		}
 		i := strings.LastIndexByte(rest, '/')
 		if i < 0 {
 			break
 		}
-		if name, ok := strings.CutSuffix(rest[:i], e.seg); ok && rest[i+1:] != "" {
+		if name, ok := strings.CutSuffix(rest[:i], e.seg); ok && name != "" && rest[i+1:] != "" {
 			return Route{Kind: e.item, Name: name, Ref: rest[i+1:]}
 		}
 	}

@@ -41,12 +41,13 @@ func canonicalPath(rt Route) string {
 }
 
 // rejectedName reports whether the handler refuses Name before it touches a
-// store, in path style and in host style.
+// store, in path style and in host style: no registry of that name can exist
+// (registry names are letters and digits), or the repository is invalid.
 func rejectedName(name string) (pathStyle, hostStyle bool) {
 	a, _ := addressing.New(suffix, "")
 	rejected := func(host string) bool {
 		reg, repo := a.Split(host, name)
-		return reg == "" || repo == "" || !names.ValidRepository(repo)
+		return !names.ValidRegistry(reg) || repo == "" || !names.ValidRepository(repo)
 	}
 	return rejected("127.0.0.1:5000"), rejected("alpha." + suffix)
 }

@@ -415,7 +415,8 @@ func roleDefinitionList() *cobra.Command {
 					"id": id, "name": r.ID, "type": "Microsoft.Authorization/roleDefinitions",
 					"roleName": r.Name, "roleType": "BuiltInRole", "description": roleDescriptions[r.Name],
 					"assignableScopes": []any{"/"},
-					"permissions":      []any{object{"actions": r.Actions, "notActions": nonNil(r.NotActions), "dataActions": []string{}, "notDataActions": []string{}}},
+					"permissions": []any{object{"actions": nonNil(r.Actions), "notActions": nonNil(r.NotActions),
+						"dataActions": nonNil(r.DataActions), "notDataActions": nonNil(r.NotDataActions)}},
 				})
 			}
 			return out, nil
@@ -424,13 +425,14 @@ func roleDefinitionList() *cobra.Command {
 }
 
 var roleDescriptions = map[string]string{
-	"Owner":               "Grants full access to manage all resources, including the ability to assign roles.",
-	"Contributor":         "Grants full access to manage all resources, but does not allow you to assign roles.",
-	"Reader":              "View all resources, but does not allow you to make any changes.",
-	"AcrPull":             "acr pull",
-	"AcrPush":             "acr push",
-	"AcrDelete":           "acr delete",
-	"Network Contributor": "Lets you manage networks, but not access to them.",
+	"Owner":                     "Grants full access to manage all resources, including the ability to assign roles.",
+	"Contributor":               "Grants full access to manage all resources, but does not allow you to assign roles.",
+	"Reader":                    "View all resources, but does not allow you to make any changes.",
+	"AcrPull":                   "acr pull",
+	"AcrPush":                   "acr push",
+	"AcrDelete":                 "acr delete",
+	"Network Contributor":       "Lets you manage networks, but not access to them.",
+	"Managed Identity Operator": "Read and Assign User Assigned Identity",
 }
 
 func nonNil(s []string) []string {

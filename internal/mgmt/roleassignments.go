@@ -97,7 +97,7 @@ func (h *Handler) putRoleAssignment(w http.ResponseWriter, r *http.Request, scop
 	}
 	role, ok := rbac.RoleByName(in.Properties.RoleDefinitionID[strings.LastIndexByte(in.Properties.RoleDefinitionID, '/')+1:])
 	if !ok {
-		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: Owner, Contributor, Reader, AcrPull, AcrPush, AcrDelete, Network Contributor", in.Properties.RoleDefinitionID)
+		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: %s", in.Properties.RoleDefinitionID, roleNames())
 	}
 	p, ok := h.Principals.Get(in.Properties.PrincipalID)
 	if !ok {
@@ -161,4 +161,13 @@ func (h *Handler) checkScope(ctx context.Context, scope string) error {
 		return err
 	}
 	return nil
+}
+
+// roleNames lists the built-in roles for error messages.
+func roleNames() string {
+	names := make([]string, len(rbac.Roles))
+	for i, r := range rbac.Roles {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
 }

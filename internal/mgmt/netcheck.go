@@ -51,9 +51,6 @@ func (h *Handler) checkNetworkAccess(w http.ResponseWriter, r *http.Request, id 
 	if err != nil {
 		return err
 	}
-	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/read"); err != nil {
-		return err
-	}
 	var in checkRequest
 	if err := decode(r, &in); err != nil {
 		return err
@@ -124,9 +121,6 @@ func (h *Handler) networkRuleDenials(w http.ResponseWriter, r *http.Request, id 
 	}
 	reg, err := h.getRegistry(r.Context(), id.ResourceGroup, id.Names[0])
 	if err != nil {
-		return err
-	}
-	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/read"); err != nil {
 		return err
 	}
 	since := 24 * time.Hour

@@ -38,10 +38,11 @@ func splitRoleAssignmentPath(path string) (scope, name string, ok bool) {
 // and the list at a scope.
 func (h *Handler) roleAssignments(w http.ResponseWriter, r *http.Request, scope, name string) error {
 	ctx := r.Context()
-	if err := h.checkScope(ctx, scope); err != nil {
+	// The scope is authorised as named, before it is looked up.
+	if err := h.require(ctx, scope, verbAction(r.Method, rbac.AssignmentType)); err != nil {
 		return err
 	}
-	if err := h.requireVerb(r, rbac.AssignmentType, scope); err != nil {
+	if err := h.checkScope(ctx, scope); err != nil {
 		return err
 	}
 	if name == "" {

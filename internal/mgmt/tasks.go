@@ -3,8 +3,8 @@ package mgmt
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,23 +70,6 @@ type instanceSecret struct {
 
 func secretDocID(owner string) string { return owner + "/instanceSecret" }
 
-// serveTrusted dispatches the trusted-service routes; ok is false for other paths.
-func (h *Handler) serveTrusted(w http.ResponseWriter, r *http.Request, id resid.ID) (bool, error) {
-	switch {
-	case id.Is("Microsoft.ContainerRegistry", "registries", "tasks"):
-		return true, h.tasks(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "tasks", "run"):
-		return true, h.runTask(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "taskRuns"):
-		return true, h.taskRuns(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "importImage"):
-		return true, h.importImage(w, r, id)
-	case id.Is("Microsoft.MachineLearningServices", "workspaces"):
-		return true, h.workspaces(w, r, id)
-	}
-	return false, nil
-}
-
 func (h *Handler) taskRegistry(ctx context.Context, id resid.ID) (*meta.Registry, string, error) {
 	reg, err := h.getRegistry(ctx, id.ResourceGroup, id.Names[0])
 	if err != nil {
@@ -113,9 +96,6 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 		return nil
 	}
 	tid := regID + "/tasks/" + id.Name()
-	if err := h.requireVerb(r, typeTask, tid); err != nil {
-		return err
-	}
 	var cur Task
 	version, exists, err := h.load(ctx, tid, &cur)
 	if err != nil {
@@ -144,7 +124,7 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		if err := h.dropInstance(ctx, tid); err != nil {
+		if err := h.forget(ctx, tid); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
@@ -182,7 +162,14 @@ func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, na
 	if cur.Properties.Step == nil {
 		return badRequest("InvalidTaskStep", "a task needs properties.step.encodedTaskContent: the task file (docs/tasks.md), base64-encoded")
 	}
+	ident, err := h.checkIdentity(ctx, tid, in.Identity)
+	if err != nil {
+		return err
+	}
 	if c := in.Properties.Credentials; c != nil {
+		if err := h.checkCredentials(ctx, tid, c, ident); err != nil {
+			return err
+		}
 		if r.Method == http.MethodPut || cur.Properties.Credentials == nil {
 			cur.Properties.Credentials = &TaskCredentials{CustomRegistries: map[string]*CustomRegistryCredential{}}
 		}
@@ -199,7 +186,10 @@ func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, na
 		}
 	}
 	if in.Identity != nil || !exists {
-		if err := h.applyTaskIdentity(ctx, regID, tid, name, in.Identity); err != nil {
+		if ident == nil {
+			ident = &identityRequest{} // a new task without an identity
+		}
+		if err := h.applyTaskIdentity(ctx, regID, tid, name, ident); err != nil {
 			return err
 		}
 	}
@@ -219,26 +209,17 @@ func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, na
 	return writeResource(w, status, cur, v)
 }
 
-// applyTaskIdentity gives a task its system-assigned identity (a principal
-// of the tasks type with an instance secret kept for the runner, AcrPush and
-// AcrDelete on its own registry, as ACR's run token has) and attaches user-assigned identities.
-func (h *Handler) applyTaskIdentity(ctx context.Context, regID, tid, name string, in *ManagedIdentityProperties) error {
-	typ := "none"
-	if in != nil {
-		typ = strings.ToLower(strings.ReplaceAll(in.Type, " ", ""))
-	}
-	wantSystem := typ == "systemassigned" || typ == "systemassigned,userassigned"
-	wantUser := typ == "userassigned" || typ == "systemassigned,userassigned"
-	if !wantSystem && !wantUser && typ != "none" && typ != "" {
-		return badRequest("InvalidIdentityType", "identity type %q is invalid: use SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned' or None", in.Type)
-	}
+// applyTaskIdentity gives a task its instance principal (created with the
+// task: an instance secret kept for the runner, AcrPush and AcrDelete on its
+// own registry, as ACR's run token has), which is the task's system-assigned
+// identity when one is asked for and hidden otherwise, and attaches the
+// user-assigned identities asked for (checked by checkIdentity).
+func (h *Handler) applyTaskIdentity(ctx context.Context, regID, tid, name string, req *identityRequest) error {
 	var doc taskIdentity
 	version, _, err := h.load(ctx, identityDocID(tid), &doc)
 	if err != nil {
 		return err
 	}
-	// A task always has an instance (a secret) so that attached
-	// user-assigned identities can be used; the system principal is that instance.
 	if doc.SystemPrincipal == "" {
 		secret := identity.NewSecret()
 		p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: name,
@@ -251,19 +232,76 @@ func (h *Handler) applyTaskIdentity(ctx context.Context, regID, tid, name string
 			return err
 		}
 		doc.SystemPrincipal = p.ID
-		// Like ACR's run token on the task's own registry: pull, push, delete.
-		for _, role := range []string{"AcrPush", "AcrDelete"} {
+		for _, role := range runTokenRoles {
 			if err := h.assignRole(ctx, p.ID, regID, role); err != nil {
 				return err
 			}
 		}
+	} else if !req.system && !doc.SystemDisabled {
+		// Like removing a system-assigned identity in the cloud: the roles it
+		// was given go with it; the hidden instance keeps its run token.
+		if err := h.keepRunToken(ctx, doc.SystemPrincipal, regID); err != nil {
+			return err
+		}
 	}
-	if err := h.attachUserIdentities(ctx, tid, &doc.registryIdentity, wantUser, userIdentities(in)); err != nil {
+	if err := h.attachUserIdentities(ctx, tid, &doc.registryIdentity, req.uids); err != nil {
 		return err
 	}
-	doc.SystemDisabled = !wantSystem
+	doc.SystemDisabled = !req.system
 	_, err = h.save(ctx, identityDocID(tid), "moat/resourceIdentity", doc, version)
 	return err
+}
+
+// runTokenRoles are the roles a task's instance has on its own registry.
+var runTokenRoles = []string{"AcrPush", "AcrDelete"}
+
+// keepRunToken deletes a task instance's role assignments other than its run
+// token on its own registry.
+func (h *Handler) keepRunToken(ctx context.Context, principal, regID string) error {
+	as, err := h.assignmentsWhere(ctx, "", func(a rbac.Assignment) bool {
+		if !strings.EqualFold(a.Properties.PrincipalID, principal) {
+			return false
+		}
+		role, _ := a.Role()
+		return !strings.EqualFold(strings.TrimRight(a.Properties.Scope, "/"), regID) || !slices.Contains(runTokenRoles, role.Name)
+	})
+	if err != nil {
+		return err
+	}
+	return h.deleteAssignments(ctx, as)
+}
+
+// checkCredentials accepts credentials that name "[system]" or the client ID
+// of a user-assigned identity the task has after this request (ident, or
+// else the ones attached now): attaching it needed the assign right.
+func (h *Handler) checkCredentials(ctx context.Context, tid string, c *TaskCredentials, ident *identityRequest) error {
+	var uids []string
+	if ident != nil {
+		uids = ident.uids
+	} else {
+		var doc registryIdentity
+		if _, _, err := h.load(ctx, identityDocID(tid), &doc); err != nil {
+			return err
+		}
+		uids = doc.UserAssigned
+	}
+	clients := map[string]bool{}
+	for _, uid := range uids {
+		var u UserAssignedIdentity
+		if _, ok, err := h.load(ctx, uid, &u); err != nil {
+			return err
+		} else if ok {
+			clients[strings.ToLower(u.Properties.ClientID)] = true
+		}
+	}
+	for ls, cr := range c.CustomRegistries {
+		if cr == nil || cr.Identity == "" || strings.EqualFold(cr.Identity, systemIdentity) || clients[strings.ToLower(cr.Identity)] {
+			continue
+		}
+		return badRequest("InvalidCredentials", "the identity %q for %s is not a user-assigned identity attached to this task: attach it first (identity.userAssignedIdentities, which needs %s on it) and name it by its client ID, or use [system]",
+			cr.Identity, ls, rbac.ActionAssignIdentity)
+	}
+	return nil
 }
 
 // taskIdentity is a task's identity document: the instance's principal
@@ -309,57 +347,7 @@ func (h *Handler) assignRole(ctx context.Context, principal, scope, roleName str
 	if _, err := h.save(ctx, id, rbac.AssignmentType, a, 0); err != nil {
 		return err
 	}
-	return h.Roles.Reload(ctx)
-}
-
-// dropInstance deletes a service instance (a task, a workspace), its identities
-// (and their role assignments) and secret.
-func (h *Handler) dropInstance(ctx context.Context, tid string) error {
-	var doc registryIdentity
-	if _, ok, err := h.load(ctx, identityDocID(tid), &doc); err != nil {
-		return err
-	} else if ok {
-		if err := h.attachUserIdentities(ctx, tid, &doc, false, nil); err != nil {
-			return err
-		}
-		if p, ok := h.Principals.Get(doc.SystemPrincipal); ok {
-			if err := h.removePrincipal(ctx, p); err != nil {
-				return err
-			}
-		}
-	}
-	if err := h.Meta.DeleteResource(ctx, tid); err != nil && !errors.Is(err, meta.ErrNotFound) {
-		return err
-	}
-	return nil
-}
-
-// dropTrusted removes what a deleted registry's tasks and imports left:
-// task identities and the import identity.
-func (h *Handler) dropTrusted(ctx context.Context, regID string) error {
-	ts, err := h.Meta.ListResources(ctx, typeTask, regID+"/tasks/")
-	if err != nil {
-		return err
-	}
-	for _, t := range ts {
-		if err := h.dropInstance(ctx, t.ID); err != nil {
-			return err
-		}
-	}
-	var imp importIdentity
-	if _, ok, err := h.load(ctx, importDocID(regID), &imp); err != nil {
-		return err
-	} else if ok {
-		if p, ok := h.Principals.Get(imp.Principal); ok {
-			if err := h.removePrincipal(ctx, p); err != nil {
-				return err
-			}
-		}
-		if err := h.Meta.DeleteResource(ctx, importDocID(regID)); err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
+	return h.reloadRoles(ctx)
 }
 
 // runTask is POST .../tasks/{t}/run: a queued run, executed in the background.
@@ -376,9 +364,6 @@ func (h *Handler) runTask(w http.ResponseWriter, r *http.Request, id resid.ID) e
 		return err
 	}
 	tid := regID + "/tasks/" + id.Names[1]
-	if err := h.require(ctx, tid, typeTask+"/write"); err != nil {
-		return err
-	}
 	var t Task
 	if _, ok, err := h.load(ctx, tid, &t); err != nil {
 		return err
@@ -438,9 +423,6 @@ func (h *Handler) taskRuns(w http.ResponseWriter, r *http.Request, id resid.ID) 
 	}
 	_, regID, err := h.taskRegistry(ctx, id)
 	if err != nil {
-		return err
-	}
-	if err := h.require(ctx, regID, typeTask+"/read"); err != nil {
 		return err
 	}
 	if id.IsCollection() {

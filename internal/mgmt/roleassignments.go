@@ -104,6 +104,11 @@ func (h *Handler) putRoleAssignment(w http.ResponseWriter, r *http.Request, scop
 	if !ok {
 		return badRequest("PrincipalNotFound", "principal %q does not exist in the directory; create it first (moat ad user create / moat ad sp create-for-rbac)", in.Properties.PrincipalID)
 	}
+	if hidden, err := h.hiddenInstance(ctx, p); err != nil {
+		return err
+	} else if hidden {
+		return badRequest("PrincipalNotFound", "principal %q is the run identity of task %s, which has no system-assigned identity and may be given no role; give the task one (--assign-identity) and assign roles to that", p.ID, p.Owner)
+	}
 	for _, a := range h.Roles.All() {
 		if strings.EqualFold(a.Properties.PrincipalID, p.ID) && strings.EqualFold(strings.TrimRight(a.Properties.Scope, "/"), scope) {
 			if ar, _ := a.Role(); ar.ID == role.ID {

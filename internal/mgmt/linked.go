@@ -37,6 +37,7 @@ var leastRole = map[string]string{
 	rbac.ActionAssignIdentity: "Managed Identity Operator",
 	rbac.ActionJoinSubnet:     "Network Contributor",
 	rbac.ActionPull:           "AcrPull",
+	typeSubnet + "/read":      "Reader",
 }
 
 // linkedID parses a resource ID named in a request body: it must name one

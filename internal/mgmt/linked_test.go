@@ -84,6 +84,9 @@ func TestLinkedAccessChecks(t *testing.T) {
 		{"private endpoint in another team's subnet", "PUT", pePathIn("team-a", "pe1"),
 			func(l string) any { return peBody(l, tm.regA, false, "") },
 			tm.subnetB, tm.ghostSubnet, rbac.ActionJoinSubnet},
+		{"what-if from another team's subnet", "POST", tm.regA + "/checkNetworkAccess",
+			func(l string) any { return obj{"subnet": l} },
+			tm.subnetB, tm.ghostSubnet, "Microsoft.Network/virtualNetworks/subnets/read"},
 		{"import from another team's registry by resource ID", "POST", tm.regA + "/importImage",
 			func(l string) any {
 				return obj{"source": obj{"resourceId": l, "sourceImage": "app:v1"}, "targetTags": []string{"app:v1"}}

@@ -55,6 +55,13 @@ func (h *Handler) checkNetworkAccess(w http.ResponseWriter, r *http.Request, id 
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	// The answer tells whether the subnet has the service endpoint: that is
+	// the subnet's to tell (a linked read).
+	if sid, ok := linkedID(in.Subnet, "Microsoft.Network", "virtualNetworks", "subnets"); ok && !in.Caller {
+		if err := h.requireLinked(r.Context(), "subnet", sid, typeSubnet+"/read"); err != nil {
+			return err
+		}
+	}
 	nid, note, err := h.whatIfIdentity(in)
 	if in.Caller {
 		var ok bool

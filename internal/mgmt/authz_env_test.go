@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +23,6 @@ import (
 	"github.com/moat-registry/moat/internal/netguard"
 	"github.com/moat-registry/moat/internal/policy"
 	"github.com/moat-registry/moat/internal/rbac"
-	"github.com/moat-registry/moat/internal/regindex"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 
@@ -45,44 +43,32 @@ type authzEnv struct {
 func newAuthzEnv(t *testing.T) *authzEnv {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	idx, err := regindex.New(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := identity.Open(ctx, store, "tenant-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles, err := rbac.NewAuthorizer(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wire := tripwire{t}
-	h := &mgmt.Handler{Meta: store, Index: idx, Subscription: sub, Location: "local", Limits: testLimits, Tenant: "tenant-1",
-		Auth: headerAuth{}, Roles: roles, Principals: dir, Network: wire, Audit: wire, GC: wire,
-		Tasks: &tasks.Service{Meta: store}, Mint: wire.mint,
-		LoginServer: func(r *http.Request, name string) string { return r.Host + "/" + strings.ToLower(name) }}
-	if err := h.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	e := &authzEnv{t: t, srv: srv, h: h, dir: dir, roles: roles, store: store}
+	e := &authzEnv{t: t}
+	base := newEnv(t, func(h *mgmt.Handler, store *sqlite.Store) {
+		dir, err := identity.Open(ctx, store, "tenant-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		roles, err := rbac.NewAuthorizer(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire := tripwire{t}
+		h.Tenant, h.Auth, h.Roles, h.Principals = "tenant-1", headerAuth{}, roles, dir
+		h.Network, h.Audit, h.GC, h.Tasks, h.Mint = wire, wire, wire, &tasks.Service{Meta: store}, wire.mint
+		e.h, e.dir, e.roles, e.store = h, dir, roles, store
+	})
+	e.srv = base.srv
 	e.admin = e.user("admin")
 	// The administrator's Owner assignment is written as the server's first start does.
 	owner, _ := rbac.RoleByName("Owner")
 	a := rbac.Assignment{ID: "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString(), Type: rbac.AssignmentType,
 		Properties: rbac.AssignmentProperties{RoleDefinitionID: rbac.RoleDefinitionID(sub, owner), PrincipalID: e.admin, Scope: "/subscriptions/" + sub}}
 	raw, _ := json.Marshal(a)
-	if err := store.PutResource(ctx, &meta.Resource{ID: a.ID, Type: rbac.AssignmentType, Body: raw}); err != nil {
+	if err := e.store.PutResource(ctx, &meta.Resource{ID: a.ID, Type: rbac.AssignmentType, Body: raw}); err != nil {
 		t.Fatal(err)
 	}
-	if err := roles.Reload(ctx); err != nil {
+	if err := e.roles.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -78,16 +78,8 @@ func (h *Handler) userAssignedIdentities(w http.ResponseWriter, r *http.Request,
 		}
 		return writeResource(w, http.StatusCreated, u, version)
 	case http.MethodDelete:
-		if !exists {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
 		// Its principal, and every role assignment of or on it, go with it.
-		if err := h.forget(ctx, uid); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return h.deleteResource(w, r, exists, uid)
 	}
 	return methodNotAllowed(r, "a user-assigned identity")
 }

@@ -116,15 +116,7 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 		}
 		return h.putTask(w, r, regID, tid, id.Name(), &cur, exists, version, &in)
 	case http.MethodDelete:
-		if !exists {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err := h.forget(ctx, tid); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return h.deleteResource(w, r, exists, tid)
 	}
 	return methodNotAllowed(r, "a task")
 }

@@ -59,15 +59,7 @@ func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, id resid.ID
 	case http.MethodPut:
 		return h.putWorkspace(w, r, id, wid, cur, exists, version)
 	case http.MethodDelete:
-		if !exists {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err := h.forget(ctx, wid); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return h.deleteResource(w, r, exists, wid)
 	}
 	return methodNotAllowed(r, "a workspace")
 }

@@ -150,6 +150,41 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 		st, out := call(t, n2, miTok, http.MethodPatch, keeper+v, `{"tags":{"by":"ws"}}`)
 		return st == http.StatusOK, out
 	})
+	// Its registry refresh token (what 'acr login' keeps) pulls from the registry.
+	host := strings.TrimPrefix(n2.URL, "http://")
+	form := url.Values{"grant_type": {"access_token"}, "service": {host}, "access_token": {miTok}}
+	req, _ := http.NewRequest(http.MethodPost, n2.URL+"/oauth2/exchange", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&ex)
+	resp.Body.Close()
+	pull := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, n2.URL+"/oauth2/token?service="+host+"&scope=repository:keeperreg/app:pull", nil)
+		req.SetBasicAuth("00000000-0000-0000-0000-000000000000", ex.RefreshToken)
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		json.NewDecoder(resp.Body).Decode(&tok)
+		return call(t, n2, tok.AccessToken, http.MethodGet, "/v2/keeperreg/app/tags/list", "")
+	}
+	if st, out := pull(); st != http.StatusNotFound { // an empty repository: the request got through
+		t.Fatalf("the workspace identity pulls with its refresh token: %d %s", st, out)
+	}
 	reg := doomed + "/providers/Microsoft.ContainerRegistry/registries/bobreg" + v
 	eventually(t, "node 2 lets bob create a registry in the group", func() (bool, string) {
 		st, out := call(t, n2, bobTok(n2), http.MethodPut, reg, `{"sku":{"name":"Premium"}}`)
@@ -158,6 +193,10 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 
 	must(n1, admin, http.MethodDelete, doomed+v, "", http.StatusOK)
 	must(n1, admin, http.MethodPut, doomed+v, `{"location":"local"}`, http.StatusCreated)
+	eventually(t, "the workspace identity's refresh token pulls nothing", func() (bool, string) {
+		st, out := pull()
+		return st == http.StatusUnauthorized || st == http.StatusForbidden, out
+	})
 	for _, n := range []node{n1, n2} {
 		admin, bob := loginToken(t, n.URL, tenant, cascadePassword), bobTok(n)
 		eventually(t, "the workspace's instance secret gets no token", func() (bool, string) {

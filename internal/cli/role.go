@@ -32,11 +32,7 @@ func roleByName(s string) (rbac.Role, error) {
 	if r, ok := rbac.RoleByName(key); ok {
 		return r, nil
 	}
-	names := make([]string, len(rbac.Roles))
-	for i, r := range rbac.Roles {
-		names[i] = r.Name
-	}
-	return rbac.Role{}, fmt.Errorf("role '%s' doesn't exist; the built-in roles are %s", s, strings.Join(names, ", "))
+	return rbac.Role{}, fmt.Errorf("role '%s' doesn't exist; the built-in roles are %s", s, rbac.RoleNames())
 }
 
 // checkScope accepts a scope of the form /subscriptions/{id}[/...].

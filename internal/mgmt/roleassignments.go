@@ -98,7 +98,7 @@ func (h *Handler) putRoleAssignment(w http.ResponseWriter, r *http.Request, scop
 	}
 	role, ok := rbac.RoleByName(in.Properties.RoleDefinitionID[strings.LastIndexByte(in.Properties.RoleDefinitionID, '/')+1:])
 	if !ok {
-		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: %s", in.Properties.RoleDefinitionID, roleNames())
+		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: %s", in.Properties.RoleDefinitionID, rbac.RoleNames())
 	}
 	p, ok := h.Principals.Get(in.Properties.PrincipalID)
 	if !ok {
@@ -167,13 +167,4 @@ func (h *Handler) checkScope(ctx context.Context, scope string) error {
 		return err
 	}
 	return nil
-}
-
-// roleNames lists the built-in roles for error messages.
-func roleNames() string {
-	names := make([]string, len(rbac.Roles))
-	for i, r := range rbac.Roles {
-		names[i] = r.Name
-	}
-	return strings.Join(names, ", ")
 }

@@ -39,6 +39,15 @@ var Roles = []Role{
 		"Microsoft.Resources/deployments/*", "Microsoft.Support/*"}},
 }
 
+// RoleNames lists the built-in roles' names, for messages.
+func RoleNames() string {
+	names := make([]string, len(Roles))
+	for i, r := range Roles {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
+
 // RoleByName finds a role by name or GUID (case-insensitive).
 func RoleByName(s string) (Role, bool) {
 	s = strings.TrimPrefix(strings.ToLower(s), "/providers/microsoft.authorization/roledefinitions/")

@@ -130,11 +130,26 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 	var bob struct{ ID string }
 	json.Unmarshal([]byte(must(n1, admin, http.MethodPost, "/graph/v1.0/users", `{"userPrincipalName":"bob","passwordProfile":{"password":"bob-password-1"}}`, http.StatusCreated)), &bob)
 	assign(bob.ID, doomed, "Contributor")
-	// Management tokens are for one node's address (its audience).
+	// Management tokens are for one node's address (its audience); bob
+	// signs in at a node once that node knows him.
 	bobTok := func(n node) string {
-		return identityToken(t, n.URL, tenant, url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"bob-password-1"}, "client_id": {"moat-cli"}})
+		var tok string
+		eventually(t, "bob signs in", func() (bool, string) {
+			resp, err := http.PostForm(n.URL+"/identity/"+tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"password"},
+				"username": {"bob"}, "password": {"bob-password-1"}, "client_id": {"moat-cli"}, "scope": {n.URL + "/.default"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			tok = out.AccessToken
+			return tok != "", resp.Status
+		})
+		return tok
 	}
-
 	msi := "/identity/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(n2.URL)
 	var miTok string
 	eventually(t, "node 2 gives the workspace identity a token", func() (bool, string) {
@@ -186,8 +201,9 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 		t.Fatalf("the workspace identity pulls with its refresh token: %d %s", st, out)
 	}
 	reg := doomed + "/providers/Microsoft.ContainerRegistry/registries/bobreg" + v
+	bob2 := bobTok(n2)
 	eventually(t, "node 2 lets bob create a registry in the group", func() (bool, string) {
-		st, out := call(t, n2, bobTok(n2), http.MethodPut, reg, `{"sku":{"name":"Premium"}}`)
+		st, out := call(t, n2, bob2, http.MethodPut, reg, `{"sku":{"name":"Premium"}}`)
 		return st == http.StatusCreated, out
 	})
 

@@ -44,16 +44,14 @@ func (h *Handler) checkIdentity(ctx context.Context, resource string, in *Manage
 	if len(in.UserAssignedIdentities) == 0 {
 		return nil, badRequest("InvalidIdentity", "identity type UserAssigned needs userAssignedIdentities: the resource IDs of the identities (moat identity create)")
 	}
-	var doc registryIdentity
-	if _, _, err := h.load(ctx, identityDocID(resource), &doc); err != nil {
-		return nil, err
-	}
 	for _, raw := range slices.Sorted(maps.Keys(in.UserAssignedIdentities)) {
 		uid, ok := linkedID(raw, "Microsoft.ManagedIdentity", "userAssignedIdentities")
 		if !ok {
 			return nil, badRequest("InvalidIdentity", "%q is not a user-assigned identity's resource ID (/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name})", raw)
 		}
-		if !slices.ContainsFunc(doc.UserAssigned, func(a string) bool { return strings.EqualFold(a, uid) }) {
+		if attached, err := h.attached(ctx, uid, resource); err != nil {
+			return nil, err
+		} else if !attached {
 			if err := h.requireLinked(ctx, "identity.userAssignedIdentities", uid, rbac.ActionAssignIdentity); err != nil {
 				return nil, err
 			}
@@ -70,6 +68,18 @@ func (h *Handler) checkIdentity(ctx context.Context, resource string, in *Manage
 		req.uids[i] = u.ID
 	}
 	return req, nil
+}
+
+// attached reports whether the identity at uid is attached to resource now:
+// its principal says so. (A resource's own list may still name an identity
+// that was deleted and created again under the same ID: that one is new.)
+func (h *Handler) attached(ctx context.Context, uid, resource string) (bool, error) {
+	var u UserAssignedIdentity
+	if _, ok, err := h.load(ctx, uid, &u); err != nil || !ok {
+		return false, err
+	}
+	p, ok := h.Principals.Get(u.Properties.PrincipalID)
+	return ok && slices.ContainsFunc(p.AttachedTo, func(a string) bool { return strings.EqualFold(a, resource) }), nil
 }
 
 // applyIdentity gives a registry the identities asked for (checked by

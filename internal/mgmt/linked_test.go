@@ -172,3 +172,20 @@ func TestPrivateEndpointTargetApproval(t *testing.T) {
 		t.Errorf("a missing registry and a Standard one answer differently:\n%s %s\n%s %s", mc, mm, sc, sm)
 	}
 }
+
+// TestRecreatedIdentityIsNotInherited: a resource that had an identity
+// attached does not get the identity created again under the same resource
+// ID without the assign right: that is a new identity.
+func TestRecreatedIdentityIsNotInherited(t *testing.T) {
+	e := newAuthzEnv(t)
+	tm := newTeams(e)
+	ws := wsPathIn("team-a", "ws3")
+	e.as(e.admin, http.StatusCreated, "PUT", ws, obj{"location": "local", "identity": userIdentity("SystemAssigned, UserAssigned", tm.opsUAI)})
+	e.as(e.admin, http.StatusOK, "DELETE", tm.opsUAI, nil)
+	ops := e.as(e.admin, http.StatusCreated, "PUT", tm.opsUAI, obj{"location": "local"})
+	e.grant(get(t, ops, "properties", "principalId").(string), "Owner", "/subscriptions/"+sub)
+	status, m := e.call(tm.mallory, "PUT", ws, obj{"identity": userIdentity("SystemAssigned, UserAssigned", tm.opsUAI)})
+	if code, _ := errOf(m); status != http.StatusForbidden || code != "LinkedAuthorizationFailed" {
+		t.Fatalf("re-attaching an identity created again under the old ID: %d %v, want 403 LinkedAuthorizationFailed", status, m)
+	}
+}

@@ -26,20 +26,9 @@ func (h *Handler) checkIdentity(ctx context.Context, resource string, in *Manage
 	if in == nil {
 		return nil, nil
 	}
-	req := &identityRequest{}
-	switch strings.ToLower(strings.ReplaceAll(in.Type, " ", "")) {
-	case "systemassigned":
-		req.system = true
-	case "userassigned":
-		req.user = true
-	case "systemassigned,userassigned":
-		req.system, req.user = true, true
-	case "none", "":
-	default:
-		return nil, badRequest("InvalidIdentityType", "identity type %q is invalid: use SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned' or None", in.Type)
-	}
-	if !req.user {
-		return req, nil
+	req, err := identityType(in.Type)
+	if err != nil || !req.user {
+		return req, err
 	}
 	if len(in.UserAssignedIdentities) == 0 {
 		return nil, badRequest("InvalidIdentity", "identity type UserAssigned needs userAssignedIdentities: the resource IDs of the identities (moat identity create)")
@@ -68,6 +57,21 @@ func (h *Handler) checkIdentity(ctx context.Context, resource string, in *Manage
 		req.uids[i] = u.ID
 	}
 	return req, nil
+}
+
+// identityType parses an identity block's type.
+func identityType(typ string) (*identityRequest, error) {
+	switch strings.ToLower(strings.ReplaceAll(typ, " ", "")) {
+	case "systemassigned":
+		return &identityRequest{system: true}, nil
+	case "userassigned":
+		return &identityRequest{user: true}, nil
+	case "systemassigned,userassigned":
+		return &identityRequest{system: true, user: true}, nil
+	case "none", "":
+		return &identityRequest{}, nil
+	}
+	return nil, badRequest("InvalidIdentityType", "identity type %q is invalid: use SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned' or None", typ)
 }
 
 // attached reports whether the identity at uid is attached to resource now:

@@ -52,9 +52,11 @@ var ErrLocked = errors.New("meta: refused by a changeable attribute")
 
 // LockedError names the attribute that refused an operation.
 type LockedError struct {
-	Kind      string // KindRepository, KindTag or KindManifest
-	Name      string // the repository name, the tag or the digest
-	Attribute string // "writeEnabled", "deleteEnabled" or "readEnabled"
+	Registry   string // the registry key
+	Repository string
+	Kind       string // KindRepository, KindTag or KindManifest
+	Name       string // the repository name, the tag or the digest
+	Attribute  string // "writeEnabled", "deleteEnabled" or "readEnabled"
 }
 
 // What a LockedError names.
@@ -70,14 +72,36 @@ func (e *LockedError) Error() string {
 
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
+// Unlock is the command that lifts the lock.
+func (e *LockedError) Unlock() string {
+	target := "--repository " + e.Repository
+	switch e.Kind {
+	case KindTag:
+		target = "--image " + e.Repository + ":" + e.Name
+	case KindManifest:
+		target = "--image " + e.Repository + "@" + e.Name
+	}
+	flag := map[string]string{"writeEnabled": "--write-enabled", "deleteEnabled": "--delete-enabled", "readEnabled": "--read-enabled"}[e.Attribute]
+	return "moat acr repository update --name " + e.Registry + " " + target + " " + flag + " true"
+}
+
+// Place records where a LockedError happened (the stores call it).
+func Place(err error, reg, repo string) error {
+	var le *LockedError
+	if errors.As(err, &le) {
+		le.Registry, le.Repository = reg, repo
+	}
+	return err
+}
+
 // Locked returns the LockedError for content named name whose attributes a
 // refuse a write (write true) or a delete (write false), else nil.
 func Locked(kind, name string, a Attributes, write bool) error {
 	switch {
 	case !a.WriteEnabled:
-		return &LockedError{kind, name, "writeEnabled"}
+		return &LockedError{Kind: kind, Name: name, Attribute: "writeEnabled"}
 	case !write && !a.DeleteEnabled:
-		return &LockedError{kind, name, "deleteEnabled"}
+		return &LockedError{Kind: kind, Name: name, Attribute: "deleteEnabled"}
 	}
 	return nil
 }
@@ -190,12 +214,17 @@ type Properties interface {
 
 // Unreadable returns the LockedError of a manifest that may not be pulled
 // because its repository's readEnabled or its own is false, else nil.
-func Unreadable(repo string, repoReadable bool, d digest.Digest, readable bool) error {
+func Unreadable(reg, repo string, repoReadable bool, d digest.Digest, readable bool) error {
 	switch {
 	case !repoReadable:
-		return &LockedError{KindRepository, repo, "readEnabled"}
+		return &LockedError{reg, repo, KindRepository, repo, "readEnabled"}
 	case !readable:
-		return &LockedError{KindManifest, d.String(), "readEnabled"}
+		return &LockedError{reg, repo, KindManifest, d.String(), "readEnabled"}
 	}
 	return nil
+}
+
+// UnreadableTag is the LockedError of a tag whose readEnabled is false.
+func UnreadableTag(reg, repo, tag string) error {
+	return &LockedError{reg, repo, KindTag, tag, "readEnabled"}
 }

@@ -249,6 +249,8 @@ func testLockMatrix(t *testing.T, s meta.Store) {
 				t.Fatalf("got %v, want refused by %s %s", err, c.want.kind, c.want.attr)
 			case c.want.kind != "" && (le.Kind != c.want.kind || le.Attribute != c.want.attr || !errors.Is(err, meta.ErrLocked)):
 				t.Fatalf("refused by %+v, want %s %s", le, c.want.kind, c.want.attr)
+			case c.want.kind != "" && (le.Registry != f.reg || le.Repository != "app"):
+				t.Fatalf("the refusal names registry %q repository %q", le.Registry, le.Repository)
 			}
 		})
 	}

@@ -342,7 +342,7 @@ func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Dige
 	if err != nil {
 		return nil, noRows(err)
 	}
-	if err := meta.Unreadable(repo, repoReadable, d, readable); err != nil {
+	if err := meta.Unreadable(reg, repo, repoReadable, d, readable); err != nil {
 		return nil, err
 	}
 	m.Subject = digest.Digest(subject)
@@ -357,7 +357,7 @@ func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.D
 	var readable bool
 	err := s.pool.QueryRow(ctx, `SELECT digest, read_enabled FROM tags WHERE reg = $1 AND repo = $2 AND tag = $3`, reg, repo, tag).Scan(&d, &readable)
 	if err == nil && !readable {
-		return "", &meta.LockedError{Kind: meta.KindTag, Name: tag, Attribute: "readEnabled"}
+		return "", meta.UnreadableTag(reg, repo, tag)
 	}
 	return digest.Digest(d), noRows(err)
 }

@@ -284,7 +284,7 @@ func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Dige
 	if err != nil {
 		return nil, noRows(err)
 	}
-	if err := meta.Unreadable(repo, repoReadable, d, readable); err != nil {
+	if err := meta.Unreadable(reg, repo, repoReadable, d, readable); err != nil {
 		return nil, err // never cached: a pull of it asks again
 	}
 	m.Subject = digest.Digest(subject)
@@ -309,7 +309,7 @@ func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.D
 		return "", noRows(err)
 	}
 	if !readable {
-		return "", &meta.LockedError{Kind: meta.KindTag, Name: tag, Attribute: "readEnabled"}
+		return "", meta.UnreadableTag(reg, repo, tag)
 	}
 	s.cache.put(g, k, digest.Digest(d), nil)
 	return digest.Digest(d), nil

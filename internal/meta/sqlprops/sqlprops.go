@@ -70,7 +70,7 @@ func RepoWritable(ctx context.Context, q Querier, d Dialect, reg, repo string) e
 	} else if err != nil {
 		return err
 	}
-	return meta.Locked(meta.KindRepository, repo, a, true)
+	return meta.Place(meta.Locked(meta.KindRepository, repo, a, true), reg, repo)
 }
 
 // touchRepo records a change of the repository's content.

@@ -15,7 +15,7 @@ import (
 // take writes. The caller has created the repository row and holds its lock.
 func Put(ctx context.Context, q Querier, d Dialect, reg, repo string, m *meta.Manifest, tags []string, now time.Time) error {
 	if err := checkPut(ctx, q, d, reg, repo, m.Digest, tags); err != nil {
-		return err
+		return meta.Place(err, reg, repo)
 	}
 	ann := []byte("{}")
 	if len(m.Annotations) > 0 {
@@ -108,6 +108,10 @@ func lockedTag(ctx context.Context, q Querier, reg, repo string, dg digest.Diges
 // DeleteManifest deletes a manifest and its tags unless the repository, the
 // manifest or one of its tags refuses deletes.
 func DeleteManifest(ctx context.Context, q Querier, d Dialect, reg, repo string, dg digest.Digest, now time.Time) error {
+	return meta.Place(deleteManifest(ctx, q, d, reg, repo, dg, now), reg, repo)
+}
+
+func deleteManifest(ctx context.Context, q Querier, d Dialect, reg, repo string, dg digest.Digest, now time.Time) error {
 	if err := lockForDelete(ctx, q, d, reg, repo); err != nil {
 		return err
 	}
@@ -133,6 +137,10 @@ func DeleteManifest(ctx context.Context, q Querier, d Dialect, reg, repo string,
 
 // DeleteTag deletes a tag unless it or the repository refuses it.
 func DeleteTag(ctx context.Context, q Querier, d Dialect, reg, repo, tag string, now time.Time) error {
+	return meta.Place(deleteTag(ctx, q, d, reg, repo, tag, now), reg, repo)
+}
+
+func deleteTag(ctx context.Context, q Querier, d Dialect, reg, repo, tag string, now time.Time) error {
 	if err := lockForDelete(ctx, q, d, reg, repo); err != nil {
 		return err
 	}
@@ -152,6 +160,11 @@ func DeleteTag(ctx context.Context, q Querier, d Dialect, reg, repo, tag string,
 // DeleteRepository deletes a repository with its manifests, tags and blob
 // links, unless it or any of its manifests or tags refuses deletes.
 func DeleteRepository(ctx context.Context, q Querier, d Dialect, reg, repo string) (*meta.DeletedRepository, error) {
+	out, err := deleteRepository(ctx, q, d, reg, repo)
+	return out, meta.Place(err, reg, repo)
+}
+
+func deleteRepository(ctx context.Context, q Querier, d Dialect, reg, repo string) (*meta.DeletedRepository, error) {
 	a, err := repoAttrs(ctx, q, d.Update, reg, repo)
 	if err != nil {
 		return nil, err

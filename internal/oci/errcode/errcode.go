@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/moat-registry/moat/internal/blob"
+	"github.com/moat-registry/moat/internal/meta"
 )
 
 // Code is an OCI error code together with its HTTP status and default message.
@@ -48,7 +50,26 @@ var (
 	Unavailable       = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
 	// StorageFull: the disk under the blob or metadata store is full (507).
 	StorageFull = Code{"UNAVAILABLE", http.StatusInsufficientStorage, "the registry's storage is full"}
+	// Disallowed: a changeable attribute (a lock) refuses the operation;
+	// ACR's code, status and message.
+	Disallowed = Code{"REGISTRY_DISALLOWED_OPERATION", http.StatusMethodNotAllowed, "The operation is disallowed on this registry, repository or image."}
 )
+
+// Locked returns the answer to an operation a lock refused (a
+// meta.LockedError in err), saying which lock and how to lift it; nil if err
+// is no such refusal.
+func Locked(err error) *Error {
+	var le *meta.LockedError
+	if !errors.As(err, &le) {
+		return nil
+	}
+	what := le.Kind + " " + le.Name
+	if le.Kind != meta.KindRepository {
+		what += " in repository " + le.Repository
+	}
+	msg := strings.TrimSuffix(Disallowed.Message, ".")
+	return New(Disallowed, "%s: %s has %s false. To allow it: %s", msg, what, le.Attribute, le.Unlock())
+}
 
 // Error is a returned OCI error: a code, a message for the user and optional detail.
 type Error struct {

@@ -106,7 +106,9 @@ func (e *hostEnv) clientOptions() azcore.ClientOptions {
 }
 
 // loginServerURL is the registry's endpoint as the SDKs take it.
-func (e *hostEnv) loginServerURL(reg string) string { return "https://" + reg + "." + hostSuffix + ":" + e.port }
+func (e *hostEnv) loginServerURL(reg string) string {
+	return "https://" + reg + "." + hostSuffix + ":" + e.port
+}
 
 // mgmt calls the management API as the administrator and decodes the answer.
 func (e *hostEnv) mgmt(t *testing.T, method, path string, body, out any) {

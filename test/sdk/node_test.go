@@ -78,7 +78,7 @@ func TestContainerRegistryNodeSDK(t *testing.T) {
 			Size                     int64
 		}
 		Tag struct {
-			Name, Digest     string
+			Name, Digest      string
 			CanWrite, Created bool
 		}
 		TagsNewestFirst []string

@@ -19,7 +19,11 @@ func manifestRegistryFlags(cmd *cobra.Command) {
 	registryCredentialFlags(cmd)
 }
 
-const manifestSpecUsage = "the name of the artifact: 'name:tag' or 'name@digest'"
+// manifestSpecFlags are the flags of the commands on one artifact.
+func manifestSpecFlags(cmd *cobra.Command) {
+	manifestRegistryFlags(cmd)
+	cmd.Flags().StringP("name", "n", "", "the name of the artifact: 'name:tag' or 'name@digest'")
+}
 
 func acrManifestListMetadata() *cobra.Command {
 	return leaf(spec{
@@ -55,19 +59,10 @@ func acrManifestShowMetadata() *cobra.Command {
 		example:  "  moat acr manifest show-metadata --registry myregistry --name app:v1",
 		required: []string{"registry/-r", "name/-n"},
 		flags: func(cmd *cobra.Command) {
-			manifestRegistryFlags(cmd)
-			cmd.Flags().StringP("name", "n", "", manifestSpecUsage)
+			manifestSpecFlags(cmd)
 		},
 		run: func(x *exec) (any, error) {
-			im, err := x.manifestSpec()
-			if err != nil {
-				return nil, err
-			}
-			rc, err := x.registryClient("registry")
-			if err != nil {
-				return nil, err
-			}
-			return x.attributes(rc, im, nil)
+			return x.onImage("registry", x.manifestSpec, func(rc *registryClient, im image) (any, error) { return x.attributes(rc, im, nil) })
 		},
 	})
 }
@@ -78,20 +73,13 @@ func acrManifestUpdateMetadata() *cobra.Command {
 		example:  "  moat acr manifest update-metadata --registry myregistry --name app@sha256:... --write-enabled false",
 		required: []string{"registry/-r", "name/-n"},
 		flags: func(cmd *cobra.Command) {
-			manifestRegistryFlags(cmd)
-			cmd.Flags().StringP("name", "n", "", manifestSpecUsage)
+			manifestSpecFlags(cmd)
 			attributeFlags(cmd)
 		},
 		run: func(x *exec) (any, error) {
-			im, err := x.manifestSpec()
-			if err != nil {
-				return nil, err
-			}
-			rc, err := x.registryClient("registry")
-			if err != nil {
-				return nil, err
-			}
-			return x.attributes(rc, im, x.attributePatch())
+			return x.onImage("registry", x.manifestSpec, func(rc *registryClient, im image) (any, error) {
+				return x.attributes(rc, im, x.attributePatch())
+			})
 		},
 	})
 }
@@ -102,20 +90,13 @@ func acrManifestDelete() *cobra.Command {
 		example:  "  moat acr manifest delete --registry myregistry --name app:v1 --yes",
 		required: []string{"registry/-r", "name/-n"},
 		flags: func(cmd *cobra.Command) {
-			manifestRegistryFlags(cmd)
-			cmd.Flags().StringP("name", "n", "", manifestSpecUsage)
+			manifestSpecFlags(cmd)
 			yesFlag(cmd)
 		},
 		run: func(x *exec) (any, error) {
-			im, err := x.manifestSpec()
-			if err != nil {
-				return nil, err
-			}
-			rc, err := x.registryClient("registry")
-			if err != nil {
-				return nil, err
-			}
-			return nil, x.deleteManifest(rc, im, repoScope(rc, im.repository, actDeleteRead), false)
+			return x.onImage("registry", x.manifestSpec, func(rc *registryClient, im image) (any, error) {
+				return nil, x.deleteManifest(rc, im, repoScope(rc, im.repository, actDeleteRead), false)
+			})
 		},
 	})
 }

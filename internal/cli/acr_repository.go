@@ -55,6 +55,13 @@ func (x *exec) listing() (top int, orderby string, err error) {
 	return top, orderby, err
 }
 
+// targetFlags are the flags of the commands on a repository or an image.
+func targetFlags(cmd *cobra.Command) {
+	repositoryFlags(cmd)
+	cmd.Flags().String("repository", "", "the name of the repository")
+	imageFlag(cmd, imageUsage)
+}
+
 func imageFlag(cmd *cobra.Command, usage string) {
 	cmd.Flags().StringP("image", "t", "", usage)
 }
@@ -203,6 +210,20 @@ func (im image) path(rc *registryClient) (string, string) {
 	return p, ""
 }
 
+// onImage runs fn on the image parse reads, with a client of the registry
+// named by flag.
+func (x *exec) onImage(flag string, parse func() (image, error), fn func(*registryClient, image) (any, error)) (any, error) {
+	im, err := parse()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := x.registryClient(flag)
+	if err != nil {
+		return nil, err
+	}
+	return fn(rc, im)
+}
+
 // attributes reads a target's properties, or changes them (patch not empty).
 func (x *exec) attributes(rc *registryClient, im image, patch object) (any, error) {
 	path, field := im.path(rc)
@@ -247,20 +268,10 @@ func acrRepositoryShow() *cobra.Command {
 			"  moat acr repository show --name myregistry --image app:v1",
 		required: []string{"name/-n"},
 		flags: func(cmd *cobra.Command) {
-			repositoryFlags(cmd)
-			cmd.Flags().String("repository", "", "the name of the repository")
-			imageFlag(cmd, imageUsage)
+			targetFlags(cmd)
 		},
 		run: func(x *exec) (any, error) {
-			im, err := x.target()
-			if err != nil {
-				return nil, err
-			}
-			rc, err := x.registryClient("name")
-			if err != nil {
-				return nil, err
-			}
-			return x.attributes(rc, im, nil)
+			return x.onImage("name", x.target, func(rc *registryClient, im image) (any, error) { return x.attributes(rc, im, nil) })
 		},
 	})
 }
@@ -272,21 +283,13 @@ func acrRepositoryUpdate() *cobra.Command {
 			"  moat acr repository update --name myregistry --repository app --delete-enabled false --write-enabled true",
 		required: []string{"name/-n"},
 		flags: func(cmd *cobra.Command) {
-			repositoryFlags(cmd)
-			cmd.Flags().String("repository", "", "the name of the repository")
-			imageFlag(cmd, imageUsage)
+			targetFlags(cmd)
 			attributeFlags(cmd)
 		},
 		run: func(x *exec) (any, error) {
-			im, err := x.target()
-			if err != nil {
-				return nil, err
-			}
-			rc, err := x.registryClient("name")
-			if err != nil {
-				return nil, err
-			}
-			return x.attributes(rc, im, x.attributePatch())
+			return x.onImage("name", x.target, func(rc *registryClient, im image) (any, error) {
+				return x.attributes(rc, im, x.attributePatch())
+			})
 		},
 	})
 }
@@ -300,17 +303,12 @@ func acrRepositoryUntag() *cobra.Command {
 			imageFlag(cmd, "the name of the image: 'name:tag' ('name' alone is name:latest)")
 		},
 		run: func(x *exec) (any, error) {
-			im, err := parseImage(x.str("image"), false)
-			if err != nil {
+			parse := func() (image, error) { return parseImage(x.str("image"), false) }
+			return x.onImage("name", parse, func(rc *registryClient, im image) (any, error) {
+				path, _ := im.path(rc)
+				_, err := rc.do(http.MethodDelete, path, repoScope(rc, im.repository, actDelete), nil, nil)
 				return nil, err
-			}
-			rc, err := x.registryClient("name")
-			if err != nil {
-				return nil, err
-			}
-			path, _ := im.path(rc)
-			_, err = rc.do(http.MethodDelete, path, repoScope(rc, im.repository, actDelete), nil, nil)
-			return nil, err
+			})
 		},
 	})
 }
@@ -322,30 +320,22 @@ func acrRepositoryDelete() *cobra.Command {
 			"  moat acr repository delete --name myregistry --image app:v1",
 		required: []string{"name/-n"},
 		flags: func(cmd *cobra.Command) {
-			repositoryFlags(cmd)
-			cmd.Flags().String("repository", "", "the name of the repository")
-			imageFlag(cmd, imageUsage)
+			targetFlags(cmd)
 			yesFlag(cmd)
 		},
 		run: func(x *exec) (any, error) {
-			im, err := x.target()
-			if err != nil {
-				return nil, err
-			}
-			rc, err := x.registryClient("name")
-			if err != nil {
-				return nil, err
-			}
-			scope := repoScope(rc, im.repository, actDeleteRead)
-			if im.tag == "" && im.digest == "" {
-				if err := x.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", im.repository)); err != nil {
-					return nil, err
+			return x.onImage("name", x.target, func(rc *registryClient, im image) (any, error) {
+				scope := repoScope(rc, im.repository, actDeleteRead)
+				if im.tag == "" && im.digest == "" {
+					if err := x.confirm(fmt.Sprintf("Are you sure you want to delete the repository '%s' and all images under it?", im.repository)); err != nil {
+						return nil, err
+					}
+					var out object
+					_, err := rc.do(http.MethodDelete, "/acr/v1/"+rc.repo(im.repository), scope, nil, &out)
+					return out, err
 				}
-				var out object
-				_, err := rc.do(http.MethodDelete, "/acr/v1/"+rc.repo(im.repository), scope, nil, &out)
-				return out, err
-			}
-			return nil, x.deleteManifest(rc, im, scope, true)
+				return nil, x.deleteManifest(rc, im, scope, true)
+			})
 		},
 	})
 }

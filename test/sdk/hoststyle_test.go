@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,9 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
-	"github.com/moat-registry/moat/internal/tlsauto"
 )
 
 // hostSuffix is the login-server suffix of host-style tests: registry r is
@@ -42,40 +37,7 @@ type hostEnv struct {
 
 func startHostStyle(t *testing.T) *hostEnv {
 	t.Helper()
-	t.Setenv("MOAT_ADMIN_PASSWORD", adminPassword)
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	files, err := tlsauto.Ensure(filepath.Join(dir, "tls"), tlsauto.Names([]string{addr}, hostSuffix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Config{DataDir: dir, TLSCert: files.Cert, TLSKey: files.Key, LoginServerSuffix: hostSuffix,
-		Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, func([]net.Addr) { close(ready) }) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("server: %v", err)
-	}
-	caPEM, err := os.ReadFile(files.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	addr, srv, pool, caFile := serveTLS(t, hostSuffix)
 	dialer := &net.Dialer{}
 	_, port, _ := net.SplitHostPort(addr)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
@@ -85,7 +47,8 @@ func startHostStyle(t *testing.T) *hostEnv {
 			}
 			return dialer.DialContext(ctx, network, a)
 		}}
-	e := &hostEnv{url: "https://" + addr, port: port, srv: srv, client: &http.Client{Transport: tr}, caFile: files.CA}
+	ctx := context.Background()
+	e := &hostEnv{url: "https://" + addr, port: port, srv: srv, client: &http.Client{Transport: tr}, caFile: caFile}
 	admin, err := azidentity.NewUsernamePasswordCredential(srv.Tenant(), "moat-sdk-test", "admin", adminPassword,
 		&azidentity.UsernamePasswordCredentialOptions{ClientOptions: e.clientOptions(), DisableInstanceDiscovery: true})
 	if err != nil {

@@ -23,8 +23,8 @@ func TestShapes(t *testing.T) {
 	e := newEnv(t)
 	img := manifest("img")
 	idx := manifest("idx")
-	idx.MediaType, idx.ConfigMediaType, idx.Platform = "application/vnd.oci.image.index.v1+json", "", meta.Platform{}
-	idx.References = []meta.Platform{{Digest: img.Digest, Architecture: "arm64", OS: "linux"}}
+	idx.MediaType = "application/vnd.oci.image.index.v1+json"
+	idx.Props = &meta.ManifestProps{ImageSize: 10, References: []meta.Platform{{Digest: img.Digest, Architecture: "arm64", OS: "linux"}}}
 	e.put("team/app", img, "v1", "latest")
 	e.put("team/app", idx, "multi")
 	e.put("other", manifest("o"))
@@ -63,8 +63,8 @@ func TestShapes(t *testing.T) {
 			}
 			e.json("GET", s.host, "/acr/v1/"+s.prefix+"team/app/_manifests/"+img.Digest.String(), "", 200, &man)
 			m := man.Manifest
-			if man.ImageName != "team/app" || m["digest"] != img.Digest.String() || m["imageSize"] != float64(img.ImageSize) || m["architecture"] != "amd64" ||
-				m["os"] != "linux" || m["mediaType"] != img.MediaType || m["configMediaType"] != img.ConfigMediaType ||
+			if man.ImageName != "team/app" || m["digest"] != img.Digest.String() || m["imageSize"] != float64(img.Props.ImageSize) || m["architecture"] != "amd64" ||
+				m["os"] != "linux" || m["mediaType"] != img.MediaType || m["configMediaType"] != img.Props.ConfigMediaType ||
 				!jsonEqual(m["tags"], []any{"latest", "v1"}) || m["references"] != nil {
 				t.Errorf("manifest: %+v", man)
 			}

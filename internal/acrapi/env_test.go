@@ -80,8 +80,8 @@ func newEnv(t testing.TB) *env {
 func manifest(seed string) *meta.Manifest {
 	c := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","x":"` + seed + `"}`)
 	return &meta.Manifest{Digest: digest.FromBytes(c), MediaType: "application/vnd.oci.image.manifest.v1+json", Content: c,
-		ConfigMediaType: "application/vnd.oci.image.config.v1+json", ImageSize: int64(100 + len(seed)),
-		Platform: meta.Platform{Architecture: "amd64", OS: "linux"}}
+		Props: &meta.ManifestProps{ConfigMediaType: "application/vnd.oci.image.config.v1+json", ImageSize: int64(100 + len(seed)),
+			Platform: meta.Platform{Architecture: "amd64", OS: "linux"}}}
 }
 
 func (e *env) put(repo string, m *meta.Manifest, tags ...string) {

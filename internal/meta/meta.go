@@ -118,9 +118,16 @@ type Manifest struct {
 	// (ErrReferenceRemoved) if garbage collection removed one of them from the
 	// repository and it was not pushed or linked again since.
 	Refs []digest.Digest
-	// Shown by ACR's API (Properties), found at push: the config's media
-	// type, the size of the image (see docs/registry.md), the platform of an
-	// image and the platforms an index lists.
+	// Props are what ACR's API shows of it (Properties), found at push; nil
+	// when not known (the size is then the manifest's). A pointer: the
+	// manifest is copied on every cached read.
+	Props *ManifestProps
+}
+
+// ManifestProps are a manifest's properties that ACR's API shows: the
+// config's media type, the size of the image (see docs/registry.md), the
+// platform of an image and the platforms an index lists.
+type ManifestProps struct {
 	ConfigMediaType string
 	ImageSize       int64
 	Platform        Platform

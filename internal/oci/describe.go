@@ -25,8 +25,8 @@ var imageConfigTypes = map[string]bool{
 // and what it references directly: config and layers, or the listed
 // manifests), the platforms an index lists, and an image's platform, read
 // from its config blob when that is linked into the repository and small.
-func (h *Handler) describe(ctx context.Context, t target, p *manifest.Parsed, m *meta.Manifest) {
-	m.ImageSize = int64(len(m.Content))
+func (h *Handler) describe(ctx context.Context, t target, p *manifest.Parsed, size int) *meta.ManifestProps {
+	m := &meta.ManifestProps{ImageSize: int64(size)}
 	for _, d := range append(p.Blobs, p.Manifests...) {
 		m.ImageSize = addSize(m.ImageSize, d.Size)
 	}
@@ -38,19 +38,19 @@ func (h *Handler) describe(ctx context.Context, t target, p *manifest.Parsed, m 
 		m.References = append(m.References, ref)
 	}
 	if len(p.Blobs) == 0 {
-		return
+		return m
 	}
 	cfg := p.Blobs[0]
 	m.ConfigMediaType = cfg.MediaType
 	if !imageConfigTypes[cfg.MediaType] || cfg.Size > maxConfigRead {
-		return
+		return m
 	}
 	if _, err := h.Meta.BlobSize(ctx, t.reg.Key, t.repo, cfg.Digest); err != nil {
-		return // not pushed (a sparse copy), or not this repository's to read
+		return m // not pushed (a sparse copy), or not this repository's to read
 	}
 	f, err := h.Blobs.Open(ctx, cfg.Digest)
 	if err != nil {
-		return
+		return m
 	}
 	defer f.Close()
 	var c struct {
@@ -60,6 +60,7 @@ func (h *Handler) describe(ctx context.Context, t target, p *manifest.Parsed, m 
 	if json.NewDecoder(io.LimitReader(f, maxConfigRead)).Decode(&c) == nil {
 		m.Platform = meta.Platform{Architecture: c.Architecture, OS: c.OS}
 	}
+	return m
 }
 
 // addSize adds without overflowing: descriptor sizes are the client's word.

@@ -115,7 +115,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, t target, 
 	for _, ref := range append(p.Blobs, p.Manifests...) {
 		m.Refs = append(m.Refs, ref.Digest)
 	}
-	h.describe(ctx, t, p, m)
+	m.Props = h.describe(ctx, t, p, len(body))
 	if err := h.Meta.PutManifest(ctx, t.reg.Key, t.repo, m, tags...); errors.Is(err, meta.ErrReferenceRemoved) {
 		return errcode.New(errcode.ManifestBlobUnknown, "%v while the manifest was being pushed; push it again, then the manifest",
 			strings.TrimPrefix(err.Error(), "meta: "))

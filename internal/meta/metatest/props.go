@@ -33,11 +33,11 @@ func testProperties(t *testing.T, s meta.Store) {
 	newRegistry(t, s, "alpha1")
 	before := time.Now().Add(-time.Second)
 	img := manifest("image")
-	img.ConfigMediaType, img.ImageSize = "application/vnd.oci.image.config.v1+json", 1234
-	img.Platform = meta.Platform{Architecture: "arm64", OS: "linux"}
+	img.Props = &meta.ManifestProps{ConfigMediaType: "application/vnd.oci.image.config.v1+json", ImageSize: 1234,
+		Platform: meta.Platform{Architecture: "arm64", OS: "linux"}}
 	idx := manifest("index")
 	idx.MediaType = "application/vnd.oci.image.index.v1+json"
-	idx.References = []meta.Platform{{Digest: img.Digest, Architecture: "arm64", OS: "linux"}}
+	idx.Props = &meta.ManifestProps{ImageSize: 10, References: []meta.Platform{{Digest: img.Digest, Architecture: "arm64", OS: "linux"}}}
 	must(t, s.PutManifest(ctx, "alpha1", "team/app", img, "v1", "latest"))
 	must(t, s.PutManifest(ctx, "alpha1", "team/app", idx, "multi"))
 
@@ -56,12 +56,12 @@ func testProperties(t *testing.T, s meta.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MediaType != img.MediaType || m.ConfigMediaType != img.ConfigMediaType || m.Size != 1234 ||
+	if m.MediaType != img.MediaType || m.ConfigMediaType != img.Props.ConfigMediaType || m.Size != 1234 ||
 		m.Architecture != "arm64" || m.OS != "linux" || !slices.Equal(m.Tags, []string{"latest", "v1"}) || m.Attributes != meta.Unlocked {
 		t.Fatalf("manifest: %+v", m)
 	}
 	mi, err := s.ManifestProperties(ctx, "alpha1", "team/app", idx.Digest)
-	if err != nil || len(mi.References) != 1 || mi.References[0] != idx.References[0] || !slices.Equal(mi.Tags, []string{"multi"}) {
+	if err != nil || len(mi.References) != 1 || mi.References[0] != idx.Props.References[0] || !slices.Equal(mi.Tags, []string{"multi"}) {
 		t.Fatalf("index: %+v %v", mi, err)
 	}
 	// A retag moves the tag and keeps its creation time.

@@ -21,9 +21,13 @@ func Put(ctx context.Context, q Querier, d Dialect, reg, repo string, m *meta.Ma
 	if len(m.Annotations) > 0 {
 		ann, _ = json.Marshal(m.Annotations)
 	}
+	p := meta.ManifestProps{ImageSize: int64(len(m.Content))}
+	if m.Props != nil {
+		p = *m.Props
+	}
 	refs := ""
-	if len(m.References) > 0 {
-		b, _ := json.Marshal(m.References)
+	if len(p.References) > 0 {
+		b, _ := json.Marshal(p.References)
 		refs = string(b)
 	}
 	t := nanos(now)
@@ -35,7 +39,7 @@ func Put(ctx context.Context, q Querier, d Dialect, reg, repo string, m *meta.Ma
 			created_at = excluded.created_at, updated_time = excluded.updated_time, config_media_type = excluded.config_media_type,
 			image_size = excluded.image_size, architecture = excluded.architecture, os = excluded.os, platforms = excluded.platforms`,
 		reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann),
-		t, m.ConfigMediaType, m.ImageSize, m.Platform.Architecture, m.Platform.OS, refs); err != nil {
+		t, p.ConfigMediaType, p.ImageSize, p.Platform.Architecture, p.Platform.OS, refs); err != nil {
 		return err
 	}
 	for _, tag := range tags {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/acrapi"
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
@@ -224,6 +225,8 @@ func (s *Server) routes(ctx context.Context) error {
 	v2 := oci.APIVersion(guard.Middleware(data))
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)
+	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Auth: principalGate{tokens},
+		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.index, s.audit, s.trusted()},
 		Limits:  s.limits(), ZoneSuffix: s.index.Load().Addressing.Suffix(),

@@ -156,35 +156,45 @@ func parseV2(path string) Route {
 //
 //	_catalog                       KindACRCatalog
 //	{name}                         KindACRRepository
-//	{name}/_tags[/{tag}]           KindACRTags, KindACRTag
-//	{name}/_manifests[/{digest}]   KindACRManifests, KindACRManifest
+//	{name}/_tags[/[{tag}]]         KindACRTags, KindACRTag
+//	{name}/_manifests[/[{digest}]] KindACRManifests, KindACRManifest
 //
-// In path style, {name} begins with the registry, as in /v2/, and
+// Repository path components never begin with "_", so the first segment
+// that does is the endpoint; what follows is the reference (a tag may begin
+// with "_"). In path style, {name} begins with the registry, as in /v2/, and
 // {registry}/_catalog lists one registry (see Target).
 func acrRoute(rest string) Route {
-	if rest == "_catalog" {
-		return Route{Kind: KindACRCatalog}
-	}
-	if name, ok := strings.CutSuffix(rest, "/_catalog"); ok && name != "" {
-		return Route{Kind: KindACRCatalog, Name: name}
-	}
-	for _, e := range []struct {
-		seg        string
-		list, item Kind
-	}{{"/_tags", KindACRTags, KindACRTag}, {"/_manifests", KindACRManifests, KindACRManifest}} {
-		if name, ok := strings.CutSuffix(rest, e.seg); ok && name != "" {
-			return Route{Kind: e.list, Name: name}
-		}
-		i := strings.LastIndexByte(rest, '/')
-		if i < 0 {
-			break
-		}
-		if name, ok := strings.CutSuffix(rest[:i], e.seg); ok && name != "" && rest[i+1:] != "" {
-			return Route{Kind: e.item, Name: name, Ref: rest[i+1:]}
-		}
-	}
-	if rest == "" || strings.HasSuffix(rest, "/") || strings.Contains(rest, "/_") || strings.HasPrefix(rest, "_") {
+	if rest == "" {
 		return Route{Kind: KindACRInvalid}
 	}
-	return Route{Kind: KindACRRepository, Name: rest}
+	segs := strings.Split(rest, "/")
+	i := 0
+	for i < len(segs) && !strings.HasPrefix(segs[i], "_") {
+		i++
+	}
+	name := strings.Join(segs[:i], "/")
+	if i == len(segs) {
+		return Route{Kind: KindACRRepository, Name: name}
+	}
+	after := segs[i+1:]
+	switch {
+	case segs[i] == "_catalog" && len(after) == 0:
+		return Route{Kind: KindACRCatalog, Name: name}
+	case name == "":
+	case len(after) == 0 || len(after) == 1 && after[0] == "":
+		switch segs[i] {
+		case "_tags":
+			return Route{Kind: KindACRTags, Name: name}
+		case "_manifests":
+			return Route{Kind: KindACRManifests, Name: name}
+		}
+	case len(after) == 1:
+		switch segs[i] {
+		case "_tags":
+			return Route{Kind: KindACRTag, Name: name, Ref: after[0]}
+		case "_manifests":
+			return Route{Kind: KindACRManifest, Name: name, Ref: after[0]}
+		}
+	}
+	return Route{Kind: KindACRInvalid}
 }

@@ -10,6 +10,7 @@ package regindex
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"sync"
@@ -57,16 +58,21 @@ func (i *Index) Load() *Snapshot { return i.snap.Load() }
 func (i *Index) Reload(ctx context.Context) error {
 	i.reload.Lock()
 	defer i.reload.Unlock()
-	approved, err := approvedEndpoints(ctx, i.store)
-	if err != nil {
-		return err
-	}
-	regs, err := i.store.ListRegistries(ctx)
-	if err != nil {
-		return err
-	}
-	topo, err := loadTopology(ctx, i.store)
-	if err != nil {
+	// Three independent reads, at once: a change reaches the other nodes
+	// after the slowest of them, not after their sum.
+	var (
+		approved         map[string][]string
+		regs             []*meta.Registry
+		topo             topology
+		errA, errR, errT error
+		wg               sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); approved, errA = approvedEndpoints(ctx, i.store) }()
+	go func() { defer wg.Done(); topo, errT = loadTopology(ctx, i.store) }()
+	regs, errR = i.store.ListRegistries(ctx)
+	wg.Wait()
+	if err := errors.Join(errR, errA, errT); err != nil {
 		return err
 	}
 	a := i.snap.Load().Addressing

@@ -227,7 +227,7 @@ func (s *moatServer) requestsSince(off int64) []string {
 	for sc.Scan() {
 		var rec struct {
 			Msg, Method, Path, Route string
-			Status               int
+			Status                   int
 		}
 		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Method == "" {
 			continue

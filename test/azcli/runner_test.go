@@ -147,7 +147,7 @@ func (r *runner) run(st step, login bool) {
 	res := r.exec(text, st.On)
 	problems := r.check(st.Expect, res)
 	r.capture(st, res)
-	t.Logf("%s$ %s\n%s", where(st.On), text, indent(clip(res.stdout+res.stderr, 1500)))
+	t.Logf("%s$ %s\n%s\n    moat saw: %s", where(st.On), text, indent(clip(res.stdout+res.stderr, 1500)), strings.Join(res.requests, ", "))
 	cause := r.expand(st.Pending)
 	switch {
 	case st.Pending != "" && len(problems) == 0:
@@ -188,6 +188,9 @@ func (r *runner) exec(text, on string) result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	off := r.srv.logSize()
 	err := cmd.Run()
+	// The server logs a request as its response ends, which the client may
+	// see first: wait a moment so that the step's requests are all logged.
+	time.Sleep(150 * time.Millisecond)
 	res := result{stdout: stdout.String(), stderr: stderr.String(), requests: r.srv.requestsSince(off)}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.exit = ee.ExitCode()

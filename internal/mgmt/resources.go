@@ -89,7 +89,7 @@ func (h *Handler) scopeResources(ctx context.Context, sub, rg string, created bo
 	var out []genericResource
 	for _, reg := range regs {
 		id := registryIDOf(reg)
-		if rg != "" && !strings.EqualFold(reg.ResourceGroup, rg) || !h.readable(ctx, registryType, id) {
+		if !strings.EqualFold(reg.Subscription, sub) || rg != "" && !strings.EqualFold(reg.ResourceGroup, rg) || !h.readable(ctx, registryType, id) {
 			continue
 		}
 		g := genericResource{ID: id, Name: reg.Name, Type: registryType, Location: reg.Location, SKU: &SKU{Name: reg.SKU, Tier: reg.SKU}}

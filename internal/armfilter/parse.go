@@ -43,32 +43,22 @@ func (p *parser) expect(kind tokKind, what string) (token, error) {
 }
 
 func (p *parser) or(depth int) (node, error) {
-	first, err := p.and(depth)
-	if err != nil {
-		return nil, err
-	}
-	kids := []node{first}
-	for p.keyword("or") {
-		n, err := p.and(depth)
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-	}
-	if len(kids) == 1 {
-		return first, nil
-	}
-	return orNode(kids), nil
+	return p.list(depth, "or", p.and, func(k []node) node { return orNode(k) })
 }
 
 func (p *parser) and(depth int) (node, error) {
-	first, err := p.factor(depth)
+	return p.list(depth, "and", p.factor, func(k []node) node { return andNode(k) })
+}
+
+// list parses next (sep next)*, grouping several with group.
+func (p *parser) list(depth int, sep string, next func(int) (node, error), group func([]node) node) (node, error) {
+	first, err := next(depth)
 	if err != nil {
 		return nil, err
 	}
 	kids := []node{first}
-	for p.keyword("and") {
-		n, err := p.factor(depth)
+	for p.keyword(sep) {
+		n, err := next(depth)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +67,7 @@ func (p *parser) and(depth int) (node, error) {
 	if len(kids) == 1 {
 		return first, nil
 	}
-	return andNode(kids), nil
+	return group(kids), nil
 }
 
 func (p *parser) factor(depth int) (node, error) {

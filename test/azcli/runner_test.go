@@ -153,8 +153,8 @@ func (r *runner) run(st step, login bool) {
 	case st.Pending != "" && len(problems) == 0:
 		t.Errorf("step %q is marked pending (%s) but passes now: remove the mark in testdata/seeds.yaml", st.title(), cause)
 	case st.Pending != "":
-		gaps.add("%s: %s\n    cause: %s\n    seen: %s\n    requests: %s", t.Name(), r.expand(st.title()), cause,
-			strings.Join(problems, "; "), strings.Join(res.requests, ", "))
+		gaps.add("%s: %s\n    cause: %s\n    seen: %s\n    error: %s\n    requests: %s", t.Name(), r.expand(st.title()), cause,
+			strings.Join(problems, "; "), errorLine(res.stderr), strings.Join(res.requests, ", "))
 		t.Logf("KNOWN GAP (%s): %s", cause, strings.Join(problems, "; "))
 	case len(problems) > 0:
 		t.Errorf("%s$ %s\n%s\nexit %d\nstdout:\n%s\nstderr:\n%s\nmoat's requests:\n%s", where(st.On), text,
@@ -162,6 +162,16 @@ func (r *runner) run(st step, login bool) {
 			indent(strings.Join(res.requests, "\n")))
 		r.failedLogin = login
 	}
+}
+
+// errorLine is the error a command printed (az: "ERROR: ..."), if any.
+func errorLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "ERROR:") || strings.HasPrefix(l, "Error:") {
+			return clip(l, 400)
+		}
+	}
+	return "(none)"
 }
 
 func where(on string) string {

@@ -101,14 +101,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case len(rest) == 0:
 		return h.subscription(w, r)
-	case len(rest) == 1 && strings.EqualFold(rest[0], "resources"):
-		return h.listResources(w, r, sub, "")
-	case len(rest) == 3 && strings.EqualFold(rest[0], "resourceGroups") && strings.EqualFold(rest[2], "resources"):
-		rg, err := h.requireGroup(r.Context(), sub, rest[1])
-		if err != nil {
-			return err
-		}
-		return h.listResources(w, r, sub, rg)
+	case len(rest) == 1 && strings.EqualFold(rest[0], "resources"),
+		len(rest) == 3 && strings.EqualFold(rest[0], "resourceGroups") && strings.EqualFold(rest[2], "resources"):
+		return h.resources(w, r, sub, rest)
 	case strings.EqualFold(rest[0], "providers") && (len(rest) <= 2 || len(rest) == 3 && isRegistrationVerb(rest[2])):
 		return h.providers(w, r, sub, rest[1:])
 	}

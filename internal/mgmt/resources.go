@@ -35,6 +35,25 @@ type genericResource struct {
 	ProvisioningState string            `json:"provisioningState,omitempty"`
 }
 
+// resources authorizes a resource list (like any list, before anything is
+// looked up: some role assignment must reach the scope) and serves it.
+func (h *Handler) resources(w http.ResponseWriter, r *http.Request, sub string, rest []string) error {
+	scope, action, rg := "/subscriptions/"+sub, "Microsoft.Resources/subscriptions/resources/read", ""
+	if len(rest) == 3 {
+		scope, action = groupID(sub, rest[1]), "Microsoft.Resources/subscriptions/resourceGroups/resources/read"
+	}
+	if err := h.authorize(r.Context(), need{scope: scope, action: action, list: true}); err != nil {
+		return err
+	}
+	if len(rest) == 3 {
+		var err error
+		if rg, err = h.requireGroup(r.Context(), sub, rest[1]); err != nil {
+			return err
+		}
+	}
+	return h.listResources(w, r, sub, rg)
+}
+
 // listResources serves GET /subscriptions/{s}[/resourceGroups/{g}]/resources
 // (Resources - List, List By Resource Group): every tracked resource of the
 // scope that the caller may read, filtered by $filter, in pages of $top.

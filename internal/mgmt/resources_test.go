@@ -24,6 +24,12 @@ func (r scopedReader) Allowed(principal, scope, action string) bool {
 	return strings.EqualFold(scope, r.seen) && strings.HasSuffix(action, "/read")
 }
 
+// Reaches: principal one's assignment is at the resource seen.
+func (r scopedReader) Reaches(principal, scope string) bool {
+	s, sc := strings.ToLower(r.seen), strings.ToLower(scope)
+	return principal != "one" || strings.HasPrefix(s, sc) || strings.HasPrefix(sc, s)
+}
+
 func (scopedReader) Reload(context.Context) error { return nil }
 func (scopedReader) All() []rbac.Assignment       { return nil }
 
@@ -133,5 +139,11 @@ func TestListResourcesReadable(t *testing.T) {
 	m := e.must(t, http.StatusOK, "GET", "/subscriptions/"+sub+"/resources", nil, "X-Principal", "one")
 	if got := resourceIDs(t, m); !slices.Equal(got, []string{regPath("seenreg")}) {
 		t.Errorf("principal one sees %v", got)
+	}
+	// A group it has nothing in: 403 whether the group exists or not.
+	e.must(t, http.StatusCreated, "PUT", rgPath("elsewhere"), map[string]any{"location": "local"})
+	for _, g := range []string{"elsewhere", "nosuchgroup"} {
+		status, body := e.do(t, "GET", rgPath(g)+"/resources", nil, "X-Principal", "one")
+		wantErr(t, status, body, http.StatusForbidden, "AuthorizationFailed", "Microsoft.Resources/subscriptions/resourceGroups/resources/read")
 	}
 }

@@ -296,6 +296,19 @@ func (c *client) signInError(detail string) error {
 	return &apiError{Status: http.StatusUnauthorized, Message: strings.ReplaceAll(msg, " ()", "")}
 }
 
+// tenantTokenEndpoint is the token endpoint of tenant at the authority
+// login. A moat server advertises its authority ADFS-shaped (<base>/adfs, for
+// az), which has no tenant in its paths; the CLI signs in at the same
+// authority's tenant endpoints (<base>/identity/{tenant}), which refuse a
+// tenant that is not the server's.
+func tenantTokenEndpoint(login, tenant string) string {
+	login = strings.TrimSuffix(login, "/")
+	if base, ok := strings.CutSuffix(login, "/adfs"); ok {
+		login = base + "/identity"
+	}
+	return login + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
+}
+
 // metadata is what GET /metadata/endpoints says.
 type metadata struct {
 	Name           string `json:"name"`
@@ -377,11 +390,7 @@ func runLogin(x *exec) (any, error) {
 	if t := x.str("tenant"); t != "" {
 		tenant = t
 	}
-	login := md.Authentication.LoginEndpoint
-	if !strings.HasSuffix(login, "/") {
-		login += "/"
-	}
-	s := &session{Server: c.base, Tenant: tenant, TokenEndpoint: login + url.PathEscape(tenant) + "/oauth2/v2.0/token",
+	s := &session{Server: c.base, Tenant: tenant, TokenEndpoint: tenantTokenEndpoint(md.Authentication.LoginEndpoint, tenant),
 		Resource: c.base, UserName: x.str("username")}
 	form := url.Values{}
 	if sp, _ := x.cmd.Flags().GetBool("service-principal"); sp {

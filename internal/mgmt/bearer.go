@@ -65,21 +65,40 @@ func (b *BearerAuth) verify(raw string) (*token.IdentityClaims, bool) {
 
 // Metadata serves /metadata/endpoints: where to sign in, unauthenticated, as
 // ARM does, so that a CLI given only the server URL can find the authority.
+// One document carries the keys of every version: the old ones that
+// `az cloud register` reads (?api-version=2015-01-01: graphEndpoint,
+// authentication) and the current ones (resourceManager, suffixes, ...).
+// 2019-05-01 and 2020-06-01 answer a list of clouds, as ARM does.
+// The authority is the ADFS-shaped one (authority/adfs.go): MSAL, inside az,
+// trusts it without asking login.microsoftonline.com.
 func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	base := scheme + "://" + r.Host
-	writeJSON(w, http.StatusOK, map[string]any{
-		"name":            "moat",
-		"resourceManager": base + "/",
+	graph := base + "/graph/"
+	doc := map[string]any{
+		"name":                     "moat",
+		"resourceManager":          base + "/",
+		"portal":                   base + "/portal/",
+		"portalEndpoint":           base + "/portal/",
+		"graph":                    graph,
+		"graphEndpoint":            graph,
+		"graphAudience":            graph,
+		"microsoftGraphResourceId": graph,
 		"authentication": map[string]any{
-			"loginEndpoint":    base + "/identity/",
+			"loginEndpoint":    base + "/adfs",
 			"audiences":        []string{base + "/"},
 			"tenant":           h.Tenant,
-			"identityProvider": "moat",
+			"identityProvider": "ADFS",
 		},
 		"suffixes": map[string]any{"acrLoginServer": h.ZoneSuffix},
-	})
+	}
+	switch r.URL.Query().Get("api-version") {
+	case "2019-05-01", "2020-06-01":
+		writeJSON(w, http.StatusOK, []any{doc})
+	default:
+		writeJSON(w, http.StatusOK, doc)
+	}
 }

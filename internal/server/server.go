@@ -245,6 +245,7 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
+	mux.Handle("/tenants", mg)
 	// The web portal drives the handlers above in-process (docs/portal.md).
 	mux.Handle(portal.Prefix, portal.New(mux, s.keys, s.tenant, s.subscription))
 	s.handler = paceBodies(s.opsRoutes(mux, recoverPanics(mux)))

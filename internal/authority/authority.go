@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,6 +137,7 @@ const (
 	codeRevoked            = 50173   // grant revoked (password changed)
 	codeSessionExpired     = 700082  // refresh token expired (session too old)
 	codeMethod             = 900561  // the endpoint only accepts another method
+	codeBusy               = 90033   // the service is temporarily unavailable
 )
 
 // oauthError is an OAuth 2.0 error response, shaped like Entra ID's.
@@ -147,6 +149,8 @@ type oauthError struct {
 	Timestamp   string `json:"timestamp"`
 	TraceID     string `json:"trace_id"`
 	Correlation string `json:"correlation_id"`
+	// retryAfter, when set, is sent as Retry-After (503 answers).
+	retryAfter time.Duration
 }
 
 func newError(status int, code string, aadsts int, format string, args ...any) *oauthError {
@@ -160,6 +164,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, e *oauthErr
 	e.Correlation = correlationID(w, r)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="moat"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
 	writeJSON(w, e.Status, e)
 }

@@ -242,9 +242,9 @@ func (h *Handler) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthEr
 		return nil, e
 	}
 	req.resource = sc.resource
-	p, ok := h.dir.Authenticate(identity.KindServicePrincipal, id, secret)
-	if !ok {
-		return nil, badClient()
+	p, err := h.dir.Authenticate(req.r.Context(), identity.KindServicePrincipal, id, secret)
+	if err != nil {
+		return nil, credentialError(err, badClient)
 	}
 	req.principal = p
 	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, p, func(c *accessClaims) {
@@ -254,6 +254,18 @@ func (h *Handler) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthEr
 		return nil, serverError()
 	}
 	return &tokenResponse{TokenType: "Bearer", Scope: sc.granted, ExpiresIn: exp, ExtExpiresIn: exp, AccessToken: at}, nil
+}
+
+// credentialError answers a failed credential check: bad credentials as
+// bad says, no free password check slot as 503 with Retry-After.
+func credentialError(err error, bad func() *oauthError) *oauthError {
+	if errors.Is(err, identity.ErrBusy) {
+		e := newError(http.StatusServiceUnavailable, "temporarily_unavailable", codeBusy,
+			"moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.", int(identity.BusyRetryAfter/time.Second))
+		e.retryAfter = identity.BusyRetryAfter
+		return e
+	}
+	return bad()
 }
 
 func serverError() *oauthError {
@@ -280,10 +292,12 @@ func (h *Handler) password(req *tokenRequest) (*tokenResponse, *oauthError) {
 	}
 	req.resource = sc.resource
 	// Authenticate spends the same (slow) work whether or not the user exists.
-	p, ok := h.dir.Authenticate(identity.KindUser, user, pw)
-	if !ok {
-		return nil, newError(http.StatusBadRequest, "invalid_grant", codeBadCredentials,
-			"Error validating credentials due to invalid username or password. Check the user principal name (as in `moat ad user list`) and the password.")
+	p, err := h.dir.Authenticate(req.r.Context(), identity.KindUser, user, pw)
+	if err != nil {
+		return nil, credentialError(err, func() *oauthError {
+			return newError(http.StatusBadRequest, "invalid_grant", codeBadCredentials,
+				"Error validating credentials due to invalid username or password. Check the user principal name (as in `moat ad user list`) and the password.")
+		})
 	}
 	return h.userTokens(req, p, clientID, conf, sc, req.now)
 }
@@ -302,8 +316,8 @@ func (h *Handler) confidentialClient(req *tokenRequest, clientID string) (bool, 
 		return false, newError(http.StatusBadRequest, "invalid_request", codeMalformed,
 			"The client_id in the body differs from the one in the Authorization header.")
 	}
-	if _, ok := h.dir.Authenticate(identity.KindServicePrincipal, clientID, secret); !ok {
-		return false, badClient()
+	if _, err := h.dir.Authenticate(req.r.Context(), identity.KindServicePrincipal, clientID, secret); err != nil {
+		return false, credentialError(err, badClient)
 	}
 	return true, nil
 }

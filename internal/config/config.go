@@ -115,6 +115,10 @@ type Limits struct {
 	SignInFailuresPerPrincipal int `yaml:"signInFailuresPerPrincipal"`
 	// UploadSessions: open blob upload sessions per registry (default 1000).
 	UploadSessions int `yaml:"uploadSessions"`
+	// PasswordChecks: password checks (argon2id, 19 MiB each) running at
+	// once in the process (default GOMAXPROCS, at most 2); a few more wait
+	// briefly, the rest are answered 503 with Retry-After.
+	PasswordChecks int `yaml:"passwordChecks"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.
@@ -228,7 +232,7 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 
 // Validate checks the configuration and says what to fix.
 func (c *Config) Validate() error {
-	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
+	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 || c.Limits.PasswordChecks < 0 {
 		return fmt.Errorf("limits must not be negative")
 	}
 	for _, d := range []struct{ name, v string }{{"gc.interval (--gc-interval, MOAT_GC_INTERVAL)", c.GC.Interval},

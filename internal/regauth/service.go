@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -159,7 +161,9 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEven
 	return writeJSON(w, map[string]string{"refresh_token": rt})
 }
 
-// authenticate checks Basic or password-grant credentials.
+// authenticate checks Basic or password-grant credentials: a service
+// principal's secret and the registry's admin user first (fast hashes), then
+// a user's password (argon2id, in one of the directory's few check slots).
 func (s *Service) authenticate(r *http.Request, user, pw string) (subject, error) {
 	bad := unauthorized("invalid username or password")
 	switch {
@@ -168,14 +172,12 @@ func (s *Service) authenticate(r *http.Request, user, pw string) (subject, error
 	case user == ZeroUser:
 		return s.fromRefresh(r, pw)
 	}
-	if p, ok := s.Dir.Authenticate(identity.KindUser, user, pw); ok {
-		return subject(p.ID), nil
-	}
-	if p, ok := s.Dir.Authenticate(identity.KindServicePrincipal, user, pw); ok {
+	ctx := r.Context()
+	if p, err := s.Dir.Authenticate(ctx, identity.KindServicePrincipal, user, pw); err == nil {
 		return subject(p.ID), nil
 	}
 	if reg, ok := s.Registries.Lookup(strings.ToLower(user)); ok && s.Admin != nil {
-		pws, err := s.Admin.AdminPasswords(r.Context(), reg)
+		pws, err := s.Admin.AdminPasswords(ctx, reg)
 		if err != nil {
 			return "", err
 		}
@@ -185,7 +187,15 @@ func (s *Service) authenticate(r *http.Request, user, pw string) (subject, error
 			}
 		}
 	}
-	return "", bad
+	p, err := s.Dir.Authenticate(ctx, identity.KindUser, user, pw)
+	switch {
+	case errors.Is(err, identity.ErrBusy):
+		return "", errcode.New(errcode.Unavailable, "moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.",
+			int(identity.BusyRetryAfter/time.Second)).WithHeader("Retry-After", strconv.Itoa(int(identity.BusyRetryAfter/time.Second)))
+	case err != nil:
+		return "", bad
+	}
+	return subject(p.ID), nil
 }
 
 func (s *Service) fromRefresh(r *http.Request, raw string) (subject, error) {

@@ -149,6 +149,7 @@ func (s *Server) open(ctx context.Context) error {
 	if s.dir, err = identity.Open(ctx, s.meta, s.tenant); err != nil {
 		return err
 	}
+	s.dir.LimitPasswordChecks(s.cfg.Limits.PasswordChecks)
 	if s.authz, err = rbac.NewAuthorizer(ctx, s.meta); err != nil {
 		return err
 	}

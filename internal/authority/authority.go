@@ -56,7 +56,7 @@ type Handler struct {
 
 // New returns the authority for the directory's tenant, signing with keys.
 func New(keys *token.Keys, dir *identity.Directory) *Handler {
-	h := &Handler{keys: keys, dir: dir, mux: http.NewServeMux(), now: time.Now}
+	h := &Handler{keys: keys, dir: dir, mux: http.NewServeMux(), now: keys.Now}
 	m := h.mux
 	m.HandleFunc("/identity/{tenant}/v2.0/.well-known/openid-configuration", h.discovery)
 	m.HandleFunc("/{tenant}/v2.0/.well-known/openid-configuration", h.discovery)
@@ -138,6 +138,8 @@ const (
 	codeSessionExpired     = 700082  // refresh token expired (session too old)
 	codeMethod             = 900561  // the endpoint only accepts another method
 	codeBusy               = 90033   // the service is temporarily unavailable
+	codeUserDisabled       = 50057   // the user account is disabled
+	codeAppDisabled        = 7000112 // the application (service principal) is disabled
 )
 
 // oauthError is an OAuth 2.0 error response, shaped like Entra ID's.

@@ -42,6 +42,36 @@ type Config struct {
 	TrustedServices []string `yaml:"trustedServices"`
 	// GC schedules garbage collection (docs/gc.md).
 	GC GC `yaml:"gc"`
+	// Tokens are the lifetimes of registry tokens (docs/identity.md).
+	Tokens Tokens `yaml:"tokens"`
+}
+
+// Tokens are the lifetimes of the registry's tokens, as durations ("1h");
+// empty is the default. Each is also set by MOAT_TOKEN_<NAME>_LIFETIME, e.g.
+// MOAT_TOKEN_ACCESS_LIFETIME=2m for a test that must see tokens expire.
+type Tokens struct {
+	// AccessLifetime: access tokens (default 1h, at most 24h).
+	AccessLifetime string `yaml:"accessLifetime"`
+	// RefreshLifetime: the refresh token of /oauth2/exchange that `moat acr
+	// login` writes for docker (default 3h, as ACR's; at most 24h).
+	RefreshLifetime string `yaml:"refreshLifetime"`
+	// OfflineLifetime: the refresh token of a sign-in with a password or
+	// secret that asks for one (docker login); default 0, as long as the
+	// credential: it ends when the password or secret changes or the
+	// principal is disabled or deleted.
+	OfflineLifetime string `yaml:"offlineLifetime"`
+}
+
+// maxTokenLifetime is how long a retired signing key verifies (token.MaxLifetime).
+const maxTokenLifetime = 24 * time.Hour
+
+// TokenLifetimes are the parsed token lifetimes (0: the default; Validate
+// has checked them).
+func (c *Config) TokenLifetimes() (access, refresh, offline time.Duration) {
+	access, _ = duration(c.Tokens.AccessLifetime, 0)
+	refresh, _ = duration(c.Tokens.RefreshLifetime, 0)
+	offline, _ = duration(c.Tokens.OfflineLifetime, 0)
+	return access, refresh, offline
 }
 
 // GC is the garbage collection schedule, as durations ("1h", "30m"; "0" for
@@ -197,6 +227,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.S3.Endpoint, "s3-endpoint")
 	override(&c.S3.Region, "s3-region")
 	override(&c.S3.Prefix, "s3-prefix")
+	override(&c.Tokens.AccessLifetime, "token-access-lifetime")
+	override(&c.Tokens.RefreshLifetime, "token-refresh-lifetime")
+	override(&c.Tokens.OfflineLifetime, "token-offline-lifetime")
 	c.S3.AccessKey = getenv("MOAT_S3_ACCESS_KEY")
 	c.S3.SecretKey = getenv("MOAT_S3_SECRET_KEY")
 	for name, dst := range map[string]*bool{"tls-auto": &c.TLSAuto, "s3-path-style": &c.S3.PathStyle} {
@@ -239,6 +272,20 @@ func (c *Config) Validate() error {
 		{"gc.grace (--gc-grace, MOAT_GC_GRACE)", c.GC.Grace}, {"limits.uploadExpiry (--upload-expiry, MOAT_UPLOAD_EXPIRY)", c.Limits.UploadExpiry}} {
 		if _, err := duration(d.v, 0); err != nil {
 			return fmt.Errorf("%s: %v", d.name, err)
+		}
+	}
+	for _, d := range []struct {
+		name, v string
+		max     time.Duration
+	}{{"tokens.accessLifetime (MOAT_TOKEN_ACCESS_LIFETIME)", c.Tokens.AccessLifetime, maxTokenLifetime},
+		{"tokens.refreshLifetime (MOAT_TOKEN_REFRESH_LIFETIME)", c.Tokens.RefreshLifetime, maxTokenLifetime},
+		{"tokens.offlineLifetime (MOAT_TOKEN_OFFLINE_LIFETIME)", c.Tokens.OfflineLifetime, 0}} {
+		v, err := duration(d.v, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %v", d.name, err)
+		}
+		if d.max > 0 && v > d.max {
+			return fmt.Errorf("%s: %s is longer than %s, the longest a short-lived token may live", d.name, d.v, d.max)
 		}
 	}
 	for name, v := range map[string]int{"tokenRequestsPerSecond": c.Limits.TokenRequestsPerSecond, "signInFailures": c.Limits.SignInFailures,

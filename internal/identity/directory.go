@@ -50,6 +50,11 @@ type Principal struct {
 	OwnerType  string `json:"ownerType,omitempty"`
 	// Instances whose secret may use this user-assigned identity.
 	AttachedTo []string `json:"attachedTo,omitempty"`
+	// Disabled principals cannot sign in, and every token issued to them
+	// stops working (Microsoft Graph's accountEnabled false).
+	Disabled bool `json:"disabled,omitempty"`
+
+	stamp string // CredentialStamp, computed when loaded
 }
 
 // Secret is a hashed password or client secret.
@@ -109,6 +114,7 @@ func (d *Directory) Reload(ctx context.Context) error {
 		if err := json.Unmarshal(r.Body, &p); err != nil {
 			return fmt.Errorf("principal %s: %w", r.ID, err)
 		}
+		p.stamp = credentialStamp(&p)
 		s.byID[strings.ToLower(p.ID)] = &p
 		s.byName[nameKey(p.Kind, p.Name)] = &p
 		if p.Kind == KindManagedIdentity && p.Assignment == SystemAssigned {
@@ -226,6 +232,7 @@ func (d *Directory) List(kind string) []*Principal {
 // Copy returns a modifiable copy of p.
 func Copy(p *Principal) *Principal {
 	c := *p
+	c.stamp = "" // the copy's secrets may change
 	c.Secrets = append([]Secret(nil), p.Secrets...)
 	c.AttachedTo = append([]string(nil), p.AttachedTo...)
 	return &c
@@ -233,6 +240,16 @@ func Copy(p *Principal) *Principal {
 
 // ErrBadCredentials: no such principal, or the password or secret is wrong.
 var ErrBadCredentials = errors.New("identity: invalid credentials")
+
+// ErrDisabled: the credentials are right but the principal is disabled.
+var ErrDisabled = errors.New("identity: the principal is disabled")
+
+func enabled(p *Principal) (*Principal, error) {
+	if p.Disabled {
+		return nil, ErrDisabled
+	}
+	return p, nil
+}
 
 // Authenticate checks credentials: a user's password (by UPN) or a service
 // principal's client secret (by appId). The returned principal must not be
@@ -244,7 +261,7 @@ func (d *Directory) Authenticate(ctx context.Context, kind, name, secret string)
 		if ok && secret != "" {
 			for _, s := range p.Secrets {
 				if CheckSecret(s.Hash, secret) {
-					return p, nil
+					return enabled(p)
 				}
 			}
 		}
@@ -259,7 +276,7 @@ func (d *Directory) Authenticate(ctx context.Context, kind, name, secret string)
 	}
 	for _, s := range p.Secrets {
 		if d.verified.ok(s.Hash, secret) {
-			return p, nil
+			return enabled(p)
 		}
 		var match bool
 		if err := d.checks.run(ctx, func() { match = CheckPassword(s.Hash, secret) }); err != nil {
@@ -267,7 +284,7 @@ func (d *Directory) Authenticate(ctx context.Context, kind, name, secret string)
 		}
 		if match {
 			d.verified.add(s.Hash, secret)
-			return p, nil
+			return enabled(p)
 		}
 	}
 	return nil, ErrBadCredentials

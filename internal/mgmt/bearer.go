@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/token"
@@ -38,8 +37,8 @@ func (b *BearerAuth) Principal(r *http.Request) (string, error) {
 	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
 		return "", unauthenticated("the access token is not for this management API (its audience is " + strings.Join(aud, ",") + "); request a token for " + r.Host)
 	}
-	if _, ok := b.Dir.Get(c.ObjectID); !ok {
-		return "", unauthenticated("the principal of this token no longer exists")
+	if p, ok := b.Dir.Get(c.ObjectID); !ok || p.Disabled {
+		return "", unauthenticated("the principal of this token no longer exists or is disabled")
 	}
 	return c.ObjectID, nil
 }
@@ -47,7 +46,7 @@ func (b *BearerAuth) Principal(r *http.Request) (string, error) {
 func (b *BearerAuth) verify(raw string) (*token.IdentityClaims, bool) {
 	if v, ok := b.cache.Load(raw); ok {
 		c := v.(*token.IdentityClaims)
-		return c, c.ExpiresAt.After(time.Now())
+		return c, c.ExpiresAt.After(b.Keys.Now())
 	}
 	var c token.IdentityClaims
 	if err := b.Keys.Verify(raw, &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != b.Tenant || c.ObjectID == "" || c.ExpiresAt == nil {

@@ -28,14 +28,14 @@ func (s *Service) Bypasser(r *http.Request) (*policy.Principal, bool) {
 
 func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if c, ok := s.verify(raw, s.audience(r)); ok {
+		if c, ok := s.verify(raw, s.audience(r)); ok && s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
 			return c.Subject, c.Subject != ""
 		}
 		return "", false
 	}
 	if user, pw, ok := r.BasicAuth(); ok && user == ZeroUser {
-		sub, err := s.fromRefresh(r, pw)
-		return string(sub), err == nil && sub != ""
+		c, err := s.fromRefresh(r, pw)
+		return refreshSubject(c, err)
 	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/oauth2/") {
 		return "", false
@@ -45,8 +45,8 @@ func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 		return "", false
 	}
 	if rt := r.PostForm.Get("refresh_token"); rt != "" {
-		sub, err := s.fromRefresh(r, rt)
-		return string(sub), err == nil && sub != ""
+		c, err := s.fromRefresh(r, rt)
+		return refreshSubject(c, err)
 	}
 	if at := r.PostForm.Get("access_token"); at != "" {
 		var c token.IdentityClaims
@@ -60,4 +60,11 @@ func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 func managementAudience(c *token.IdentityClaims, r *http.Request) bool {
 	aud, _ := c.GetAudience()
 	return token.ManagementAudience(aud, r.Host)
+}
+
+func refreshSubject(c *caller, err error) (string, bool) {
+	if err != nil {
+		return "", false
+	}
+	return string(c.sub), c.sub != ""
 }

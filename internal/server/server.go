@@ -146,6 +146,13 @@ func (s *Server) open(ctx context.Context) error {
 	if s.keys, err = token.OpenKeys(ctx, s.meta); err != nil {
 		return err
 	}
+	// Retired signing keys verify as long as docker login's refresh tokens
+	// live (0: as long as their credential, so forever).
+	_, _, offline := s.cfg.TokenLifetimes()
+	s.keys.SetRetention(offline)
+	if err := s.keys.Reload(ctx); err != nil {
+		return err
+	}
 	if s.dir, err = identity.Open(ctx, s.meta, s.tenant); err != nil {
 		return err
 	}
@@ -216,7 +223,9 @@ func (s *Server) routes(ctx context.Context) error {
 	for _, p := range auth.Patterns() {
 		mux.Handle(p, limited(auth, auth))
 	}
-	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
+	access, refresh, offline := s.cfg.TokenLifetimes()
+	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr,
+		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}

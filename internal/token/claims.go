@@ -20,6 +20,10 @@ type Access struct {
 	Type    string   `json:"type"`
 	Name    string   `json:"name"`
 	Actions []string `json:"actions"`
+	// Registry is the immutable ID of the registry the entry was granted on
+	// (its creation GUID): a registry deleted and created again under the
+	// same name has another, so old tokens do not open it.
+	Registry string `json:"rid,omitempty"`
 }
 
 // RegistryClaims are the claims of registry access and refresh tokens.
@@ -29,6 +33,13 @@ type RegistryClaims struct {
 	Kind     string   `json:"typ"`
 	Access   []Access `json:"access,omitempty"`
 	TenantID string   `json:"tid,omitempty"`
+	// Credential is the stamp of the credential the token came from (a
+	// principal's CredentialStamp, or one admin password's): when that
+	// credential changes, the token stops working on every node.
+	Credential string `json:"cred,omitempty"`
+	// Registry is, for the tokens of a registry's admin user, the registry's
+	// immutable ID.
+	Registry string `json:"rid,omitempty"`
 }
 
 // IdentityClaims are the claims of tokens from the identity service, shaped

@@ -114,6 +114,9 @@ var migrations = []string{
 	CREATE TABLE gc_removed (reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL, digest TEXT COLLATE "C" NOT NULL,
 		removed_at BIGINT NOT NULL, PRIMARY KEY (reg, repo, digest));
 	CREATE INDEX uploads_created ON uploads (created_at);`,
+	// Registries' immutable identity (a GUID); existing registries get one now.
+	`ALTER TABLE registries ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+	UPDATE registries SET uid = gen_random_uuid()::text;`,
 }
 
 // migrate brings the schema up to date. It holds a session advisory lock for
@@ -195,10 +198,11 @@ func lockRegistry(ctx context.Context, tx pgx.Tx, reg string) error {
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) (err error) {
 	defer s.announce(&err)
+	r.NewUID()
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1)
+		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1,$9)
 			ON CONFLICT (key) DO NOTHING`,
-			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano())
+			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.UID)
 		if err != nil {
 			return err
 		}

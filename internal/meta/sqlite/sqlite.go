@@ -96,6 +96,10 @@ var migrations = []string{
 	CREATE TABLE gc_removed (reg TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL, removed_at INTEGER NOT NULL,
 		PRIMARY KEY (reg, repo, digest)) WITHOUT ROWID;
 	CREATE INDEX uploads_created ON uploads (created_at);`,
+	// Registries' immutable identity (a GUID); existing registries get one now.
+	`ALTER TABLE registries ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+	UPDATE registries SET uid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+		substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));`,
 }
 
 func migrate(db *sql.DB) error {
@@ -144,8 +148,9 @@ func noRows(err error) error {
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
 	r.Version = 1
-	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version)
+	r.NewUID()
+	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version, r.UID)
 	if isUnique(err) {
 		return meta.ErrExists
 	}

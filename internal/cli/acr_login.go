@@ -73,18 +73,7 @@ func runACRLogin(x *exec) (any, error) {
 		fmt.Fprintln(x.cmd.OutOrStdout(), "Login Succeeded")
 		return nil, nil
 	}
-	// The identity token must be for the management API of the host the
-	// exchange is sent to: the session's own when the login server is on the
-	// server's host (path style), else one for the login server's host.
-	var tok string
-	if strings.EqualFold(host, base.Host) {
-		tok, err = accessToken(x.c)
-		if err == nil && tok == "" {
-			err = x.c.signInError("")
-		}
-	} else {
-		tok, err = x.c.tokenFor(registryURL)
-	}
+	tok, err := x.managementToken()
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +91,17 @@ func runACRLogin(x *exec) (any, error) {
 	}
 	fmt.Fprintln(x.cmd.OutOrStdout(), "Login Succeeded")
 	return nil, nil
+}
+
+// managementToken is the session's identity token for the server's
+// management API: what /oauth2/exchange takes, on whatever host the login
+// server is (the server accepts its configured audiences, not the Host's).
+func (x *exec) managementToken() (string, error) {
+	tok, err := accessToken(x.c)
+	if err == nil && tok == "" {
+		err = x.c.signInError("")
+	}
+	return tok, err
 }
 
 // loginServer returns the login server of the registry --name: from the

@@ -44,6 +44,13 @@ type Config struct {
 	GC GC `yaml:"gc"`
 	// Tokens are the lifetimes of registry tokens (docs/identity.md).
 	Tokens Tokens `yaml:"tokens"`
+
+	// PublicURL is the URL clients reach the server at (its management API,
+	// e.g. https://moat.example.com:8443): the audience of identity tokens
+	// the management API and /oauth2/exchange accept, with the cloud's
+	// well-known ARM audiences. Empty: from the first public listener and
+	// the TLS settings (PublicURLOrDefault).
+	PublicURL string `yaml:"publicURL"`
 }
 
 // Tokens are the lifetimes of the registry's tokens, as durations ("1h");
@@ -189,6 +196,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("gc-interval", "", "how often garbage collection runs, e.g. 1h; 0 = never (env MOAT_GC_INTERVAL; default 1h)")
 	fs.String("gc-grace", "", "blob links and blobs younger than this are never collected, e.g. 1h (env MOAT_GC_GRACE; default 1h)")
 	fs.String("upload-expiry", "", "idle upload sessions older than this are removed, e.g. 24h; 0 = never (env MOAT_UPLOAD_EXPIRY; default 24h)")
+	fs.String("public-url", "", "the URL clients reach the server at, e.g. https://moat.example.com:8443: the audience of management tokens (env MOAT_PUBLIC_URL; default from the first public listener and the TLS settings)")
 	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
@@ -216,6 +224,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.TLSCert, "tls-cert")
 	override(&c.TLSKey, "tls-key")
 	override(&c.LoginServerSuffix, "login-server-suffix")
+	override(&c.PublicURL, "public-url")
 	override(&c.MetricsAddress, "metrics-listen")
 	override(&c.Postgres, "postgres")
 	override(&c.LogFormat, "log-format")
@@ -306,6 +315,13 @@ func (c *Config) Validate() error {
 	if err := c.S3.validate(); err != nil {
 		return err
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url / MOAT_PUBLIC_URL %q must be the server's http(s) URL without a path, e.g. https://moat.example.com:8443", c.PublicURL)
+		}
+	}
 	seen := map[string]bool{}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
@@ -365,4 +381,42 @@ func (s S3) validate() error {
 		return fmt.Errorf("set both MOAT_S3_ACCESS_KEY and MOAT_S3_SECRET_KEY, or neither (to use the AWS default credential chain)")
 	}
 	return nil
+}
+
+// PublicURLOrDefault is PublicURL without a trailing slash, or else the URL
+// of the first public listener: https with TLS, the listener's host
+// ("localhost" for a wildcard address) and port (left out when it is the
+// scheme's default).
+func (c *Config) PublicURLOrDefault() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	scheme, def := "http", "80"
+	if c.TLSCert != "" || c.TLSAuto {
+		scheme, def = "https", "443"
+	}
+	addr := DefaultListen
+	if len(c.Listeners) > 0 {
+		addr = c.Listeners[0].Address
+	}
+	for _, l := range c.Listeners {
+		if l.Kind == KindPublic || l.Kind == "" {
+			addr = l.Address
+			break
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if port == def {
+		if strings.Contains(host, ":") {
+			return scheme + "://[" + host + "]"
+		}
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }

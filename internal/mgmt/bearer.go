@@ -15,9 +15,12 @@ type BearerAuth struct {
 	Keys   *token.Keys
 	Dir    *identity.Directory
 	Tenant string
-	cache  sync.Map // raw token -> *token.IdentityClaims
-	size   int
-	mu     sync.Mutex
+	// Audiences are the audiences accepted (the configured public URL and
+	// the ARM audiences), never derived from the request.
+	Audiences token.Audiences
+	cache     sync.Map // raw token -> *token.IdentityClaims
+	size      int
+	mu        sync.Mutex
 }
 
 func unauthenticated(msg string) error {
@@ -34,8 +37,9 @@ func (b *BearerAuth) Principal(r *http.Request) (string, error) {
 	if !ok {
 		return "", unauthenticated("the access token is invalid or expired; sign in again with 'moat login'")
 	}
-	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
-		return "", unauthenticated("the access token is not for this management API (its audience is " + strings.Join(aud, ",") + "); request a token for " + r.Host)
+	if aud, _ := c.GetAudience(); !b.Audiences.Allows(aud) {
+		return "", unauthenticated("the access token is not for this management API (its audience is " + strings.Join(aud, ",") +
+			"); request a token for " + strings.Join(b.Audiences.List(), " or ") + " (moat login does)")
 	}
 	if p, ok := b.Dir.Get(c.ObjectID); !ok || p.Disabled {
 		return "", unauthenticated("the principal of this token no longer exists or is disabled")
@@ -70,12 +74,16 @@ func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 		scheme = "https"
 	}
 	base := scheme + "://" + r.Host
+	audiences := h.Audiences
+	if len(audiences) == 0 {
+		audiences = []string{base + "/"}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name":            "moat",
 		"resourceManager": base + "/",
 		"authentication": map[string]any{
 			"loginEndpoint":    base + "/identity/",
-			"audiences":        []string{base + "/"},
+			"audiences":        audiences,
 			"tenant":           h.Tenant,
 			"identityProvider": "moat",
 		},

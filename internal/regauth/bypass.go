@@ -50,16 +50,16 @@ func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 	}
 	if at := r.PostForm.Get("access_token"); at != "" {
 		var c token.IdentityClaims
-		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && managementAudience(&c, r) {
+		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && s.managementAudience(&c) {
 			return c.ObjectID, c.ObjectID != ""
 		}
 	}
 	return "", false
 }
 
-func managementAudience(c *token.IdentityClaims, r *http.Request) bool {
+func (s *Service) managementAudience(c *token.IdentityClaims) bool {
 	aud, _ := c.GetAudience()
-	return token.ManagementAudience(aud, r.Host)
+	return s.ManagementAudiences.Allows(aud)
 }
 
 func refreshSubject(c *caller, err error) (string, bool) {

@@ -43,7 +43,10 @@ type Service struct {
 	Observer Observer
 	// Lifetimes of the tokens issued (zero: the defaults).
 	Lifetimes Lifetimes
-	cache     verifiedCache
+	// ManagementAudiences are the audiences of the identity tokens that
+	// /oauth2/exchange accepts (the management API's).
+	ManagementAudiences token.Audiences
+	cache               verifiedCache
 }
 
 // subject is who a token speaks for: a principal's object ID, a registry's
@@ -137,8 +140,8 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEven
 	if err := s.Keys.Verify(r.PostForm.Get("access_token"), &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != s.Dir.Tenant {
 		return unauthorized("the access_token is not a valid identity token of this server; sign in again (moat login)")
 	}
-	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
-		return unauthorized("the access_token must be issued for this server's management API (scope https://%s/.default)", r.Host)
+	if aud, _ := c.GetAudience(); !s.ManagementAudiences.Allows(aud) {
+		return unauthorized("the access_token must be issued for this server's management API (scope %s.default)", s.ManagementAudiences.List()[0])
 	}
 	p, ok := s.Dir.Get(c.ObjectID)
 	if !ok || p.Disabled {

@@ -224,8 +224,9 @@ func (s *Server) routes(ctx context.Context) error {
 		mux.Handle(p, limited(auth, auth))
 	}
 	access, refresh, offline := s.cfg.TokenLifetimes()
+	audiences := token.NewAudiences(s.cfg.PublicURLOrDefault())
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr,
-		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}}
+		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}
@@ -238,8 +239,8 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.Handle("/v2", guard.Middleware(data))
 	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.state, s.audit, s.trusted()},
-		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
-		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant}}, Audit: auditView{s},
+		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix, Audiences: audiences.List(),
+		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc}
 	if err := mg.Bootstrap(ctx); err != nil {

@@ -1,9 +1,6 @@
 package token
 
 import (
-	"net/url"
-	"strings"
-
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -55,22 +52,4 @@ type IdentityClaims struct {
 	IDType   string `json:"idtyp"` // user or app
 	// MIResourceID is the resource that owns a managed identity (xms_mirid in the cloud).
 	MIResourceID string `json:"xms_mirid,omitempty"`
-}
-
-// ManagementAudience reports whether an identity token's audience is the
-// management API of the server reached at host: a URL of that host (what
-// 'moat login' and the Azure SDK ask for), or the cloud's management
-// resource names that az and the SDK use by default.
-func ManagementAudience(aud []string, host string) bool {
-	for _, a := range aud {
-		a = strings.TrimRight(strings.ToLower(a), "/")
-		switch a {
-		case "https://management.azure.com", "https://management.core.windows.net":
-			return true
-		}
-		if u, err := url.Parse(a); err == nil && (u.Scheme == "https" || u.Scheme == "http") && strings.EqualFold(u.Host, host) {
-			return true
-		}
-	}
-	return false
 }

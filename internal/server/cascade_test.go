@@ -150,7 +150,7 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 		})
 		return tok
 	}
-	msi := "/identity/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(n2.URL)
+	msi := "/identity/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(strings.TrimSuffix(managementScope(t, n2.URL), ".default"))
 	var miTok string
 	eventually(t, "node 2 gives the workspace identity a token", func() (bool, string) {
 		st, out := call(t, n2, "secret:"+ws.Properties.InstanceSecret, http.MethodGet, msi, "")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"runtime/metrics"
-	"sync"
 	"time"
 )
 
@@ -37,49 +35,18 @@ func DefaultPasswordChecks() int { return min(runtime.GOMAXPROCS(0), maxDefaultC
 // Each check also leaves its 19 MiB behind as garbage, and a flood of checks
 // allocates faster than the collector's pacing frees (measured: 11 checks
 // through 2 slots raised the heap to 116 MB and resident memory to 240 MiB).
-// So once as many checks have ended since the last collection as there are
-// slots, the check that ends collects before it gives its slot up: the
-// garbage of password checks stays below slots*19 MiB. Under an ordinary
-// sign-in rate the collector runs on its own in between, and nothing is forced.
+// So a check collects before it gives its slot up: the garbage of password
+// checks never piles up. That is one collection per argon2id check (a few
+// milliseconds on a small heap, against the check's tens), not per sign-in:
+// remembered passwords and service principal secrets need no check.
 type checkGate struct {
 	slots   chan struct{} // one token per running check
 	entered chan struct{} // one token per running or waiting check
-
-	mu        sync.Mutex
-	lastCycle uint64 // GC cycles completed when counting began
-	ended     int    // checks ended since then
 }
 
 func newCheckGate(slots int) *checkGate {
 	slots = max(slots, 1)
 	return &checkGate{slots: make(chan struct{}, slots), entered: make(chan struct{}, slots*(1+queuePerSlot))}
-}
-
-// collectIfDue counts an ended check and collects when the garbage of
-// cap(slots) checks may be waiting for the collector.
-func (g *checkGate) collectIfDue() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if c := gcCycles(); c != g.lastCycle {
-		g.lastCycle, g.ended = c, 0
-	}
-	if g.ended++; g.ended >= cap(g.slots) {
-		runtime.GC()
-		g.lastCycle, g.ended = gcCycles(), 0
-	}
-}
-
-var gcSample = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-
-// gcCycles is the number of completed GC cycles.
-func gcCycles() uint64 {
-	s := make([]metrics.Sample, 1)
-	copy(s, gcSample)
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }
 
 // run runs check in a slot, or returns ErrBusy without running it.
@@ -101,6 +68,6 @@ func (g *checkGate) run(ctx context.Context, check func()) error {
 	}
 	defer func() { <-g.slots }()
 	check()
-	g.collectIfDue()
+	runtime.GC()
 	return nil
 }

@@ -75,3 +75,21 @@ func TestAuthenticateBusy(t *testing.T) {
 	}
 	close(hold)
 }
+
+// BenchmarkWrongPassword is the cost of a password check that fails (an
+// argon2id check each time, and the collection the gate forces after it),
+// with the checks running in parallel as a sign-in flood runs them.
+func BenchmarkWrongPassword(b *testing.B) {
+	d := newDir(b)
+	ctx := context.Background()
+	if err := d.Create(ctx, &Principal{Kind: KindUser, Name: "bench", Secrets: []Secret{{ID: "p", Hash: HashPassword("bench-password")}}}); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := d.Authenticate(ctx, KindUser, "bench", "wrong"); !errors.Is(err, ErrBadCredentials) && !errors.Is(err, ErrBusy) {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -10,7 +10,7 @@ import (
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 )
 
-func newDir(t *testing.T) *Directory {
+func newDir(t testing.TB) *Directory {
 	t.Helper()
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {

@@ -242,13 +242,7 @@ func (h *Handler) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthEr
 	req.resource = sc.resource
 	p, err := h.dir.Authenticate(req.r.Context(), identity.KindServicePrincipal, id, secret)
 	if err != nil {
-		return nil, credentialError(err, func() *oauthError {
-			if errors.Is(err, identity.ErrDisabled) {
-				return newError(http.StatusUnauthorized, "unauthorized_client", codeAppDisabled,
-					"The service principal %s is disabled. An Owner can enable it again (Microsoft Graph accountEnabled).", clip(id))
-			}
-			return badClient()
-		})
+		return nil, credentialError(err, identity.KindServicePrincipal, id)
 	}
 	req.principal = p
 	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, time.Time{}, p, func(c *accessClaims) {
@@ -260,16 +254,29 @@ func (h *Handler) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthEr
 	return &tokenResponse{TokenType: "Bearer", Scope: sc.granted, ExpiresIn: exp, ExtExpiresIn: exp, AccessToken: at}, nil
 }
 
-// credentialError answers a failed credential check: bad credentials as
-// bad says, no free password check slot as 503 with Retry-After.
-func credentialError(err error, bad func() *oauthError) *oauthError {
-	if errors.Is(err, identity.ErrBusy) {
+// credentialError answers a failed check of a user's password (invalid_grant)
+// or a service principal's secret (invalid_client): no free password check
+// slot is a 503 with Retry-After; a disabled principal (right credentials
+// only) says so.
+func credentialError(err error, kind, name string) *oauthError {
+	user := kind == identity.KindUser
+	switch {
+	case errors.Is(err, identity.ErrBusy):
 		e := newError(http.StatusServiceUnavailable, "temporarily_unavailable", codeBusy,
 			"moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.", int(identity.BusyRetryAfter/time.Second))
 		e.retryAfter = identity.BusyRetryAfter
 		return e
+	case errors.Is(err, identity.ErrDisabled) && user:
+		return newError(http.StatusBadRequest, "invalid_grant", codeUserDisabled,
+			"The user account %s is disabled. An Owner can enable it again (moat ad user update --account-enabled true).", clip(name))
+	case errors.Is(err, identity.ErrDisabled):
+		return newError(http.StatusUnauthorized, "unauthorized_client", codeAppDisabled,
+			"The service principal %s is disabled. An Owner can enable it again (Microsoft Graph accountEnabled).", clip(name))
+	case user:
+		return newError(http.StatusBadRequest, "invalid_grant", codeBadCredentials,
+			"Error validating credentials due to invalid username or password. Check the user principal name (as in `moat ad user list`) and the password.")
 	}
-	return bad()
+	return badClient()
 }
 
 func serverError() *oauthError {
@@ -298,14 +305,7 @@ func (h *Handler) password(req *tokenRequest) (*tokenResponse, *oauthError) {
 	// Authenticate spends the same (slow) work whether or not the user exists.
 	p, err := h.dir.Authenticate(req.r.Context(), identity.KindUser, user, pw)
 	if err != nil {
-		return nil, credentialError(err, func() *oauthError {
-			if errors.Is(err, identity.ErrDisabled) {
-				return newError(http.StatusBadRequest, "invalid_grant", codeUserDisabled,
-					"The user account %s is disabled. An Owner can enable it again (moat ad user update --account-enabled true).", clip(user))
-			}
-			return newError(http.StatusBadRequest, "invalid_grant", codeBadCredentials,
-				"Error validating credentials due to invalid username or password. Check the user principal name (as in `moat ad user list`) and the password.")
-		})
+		return nil, credentialError(err, identity.KindUser, user)
 	}
 	return h.userTokens(req, p, clientID, conf, sc, req.now)
 }
@@ -325,7 +325,7 @@ func (h *Handler) confidentialClient(req *tokenRequest, clientID string) (bool, 
 			"The client_id in the body differs from the one in the Authorization header.")
 	}
 	if _, err := h.dir.Authenticate(req.r.Context(), identity.KindServicePrincipal, clientID, secret); err != nil {
-		return false, credentialError(err, badClient)
+		return false, credentialError(err, identity.KindServicePrincipal, clientID)
 	}
 	return true, nil
 }

@@ -22,8 +22,6 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require golang.org/x/time v0.16.0 // indirect
-
 require (
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.7 // indirect

@@ -73,11 +73,7 @@ func runACRLogin(x *exec) (any, error) {
 		fmt.Fprintln(x.cmd.OutOrStdout(), "Login Succeeded")
 		return nil, nil
 	}
-	tok, err := x.managementToken()
-	if err != nil {
-		return nil, err
-	}
-	refresh, err := x.c.exchange(registryURL, loginServer, tok)
+	refresh, err := x.c.registryRefreshToken(registryURL, loginServer)
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +89,24 @@ func runACRLogin(x *exec) (any, error) {
 	return nil, nil
 }
 
+// registryRefreshToken exchanges the session's identity token for a
+// refresh token of the registry at loginServer (reached at registryURL): the
+// session's management token, on whatever host the login server is (the
+// server accepts its configured audiences, not the Host's).
+func (c *client) registryRefreshToken(registryURL, loginServer string) (string, error) {
+	tok, err := c.managementToken()
+	if err != nil {
+		return "", err
+	}
+	return c.exchange(registryURL, loginServer, tok)
+}
+
 // managementToken is the session's identity token for the server's
-// management API: what /oauth2/exchange takes, on whatever host the login
-// server is (the server accepts its configured audiences, not the Host's).
-func (x *exec) managementToken() (string, error) {
-	tok, err := accessToken(x.c)
+// management API.
+func (c *client) managementToken() (string, error) {
+	tok, err := accessToken(c)
 	if err == nil && tok == "" {
-		err = x.c.signInError("")
+		err = c.signInError("")
 	}
 	return tok, err
 }
@@ -109,9 +116,12 @@ func (x *exec) managementToken() (string, error) {
 // AcrPush user has data-plane roles only), built from the name as az does:
 // <name>.<suffix> when the server has a login-server suffix, else path style
 // <server host>/<name>.
-func (x *exec) loginServer(base *url.URL) (string, error) {
-	name := x.str("name")
-	p, err := x.registryPath("name")
+func (x *exec) loginServer(base *url.URL) (string, error) { return x.loginServerOf(base, "name") }
+
+// loginServerOf is loginServer for the registry named by flag.
+func (x *exec) loginServerOf(base *url.URL, flag string) (string, error) {
+	name := x.str(flag)
+	p, err := x.registryPath(flag)
 	if err == nil {
 		var reg object
 		if reg, _, err = x.c.get(p); err == nil {

@@ -236,7 +236,7 @@ func runCheckHealth(x *exec) (any, error) {
 		report(healthCheck{name: "Challenge (/v2/)", detail: "401 with a Bearer challenge"})
 	}
 	// The token exchange for the signed-in user.
-	tok, err := x.managementToken()
+	tok, err := x.c.managementToken()
 	if err == nil {
 		_, err = x.c.exchange(registryURL, loginServer, tok)
 	}

@@ -130,4 +130,4 @@ func (s *Service) needRegistry(r *http.Request, a token.Access) string {
 }
 
 // roleFor names the least built-in role that grants a data action.
-var roleFor = map[string]string{"pull": "AcrPull", "push": "AcrPush", "delete": "AcrDelete"}
+var roleFor = map[string]string{"pull": "AcrPull", "push": "AcrPush", "delete": "AcrDelete", "metadata_read": "AcrPull", "metadata_write": "AcrPush"}

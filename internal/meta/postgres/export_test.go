@@ -1,4 +1,4 @@
 package postgres
 
-// Migrations lets the tests build a database of an earlier schema version.
+// Migrations are the schema's migrations (for the upgrade test).
 var Migrations = migrations

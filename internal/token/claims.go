@@ -39,6 +39,10 @@ type RegistryClaims struct {
 	Registry string `json:"rid,omitempty"`
 }
 
+// CredentialBound reports whether the token is a refresh token tied to the
+// credential it came from (see Keys.Verify: such tokens may outlive their key).
+func (c *RegistryClaims) CredentialBound() bool { return c.Kind == KindRefresh && c.Credential != "" }
+
 // IdentityClaims are the claims of tokens from the identity service, shaped
 // like Entra ID's v2 tokens.
 type IdentityClaims struct {

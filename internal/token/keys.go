@@ -196,15 +196,20 @@ func (k *Keys) Verify(raw string, claims jwt.Claims, auds ...string) error {
 	set := k.snap.Load()
 	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second),
 		jwt.WithTimeFunc(k.Now)}
+	var signer *key
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		kk, ok := set.byKID[kid]
 		if !ok {
 			return nil, fmt.Errorf("unknown signing key %q", kid)
 		}
+		signer = kk
 		return &kk.priv.PublicKey, nil
 	}, opts...)
 	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := k.retiredMayVerify(signer, claims); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if len(auds) > 0 {
@@ -217,6 +222,30 @@ func (k *Keys) Verify(raw string, claims jwt.Claims, auds ...string) error {
 			}
 		}
 		return fmt.Errorf("%w: audience %v is not %v", ErrInvalid, got, auds)
+	}
+	return nil
+}
+
+// CredentialBound is implemented by claims that die with the credential they
+// came from (docker login's refresh tokens).
+type CredentialBound interface {
+	CredentialBound() bool
+}
+
+// retiredMayVerify keeps rotation meaningful while retired keys are retained
+// for credential-bound tokens: a key retired more than MaxLifetime ago (no
+// other token it signed can still be valid) verifies only credential-bound
+// tokens issued before it retired, so a leaked old key cannot mint new
+// access tokens.
+func (k *Keys) retiredMayVerify(kk *key, claims jwt.Claims) error {
+	if kk == nil || kk.retired == nil || k.Now().Sub(*kk.retired) <= MaxLifetime {
+		return nil
+	}
+	if cb, ok := claims.(CredentialBound); !ok || !cb.CredentialBound() {
+		return fmt.Errorf("signing key %s retired at %s", kk.kid, kk.retired.Format(time.RFC3339))
+	}
+	if iat, err := claims.GetIssuedAt(); err != nil || iat == nil || iat.After(*kk.retired) {
+		return fmt.Errorf("token issued after its signing key %s retired", kk.kid)
 	}
 	return nil
 }

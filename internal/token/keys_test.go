@@ -147,6 +147,13 @@ func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	k := newKeys(t)
 	long, _ := k.Sign(claims("a", 10*365*24*time.Hour))
+	bound := func(iat time.Time) string {
+		raw, _ := k.Sign(&RegistryClaims{Kind: KindRefresh, Credential: "stamp", RegisteredClaims: jwt.RegisteredClaims{
+			Audience: jwt.ClaimStrings{"a"}, IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(10 * 365 * 24 * time.Hour))}})
+		return raw
+	}
+	refresh := bound(time.Now().Add(-72 * time.Hour))
+	forged := bound(time.Now()) // signed by the old key after it retired
 	old := k.snap.Load().signer.kid
 	if err := k.Rotate(ctx); err != nil {
 		t.Fatal(err)
@@ -173,14 +180,20 @@ func TestRetention(t *testing.T) {
 	if err := k.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Verify(long, &jwt.RegisteredClaims{}, "a"); err != nil {
-		t.Fatalf("a long-lived token of a retired key, retention forever: %v", err)
+	if err := k.Verify(refresh, &RegistryClaims{}, "a"); err != nil {
+		t.Fatalf("a credential-bound refresh token of a retired key, retention forever: %v", err)
+	}
+	if err := k.Verify(long, &jwt.RegisteredClaims{}, "a"); err == nil {
+		t.Fatal("a key retired two days ago verifies a token that is not credential-bound")
+	}
+	if err := k.Verify(forged, &RegistryClaims{}, "a"); err == nil {
+		t.Fatal("a key retired two days ago verifies a refresh token issued after it retired")
 	}
 	k.SetRetention(time.Hour) // raised to MaxLifetime: still gone after two days
 	if err := k.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Verify(long, &jwt.RegisteredClaims{}, "a"); err == nil {
+	if err := k.Verify(refresh, &RegistryClaims{}, "a"); err == nil {
 		t.Fatal("retention of an hour kept a key retired two days ago")
 	}
 }

@@ -34,25 +34,31 @@ func (s *Service) credentialSubject(r *http.Request, t *target.Target) (string, 
 		if !ok {
 			return "", false
 		}
-		if c, ok := s.verify(raw, t.Audience); ok {
+		if c, ok := s.verify(raw, t.Audience); ok && s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
 			return c.Subject, c.Subject != ""
 		}
 		return "", false
 	}
 	switch t.Token.Grant {
 	case target.GrantRefresh:
-		sub, err := s.fromRefresh(r, t.Token.Secret)
-		return string(sub), err == nil && sub != ""
+		return refreshSubject(s.fromRefresh(r, t.Token.Secret))
 	case target.GrantExchange:
 		var c token.IdentityClaims
-		if err := s.Keys.Verify(t.Token.Secret, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && managementAudience(&c, r) {
+		if err := s.Keys.Verify(t.Token.Secret, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && s.managementAudience(&c) {
 			return c.ObjectID, c.ObjectID != ""
 		}
 	}
 	return "", false
 }
 
-func managementAudience(c *token.IdentityClaims, r *http.Request) bool {
+func (s *Service) managementAudience(c *token.IdentityClaims) bool {
 	aud, _ := c.GetAudience()
-	return token.ManagementAudience(aud, r.Host)
+	return s.ManagementAudiences.Allows(aud)
+}
+
+func refreshSubject(c *caller, err error) (string, bool) {
+	if err != nil {
+		return "", false
+	}
+	return string(c.sub), c.sub != ""
 }

@@ -148,9 +148,17 @@ func (s *Server) open(ctx context.Context) error {
 	if s.keys, err = token.OpenKeys(ctx, s.meta); err != nil {
 		return err
 	}
+	// Retired signing keys verify as long as docker login's refresh tokens
+	// live (0: as long as their credential, so forever).
+	_, _, offline := s.cfg.TokenLifetimes()
+	s.keys.SetRetention(offline)
+	if err := s.keys.Reload(ctx); err != nil {
+		return err
+	}
 	if s.dir, err = identity.Open(ctx, s.meta, s.tenant); err != nil {
 		return err
 	}
+	s.dir.LimitPasswordChecks(s.cfg.Limits.PasswordChecks)
 	if s.authz, err = rbac.NewAuthorizer(ctx, s.meta); err != nil {
 		return err
 	}
@@ -213,7 +221,10 @@ func (s *Server) routes(ctx context.Context) error {
 	for _, p := range auth.Patterns() {
 		mux.Handle(p, limited(auth, auth))
 	}
-	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Index: s.index}
+	access, refresh, offline := s.cfg.TokenLifetimes()
+	audiences := token.NewAudiences(s.cfg.PublicURLOrDefault())
+	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Index: s.index,
+		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.audit}
 	tokens.Observer = s.obs
@@ -229,9 +240,9 @@ func (s *Server) routes(ctx context.Context) error {
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.index, s.audit, s.trusted()},
-		Limits:  s.limits(), ZoneSuffix: s.index.Load().Addressing.Suffix(),
+		Limits:  s.limits(), ZoneSuffix: s.index.Load().Addressing.Suffix(), Audiences: audiences.List(),
 		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
-		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant}}, Audit: auditView{s},
+		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc}
 	if err := mg.Bootstrap(ctx); err != nil {
@@ -244,6 +255,7 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
+	mux.Handle("/tenants", mg)
 	// The web portal drives the handlers above in-process (docs/portal.md);
 	// each of its requests gets its own target.
 	mux.Handle(portal.Prefix, portal.New(target.Middleware(s.index, mux), s.keys, s.tenant, s.subscription))

@@ -137,7 +137,8 @@ func TestTokenGateIgnoresUnusedRefreshToken(t *testing.T) {
 // for a service instance and returns its registry refresh token.
 func (e *bypassEnv) serviceRefreshToken(secret string) string {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/identity/msi/token?"+url.Values{"api-version": {"2019-08-01"}, "resource": {e.ts.URL}}.Encode(), nil)
+	resource := strings.TrimSuffix(managementScope(e.t, e.ts.URL), ".default")
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/identity/msi/token?"+url.Values{"api-version": {"2019-08-01"}, "resource": {resource}}.Encode(), nil)
 	req.Header.Set("X-IDENTITY-HEADER", secret)
 	var mi struct {
 		AccessToken string `json:"access_token"`

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -414,5 +415,27 @@ func TestIdentitySignInLimitReadsTheClientUsed(t *testing.T) {
 	}
 	if st, body := try("victim"); st != http.StatusTooManyRequests {
 		t.Fatalf("the fourth guess for victim: %d %s, want 429", st, body)
+	}
+}
+
+// TestLoginServerPortOfPublicURL: behind a load balancer the port clients
+// dial is the public URL's, not the node's listener's.
+func TestLoginServerPortOfPublicURL(t *testing.T) {
+	for _, c := range []struct{ publicURL, suffix, want string }{
+		{"https://registry.example.com", "registry.example.com", "reg.registry.example.com"},
+		{"https://registry.example.com:8443", "registry.example.com", "reg.registry.example.com:8443"},
+		{"", "registry.example.com", "reg.registry.example.com:5000"},
+		{"https://registry.example.com", "registry.example.com:6204", "reg.registry.example.com:6204"},
+	} {
+		t.Setenv("MOAT_ADMIN_PASSWORD", "public-url-password-1")
+		srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), PublicURL: c.publicURL, LoginServerSuffix: c.suffix,
+			Listeners: []config.Listener{{Name: "n", Address: "0.0.0.0:5000", Kind: config.KindPublic}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := srv.index.Load().Addressing.LoginServer("reg"); got != c.want {
+			t.Errorf("publicURL %q, suffix %q: %q, want %q", c.publicURL, c.suffix, got, c.want)
+		}
+		srv.Close()
 	}
 }

@@ -1,31 +1,43 @@
-package cli
+// Command moat-bench is moat's load generator and the limit server it is
+// compared with (docs/benchmarks.md). It is a tool beside the product: the
+// moat binary does not carry it.
+package main
 
 import (
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/moat-registry/moat/internal/bench"
+	"github.com/moat-registry/moat/tools/bench"
 	"github.com/spf13/cobra"
 )
 
-// newBench is `moat bench` (the load generator of docs/benchmarks.md) and
-// `moat bench limit-server` (the reference server it is compared with).
+func main() {
+	if err := newBench().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+// newBench is `moat-bench` (the load generator of docs/benchmarks.md),
+// `moat-bench limit-server` (the reference server it is compared with) and
+// `moat-bench prepare` (the benchmark registry on a moat server).
 func newBench() *cobra.Command {
 	var cfg bench.Config
 	var proxySource string
 	var blobMiB int
 	cmd := &cobra.Command{
-		Use:   "bench",
+		Use:   "moat-bench",
 		Short: "Load-test a registry: blob push/pull MB/s, manifest HEAD and token req/s, many nodes pulling one image (JSON)",
 		Long: "Runs the benchmark workload against --registry and prints JSON. Only that URL is contacted.\n" +
 			"When /v2/ answers a Bearer challenge, --username/--password get a token from its realm (cached).\n" +
 			"Blobs are generated from a PRNG and streamed; pulled blobs are verified against their digests.",
-		Args: cobra.NoArgs,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if proxySource != "" {
 				a, err := netip.ParseAddr(proxySource)
@@ -74,7 +86,7 @@ func newBenchPrepare() *cobra.Command {
 		Use:   "prepare",
 		Short: "Create the benchmark registry on a moat server: Premium, default action Deny, IP and virtual-network rules",
 		Long: "Creates or updates --name through the management API. With --ip-rules > 0 the registry denies by default\n" +
-			"and only its last IP rule allows the address printed, to pass to moat bench --proxy-source.",
+			"and only its last IP rule allows the address printed, to pass to moat-bench --proxy-source.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr, err := bench.Prepare(cmd.Context(), s)
@@ -105,7 +117,7 @@ func newBenchLimitServer() *cobra.Command {
 	var durable bool
 	cmd := &cobra.Command{
 		Use:   "limit-server",
-		Short: "Run the reference limit registry (no metadata, no auth) that moat bench results are compared with",
+		Short: "Run the reference limit registry (no metadata, no auth) that moat-bench results are compared with",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := bench.NewLimitServer(dir)

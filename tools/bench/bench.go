@@ -1,6 +1,7 @@
-// Package bench is moat's load generator (`moat bench`) and the reference
-// "limit" server it is compared with: the least work a registry can do for
-// the same workload.
+// Package bench is moat's load generator (the moat-bench command beside it)
+// and the reference "limit" server it is compared with: the least work a
+// registry can do for the same workload. It is a tool, not part of the
+// product: the moat binary does not import it.
 //
 // The generator contacts only the registry URL it is given. It pushes and
 // pulls blobs generated from a PRNG (never held whole in memory, digests

@@ -26,20 +26,25 @@ const (
 	// leaseWait is how long a request waits for another node's request on the
 	// same upload before giving up with ErrUnavailable.
 	leaseWait = 30 * time.Second
-	// maxCopy is the largest object CopyObject copies in one call.
-	maxCopy = 5 << 30
 )
 
 // session is the state object of an upload: what survives between requests
 // and between nodes. Size = sum of Parts + TailSize.
 type session struct {
-	Alg      digest.Algorithm `json:"alg"`
-	Size     int64            `json:"size"`
-	Hash     []byte           `json:"hash"`
-	MPU      string           `json:"mpu,omitempty"` // multipart upload ID, from the first full part on
-	Parts    []part           `json:"parts,omitempty"`
-	Tail     string           `json:"tail,omitempty"` // tail object name, new for each write
-	TailSize int64            `json:"tailSize,omitempty"`
+	Alg  digest.Algorithm `json:"alg"`
+	Size int64            `json:"size"`
+	Hash []byte           `json:"hash"`
+	MPU  string           `json:"mpu,omitempty"` // multipart upload ID, from the first full part on
+	// Data is the key the multipart upload completes at (data/<id>; sessions
+	// of earlier releases have none and use uploads/<id>/data).
+	Data  string `json:"data,omitempty"`
+	Parts []part `json:"parts,omitempty"`
+	// Digest is the blob a commit is completing the multipart upload for,
+	// saved before it does: after a crash, whoever removes the session looks
+	// at that blob's key to know whether the data object is in use.
+	Digest   digest.Digest `json:"digest,omitempty"`
+	Tail     string        `json:"tail,omitempty"` // tail object name, new for each write
+	TailSize int64         `json:"tailSize,omitempty"`
 	// Lease: which node is writing, until when. Taken and renewed with
 	// conditional writes (If-Match on the state's ETag), so two requests on
 	// the same upload from different nodes never interleave their parts.
@@ -303,15 +308,24 @@ func (u *upload) partsSize() int64 {
 	return n
 }
 
+// dataKey is where this upload's multipart upload completes.
+func (u *upload) dataKey() string {
+	if u.st.Data == "" {
+		return u.s.uploadKey(u.id, "data") // a session of an earlier release
+	}
+	return u.st.Data
+}
+
 func (u *upload) uploadPart(ctx context.Context, b []byte) error {
-	data := u.s.uploadKey(u.id, "data")
 	if u.st.MPU == "" {
-		out, err := u.s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &u.s.bucket, Key: &data})
+		u.st.Data = u.s.dataKey(u.id)
+		out, err := u.s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &u.s.bucket, Key: &u.st.Data})
 		if err != nil {
 			return mapErr(err)
 		}
 		u.st.MPU = aws.ToString(out.UploadId)
 	}
+	data := u.dataKey()
 	n := int32(len(u.st.Parts) + 1)
 	if n > 10000 {
 		return fmt.Errorf("upload %s: more than 10000 parts of %d bytes", u.id, u.s.partSize)
@@ -328,7 +342,9 @@ func (u *upload) uploadPart(ctx context.Context, b []byte) error {
 }
 
 // Commit verifies the digest and only then makes the bytes visible under the
-// blob's key.
+// blob's key: a small upload's tail is put there; a larger one's multipart
+// upload is completed where it is and the key gets a pointer to it
+// (pointer.go), so every byte is written once.
 func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err error) {
 	defer u.release()
 	if err := d.Validate(); err != nil {
@@ -349,6 +365,18 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	if alg == u.st.Alg && digest.NewDigest(alg, u.h) != d {
 		return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
 	}
+	if done, err := u.dataInUse(ctx); err != nil || done {
+		// A commit published the blob and stopped before removing the
+		// session: this one finishes it (or, for another digest, the
+		// upload is gone as after any commit).
+		if err == nil && u.st.Digest != d {
+			err = blob.ErrNotFound
+		}
+		if err == nil {
+			u.remove(ctx, true)
+		}
+		return u.st.Size, err
+	}
 	dst, _ := u.s.blobKey(d)
 	tail, err := u.readTail(ctx)
 	if err != nil {
@@ -359,34 +387,59 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 		if alg != u.st.Alg && alg.FromBytes(tail) != d {
 			return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
 		}
-		if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &dst, Body: bytes.NewReader(tail)}); err != nil {
-			return 0, mapErr(err)
+		if _, err := u.s.publish(ctx, dst, content{bytes: tail, size: int64(len(tail))}); err != nil {
+			return 0, err
 		}
-	} else if err := u.assemble(ctx, tail, d, dst); err != nil {
+		u.remove(ctx, false)
+		return u.st.Size, nil
+	}
+	if err := u.complete(ctx, tail, d); err != nil {
 		return 0, err
 	}
-	u.remove(ctx)
+	used, err := u.s.publish(ctx, dst, content{data: u.dataKey(), size: u.st.Size})
+	if err != nil {
+		return 0, err
+	}
+	u.remove(ctx, used)
 	return u.st.Size, nil
 }
 
-// assemble completes the multipart upload (with the tail as its last part)
-// at uploads/<id>/data and copies it to dst.
-func (u *upload) assemble(ctx context.Context, tail []byte, d digest.Digest, dst string) error {
+// complete uploads the tail as the last part, saves the session with the
+// digest being committed, and completes the multipart upload at its data key.
+// A commit retried after the completion (the answer was lost, or the node
+// died before publishing) finds the multipart upload gone and the data object
+// there.
+func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) error {
+	oldTail := u.st.Tail
 	if len(tail) > 0 {
 		if err := u.uploadPart(ctx, tail); err != nil {
 			return err
 		}
 		u.st.Tail, u.st.TailSize = "", 0
 	}
-	data := u.s.uploadKey(u.id, "data")
+	if len(tail) > 0 || u.st.Digest != d {
+		u.st.Digest = d
+		if err := u.save(ctx, false); err != nil {
+			return err
+		}
+		u.deleteKey(ctx, oldTail)
+	}
+	data := u.dataKey()
 	parts := make([]types.CompletedPart, len(u.st.Parts))
 	for i, p := range u.st.Parts {
 		parts[i] = types.CompletedPart{PartNumber: aws.Int32(p.N), ETag: aws.String(p.ETag)}
 	}
-	if _, err := u.s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	_, err := u.s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	}); err != nil {
+	})
+	if isNoSuchUpload(err) {
+		out, herr := u.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.s.bucket, Key: &data})
+		if herr == nil && aws.ToInt64(out.ContentLength) == u.st.Size {
+			err = nil // completed by an earlier attempt
+		}
+	}
+	if err != nil {
 		return mapErr(err)
 	}
 	if d.Algorithm() != u.st.Alg {
@@ -396,11 +449,11 @@ func (u *upload) assemble(ctx context.Context, tail []byte, d digest.Digest, dst
 			return err
 		}
 		if got != d {
-			u.remove(ctx) // the multipart upload is spent: the client starts over
+			u.remove(ctx, false) // the multipart upload is spent: the client starts over
 			return blob.ErrDigestMismatch
 		}
 	}
-	return u.s.copy(ctx, data, dst, u.st.Size)
+	return nil
 }
 
 func (s *Store) hashObject(ctx context.Context, key string, alg digest.Algorithm) (digest.Digest, error) {
@@ -413,54 +466,38 @@ func (s *Store) hashObject(ctx context.Context, key string, alg digest.Algorithm
 	return d, mapErr(err)
 }
 
-// copy copies src to dst inside the bucket: CopyObject up to 5 GiB, a
-// multipart copy in 1 GiB ranges above.
-func (s *Store) copy(ctx context.Context, src, dst string, size int64) error {
-	source := s.bucket + "/" + src
-	if size <= maxCopy {
-		_, err := s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: &source})
-		return mapErr(err)
-	}
-	mpu, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &dst})
-	if err != nil {
-		return mapErr(err)
-	}
-	abort := func(err error) error {
-		_, _ = s.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId})
-		return mapErr(err)
-	}
-	var parts []types.CompletedPart
-	for off, n := int64(0), int32(1); off < size; off, n = off+1<<30, n+1 {
-		rng := fmt.Sprintf("bytes=%d-%d", off, min(off+1<<30, size)-1)
-		out, err := s.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
-			Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId, PartNumber: aws.Int32(n), CopySource: &source, CopySourceRange: &rng,
-		})
-		if err != nil {
-			return abort(err)
-		}
-		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.CopyPartResult.ETag})
-	}
-	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
-	if err != nil {
-		return abort(err)
-	}
-	return nil
-}
-
-// remove deletes everything of the upload; the session goes last, so an
-// interrupted removal is still listed by WalkUploads and expired later.
-func (u *upload) remove(ctx context.Context) {
+// remove deletes everything of the upload but a data object that a blob's
+// key points to (inUse); the session goes last, so an interrupted removal is
+// still listed by WalkUploads and expired later.
+func (u *upload) remove(ctx context.Context, inUse bool) {
 	ctx = context.WithoutCancel(ctx)
 	if u.st.MPU != "" {
-		data := u.s.uploadKey(u.id, "data")
+		data := u.dataKey()
 		_, _ = u.s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU})
-		u.deleteKey(ctx, "data")
+		if !inUse {
+			_, _ = u.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.s.bucket, Key: &data})
+		}
 	}
 	u.deleteKey(ctx, u.st.Tail)
 	u.deleteKey(ctx, "state")
 	u.s.locks.Forget(u.id)
+}
+
+// dataInUse reports whether a blob's key points to this upload's data object:
+// a commit that published it and stopped before removing the session.
+func (u *upload) dataInUse(ctx context.Context) (bool, error) {
+	if u.st.Digest == "" {
+		return false, nil // never completed
+	}
+	key, err := u.s.blobKey(u.st.Digest)
+	if err != nil {
+		return false, nil
+	}
+	o, err := u.s.head(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return false, nil
+	}
+	return o.data == u.dataKey(), err
 }
 
 func (u *upload) Cancel(ctx context.Context) error {
@@ -468,6 +505,10 @@ func (u *upload) Cancel(ctx context.Context) error {
 	if err := u.acquire(ctx); err != nil {
 		return err
 	}
-	u.remove(ctx)
+	inUse, err := u.dataInUse(ctx)
+	if err != nil {
+		return err
+	}
+	u.remove(ctx, inUse)
 	return nil
 }

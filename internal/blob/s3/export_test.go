@@ -98,3 +98,21 @@ func NewLegacyUpload(ctx context.Context, s *Store) (string, error) {
 	u.st.MPU = aws.ToString(out.UploadId)
 	return u.id, u.save(ctx, false)
 }
+
+// SetCheckpointEvery sets how many bytes of parts go between session saves
+// and returns a function that restores it.
+func SetCheckpointEvery(n int64) (restore func()) {
+	old := checkpointEvery
+	checkpointEvery = n
+	return func() { checkpointEvery = old }
+}
+
+// Saved reads upload id's session as another node would and returns its size
+// and the digest of its saved hash state (the bytes it says it has).
+func Saved(ctx context.Context, s *Store, id string) (int64, digest.Digest, error) {
+	u := &upload{s: s, id: id}
+	if err := u.load(ctx); err != nil {
+		return 0, "", err
+	}
+	return u.st.Size, digest.NewDigest(u.st.Alg, u.h), nil
+}

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,6 +73,7 @@ type Store struct {
 	where    string           // the endpoint, for messages
 	node     string           // lease holder name of this Store instance
 	locks    blob.UploadLocks // serialises this node's requests on an upload
+	bufs     sync.Pool        // *[]byte of partSize capacity (append.go)
 }
 
 // New connects to the bucket and checks that it is reachable.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -74,9 +75,10 @@ func newBench() *cobra.Command {
 	f.IntVar(&cfg.Layers, "layers", 4, "layers of that image (taken from the pushed blobs)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
 	f.BoolVar(&cfg.HeadOnly, "head-only", false, "stop after the manifest HEAD run (with small --blobs/--blob-mib: a short HEAD slice)")
+	f.IntVar(&cfg.ServerPID, "server-pid", 0, "the registry's process on this host: report its resident memory around the blob push and pull")
 	_ = cmd.MarkFlagRequired("registry")
 	_ = cmd.MarkFlagRequired("repository")
-	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare())
+	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare(), newBenchReport())
 	return cmd
 }
 
@@ -140,5 +142,37 @@ func newBenchLimitServer() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for blobs and uploads (required)")
 	cmd.Flags().BoolVar(&durable, "fsync", false, "fsync each blob before acknowledging it (the least work of a durable registry)")
 	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+func newBenchReport() *cobra.Command {
+	var dir, appendTo string
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Summarise a scripts/bench result directory: medians, per-slice ratios, a Markdown section (and summary.json)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := bench.LoadReport(dir)
+			if err != nil {
+				return err
+			}
+			raw, _ := json.MarshalIndent(r, "", "  ")
+			if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(raw, '\n'), 0o644); err != nil {
+				return err
+			}
+			r.Markdown(cmd.OutOrStdout())
+			if appendTo == "" {
+				return nil
+			}
+			f, err := os.OpenFile(appendTo, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return err
+			}
+			r.Markdown(f)
+			return f.Close()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "test-results/bench", "directory of the run's JSON results")
+	cmd.Flags().StringVar(&appendTo, "append", "", "also append the Markdown section to this file (docs/benchmarks.md)")
 	return cmd
 }

@@ -223,24 +223,27 @@ func (r *Report) Markdown(w io.Writer) {
 	st := r.Settings
 	p("Rounds: %d; HEAD slices: %d; transfer slices: %d; %d × %d MiB blobs at concurrency %d; HEAD and token runs at %d clients.\n\n",
 		r.NRounds, len(r.Head.PerSlice["moat/limit"]), len(r.Push.PerSlice["moat/limit"]), st.Blobs, st.BlobBytes>>20, st.Concurrency, st.HeadConc)
-	p("| run | limit pull / push / HEAD | zot | Distribution | moat |\n|---|---|---|---|---|\n")
-	lim := func(k string) string { return num(r.Medians[k][Limit]) }
-	rat := func(k, s string) string { return ratio(r.Medians[k][s], r.Medians[k][Limit]) }
-	p("| %s | %s / %s / %s |", orDash(r.Run.Started), lim("pull"), lim("push"), lim("head"))
-	for _, s := range []string{Zot, Distribution, Moat} {
-		p(" %s / %s / %s |", rat("pull", s), rat("push", s), rat("head", s))
-	}
-	p("\n\nThe row: the limit server's medians (MB/s, MB/s, requests/s) and each server's as a ratio of them. moat's ratios, as medians of per-slice ratios:\n\n")
-	p("| moat over | limit | limit (fsync) | zot | Distribution |\n|---|---|---|---|---|\n")
-	for _, row := range []struct {
-		name string
-		s    SliceRatios
-	}{{"blob push", r.Push}, {"blob pull", r.Pull}, {"manifest HEAD", r.Head}} {
-		p("| %s |", row.name)
-		for _, o := range []string{Limit, LimitFsync, Zot, Distribution} {
-			p(" %s |", sliceCell(row.s, "moat/"+o))
+	if len(r.Medians["push"]) > 0 || len(r.Medians["head"]) > 0 {
+		p("| run | limit pull / push / HEAD | zot | Distribution | moat |\n|---|---|---|---|---|\n")
+		lim := func(k string) string { return num(r.Medians[k][Limit]) }
+		rat := func(k, s string) string { return ratio(r.Medians[k][s], r.Medians[k][Limit]) }
+		p("| %s | %s / %s / %s |", orDash(r.Run.Started), lim("pull"), lim("push"), lim("head"))
+		for _, s := range []string{Zot, Distribution, Moat} {
+			p(" %s / %s / %s |", rat("pull", s), rat("push", s), rat("head", s))
 		}
-		p("\n")
+		p("\n\nThe row: the limit server's medians over the slices (MB/s, MB/s, requests/s) and each server's as a ratio of them. " +
+			"moat's ratios as medians of per-slice ratios (each slice in parentheses):\n\n")
+		p("| moat over | limit | limit (fsync) | zot | Distribution |\n|---|---|---|---|---|\n")
+		for _, row := range []struct {
+			name string
+			s    SliceRatios
+		}{{"blob push", r.Push}, {"blob pull", r.Pull}, {"manifest HEAD", r.Head}} {
+			p("| %s |", row.name)
+			for _, o := range []string{Limit, LimitFsync, Zot, Distribution} {
+				p(" %s |", sliceCell(row.s, "moat/"+o))
+			}
+			p("\n")
+		}
 	}
 	if v := r.Push.PerSlice["moats3/moat"]; len(v) > 0 {
 		p("\nS3 (moat on MinIO on this host) over the filesystem, blob push: %s; pull: %s. Medians: S3 push %s MB/s, filesystem %s.\n",
@@ -260,12 +263,21 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 		for _, c := range sortedMemKeys(r.Memory) {
 			mm := r.Memory[c]
-			p(" %s client(s): idle %s MiB, peak above it %s MiB during the push and %s MiB during the pull, %s MiB after.",
-				c, num2(mm.IdleMiB), num2(mm.PushAbove), num2(mm.PullAbove), num2(mm.AfterMiB))
+			p(" %s concurrent client(s) (%s): idle %s MiB, peak above it %s MiB during the push and %s MiB during the pull, %s MiB after.",
+				c, memLoad(c), num2(mm.IdleMiB), num2(mm.PushAbove), num2(mm.PullAbove), num2(mm.AfterMiB))
 		}
 		p("\n")
 	}
 	p("\n")
+}
+
+// memLoad names scripts/bench's memory workload for that many clients.
+func memLoad(clients string) string {
+	n, _ := strconv.Atoi(clients)
+	if n <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%d × %d MiB", n, 4096/n)
 }
 
 func sortedMemKeys(m map[string]*Memory) []string {

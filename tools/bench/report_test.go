@@ -65,7 +65,7 @@ func TestReport(t *testing.T) {
 	var md bytes.Buffer
 	r.Markdown(&md)
 	for _, want := range []string{"commit abc", "1.00 2.00 3.00", "| blob push | **2.00** (2.00, 0.50, 2.00) |",
-		"Basic credentials 2000 requests/s", "idle with 1000 registries 61.50 MiB", "8 client(s): idle 40.00 MiB, peak above it 3.50 MiB",
+		"Basic credentials 2000 requests/s", "idle with 1000 registries 61.50 MiB", "8 concurrent client(s) (8 × 512 MiB): idle 40.00 MiB, peak above it 3.50 MiB",
 		"S3 (moat on MinIO on this host) over the filesystem, blob push: **0.80**"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())

@@ -24,7 +24,13 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	if alg != digest.SHA256 && alg != digest.SHA512 {
 		return 0, blob.ErrUnsupportedDigest
 	}
-	if err := u.acquire(ctx); err != nil {
+	// The digest being committed is saved with the lease, before anything
+	// is completed (see complete); a digest of an earlier attempt stays.
+	if err := u.acquireWith(ctx, func(st *session) {
+		if st.MPU != "" && st.Digest == "" {
+			st.Digest = d
+		}
+	}); err != nil {
 		return 0, err
 	}
 	defer func() {
@@ -74,25 +80,28 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	return u.st.Size, nil
 }
 
-// complete uploads the tail as the last part, saves the session with the
-// digest being committed, and completes the multipart upload at its data key.
-// A commit retried after the completion (the answer was lost, or the node
-// died before publishing) finds the multipart upload gone and the data object
-// there.
+// complete uploads the tail as the last part and completes the multipart
+// upload at its data key, with the session saying which digest it is for (the
+// lease's write did, unless an earlier attempt named another). The session
+// is not saved with the tail's part: a commit retried after the completion
+// (the answer was lost, or the node died before publishing) finds the
+// multipart upload gone and the data object there, whole.
 func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) error {
-	oldTail := u.st.Tail
-	if len(tail) > 0 {
-		if err := u.uploadPart(ctx, tail); err != nil {
-			return err
-		}
-		u.st.Tail, u.st.TailSize = "", 0
-	}
-	if len(tail) > 0 || u.st.Digest != d {
+	if u.st.Digest != d {
 		u.st.Digest = d
 		if err := u.save(ctx, false); err != nil {
 			return err
 		}
-		u.deleteKey(ctx, oldTail)
+	}
+	if len(tail) > 0 {
+		err := u.uploadPart(ctx, tail)
+		if isNoSuchUpload(err) && u.dataComplete(ctx) {
+			u.completed = true
+			return u.checkAlgorithm(ctx, d)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	data := u.dataKey()
 	parts := make([]types.CompletedPart, len(u.st.Parts))
@@ -103,19 +112,30 @@ func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) err
 		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
-	if isNoSuchUpload(err) {
-		out, herr := u.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.s.bucket, Key: &data})
-		if herr == nil && aws.ToInt64(out.ContentLength) == u.st.Size {
-			err = nil // completed by an earlier attempt
-		}
+	if isNoSuchUpload(err) && u.dataComplete(ctx) {
+		err = nil // completed by an earlier attempt
 	}
 	if err != nil {
 		return mapErr(err)
 	}
 	u.completed = true
+	return u.checkAlgorithm(ctx, d)
+}
+
+// dataComplete reports whether the data object is there with all the
+// upload's bytes (its multipart upload was completed).
+func (u *upload) dataComplete(ctx context.Context) bool {
+	data := u.dataKey()
+	out, err := u.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.s.bucket, Key: &data})
+	return err == nil && aws.ToInt64(out.ContentLength) == u.st.Size
+}
+
+// checkAlgorithm hashes the data object again when d's algorithm is not the
+// one the upload was started with.
+func (u *upload) checkAlgorithm(ctx context.Context, d digest.Digest) error {
 	if d.Algorithm() != u.st.Alg {
 		// Another algorithm than the upload was started with: hash again.
-		got, err := u.s.hashObject(ctx, data, d.Algorithm())
+		got, err := u.s.hashObject(ctx, u.dataKey(), d.Algorithm())
 		if err != nil {
 			return err
 		}

@@ -161,12 +161,19 @@ var errLost = fmt.Errorf("%w: upload session changed by another request", blob.E
 // acquire takes (or renews) this node's lease on the upload, waiting up to
 // leaseWait for another node's live lease to end. The session is re-read
 // while waiting, so the caller continues from the other request's bytes.
-func (u *upload) acquire(ctx context.Context) error {
+func (u *upload) acquire(ctx context.Context) error { return u.acquireWith(ctx, nil) }
+
+// acquireWith is acquire that also applies change to the session it saves
+// with the lease (one write for both).
+func (u *upload) acquireWith(ctx context.Context, change func(*session)) error {
 	deadline := time.Now().Add(leaseWait)
 	for {
 		now := time.Now()
 		if u.st.Lease == "" || u.st.Lease == u.s.node || now.After(u.st.LeaseUntil) {
 			u.st.Lease, u.st.LeaseUntil = u.s.node, now.Add(leaseTTL)
+			if change != nil {
+				change(&u.st)
+			}
 			err := u.save(ctx, false)
 			if !errors.Is(err, errLost) {
 				return err

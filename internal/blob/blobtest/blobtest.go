@@ -49,7 +49,8 @@ func Random(t *testing.T, n int) []byte {
 	return b
 }
 
-func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
+// Uploaded starts an upload and appends data to it, uncommitted.
+func Uploaded(t testing.TB, s blob.Store, data []byte) blob.Upload {
 	t.Helper()
 	ctx := context.Background()
 	u, err := s.NewUpload(ctx, digest.SHA256)
@@ -59,6 +60,13 @@ func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
 	if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	u := Uploaded(t, s, data)
 	d := digest.FromBytes(data)
 	n, err := u.Commit(ctx, d)
 	if err != nil {
@@ -438,14 +446,7 @@ func testLargeConcurrently(t *testing.T, s blob.Store) {
 	const n = 4
 	ups := make([]blob.Upload, n)
 	for i := range ups {
-		u, err := s.NewUpload(ctx, digest.SHA256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		ups[i] = u
+		ups[i] = Uploaded(t, s, data)
 	}
 	errs := make(chan error, n)
 	for _, u := range ups {

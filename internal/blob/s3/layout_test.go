@@ -23,20 +23,6 @@ func objects(t *testing.T, s *s3.Store) map[string]int64 {
 	return m
 }
 
-// uploadParts starts an upload of data (several parts) and appends it.
-func uploadParts(t *testing.T, s *s3.Store, data []byte) blob.Upload {
-	t.Helper()
-	ctx := context.Background()
-	u, err := s.NewUpload(ctx, digest.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // expire removes an upload as upload expiry does (resume, cancel).
 func expire(t *testing.T, s *s3.Store, id string) {
 	t.Helper()
@@ -69,7 +55,7 @@ func TestBlobWrittenOnce(t *testing.T) {
 	s := open(t, cfg)
 	ctx := context.Background()
 	data := blobtest.Random(t, blobtest.Large)
-	u := uploadParts(t, s, data)
+	u := blobtest.Uploaded(t, s, data)
 	id := u.ID()
 	d := digest.FromBytes(data)
 	if _, err := u.Commit(ctx, d); err != nil {
@@ -78,7 +64,7 @@ func TestBlobWrittenOnce(t *testing.T) {
 	wantOnly(t, s, d, id, int64(len(data)))
 	// The same content committed again keeps the first data object (a
 	// reader may be streaming it) and removes the second.
-	if _, err := uploadParts(t, s, data).Commit(ctx, d); err != nil {
+	if _, err := blobtest.Uploaded(t, s, data).Commit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	wantOnly(t, s, d, id, int64(len(data)))
@@ -102,7 +88,7 @@ func TestCrashBeforePointer(t *testing.T) {
 
 	t.Run("retried", func(t *testing.T) {
 		s := open(t, cfg)
-		u := uploadParts(t, s, data)
+		u := blobtest.Uploaded(t, s, data)
 		id := u.ID()
 		if err := s3.CommitThenCrash(ctx, u, d, "completed"); err != nil {
 			t.Fatal(err)
@@ -126,7 +112,7 @@ func TestCrashBeforePointer(t *testing.T) {
 		cfg := cfg
 		cfg.Prefix += "-expired"
 		s := open(t, cfg)
-		u := uploadParts(t, s, data)
+		u := blobtest.Uploaded(t, s, data)
 		id := u.ID()
 		if err := s3.CommitThenCrash(ctx, u, d, "completed"); err != nil {
 			t.Fatal(err)
@@ -152,7 +138,7 @@ func TestCrashAfterPointer(t *testing.T) {
 			cfg := cfg
 			cfg.Prefix += "-" + then
 			s := open(t, cfg)
-			u := uploadParts(t, s, data)
+			u := blobtest.Uploaded(t, s, data)
 			id := u.ID()
 			if err := s3.CommitThenCrash(ctx, u, d, "published"); err != nil {
 				t.Fatal(err)
@@ -198,7 +184,7 @@ func TestEarlierLayout(t *testing.T) {
 	if err := s.Walk(ctx, func(i blob.Info) error { sizes = append(sizes, i.Size); return nil }); err != nil || len(sizes) != 1 || sizes[0] != int64(len(data)) {
 		t.Fatalf("walk: %v, %v", sizes, err)
 	}
-	u := uploadParts(t, s, data)
+	u := blobtest.Uploaded(t, s, data)
 	id := u.ID()
 	if _, err := u.Commit(ctx, d); err != nil {
 		t.Fatal(err)

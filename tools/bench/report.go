@@ -264,7 +264,7 @@ func (r *Report) Markdown(w io.Writer) {
 		for _, c := range sortedMemKeys(r.Memory) {
 			mm := r.Memory[c]
 			p(" %s concurrent client(s) (%s): idle %s MiB, peak above it %s MiB during the push and %s MiB during the pull, %s MiB after.",
-				c, memLoad(c), num2(mm.IdleMiB), num2(mm.PushAbove), num2(mm.PullAbove), num2(mm.AfterMiB))
+				c, memLoad(c), num2(mm.IdleMiB), signed(mm.PushAbove), signed(mm.PullAbove), num2(mm.AfterMiB))
 		}
 		p("\n")
 	}
@@ -322,6 +322,9 @@ func num2(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'f', 2, 64)
 }
+
+// signed is a difference, which may be below zero.
+func signed(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
 
 func orDash(s string) string {
 	if s == "" {

@@ -48,7 +48,8 @@ type Report struct {
 	Push     SliceRatios                   `json:"push_slices"`
 	Pull     SliceRatios                   `json:"pull_slices"`
 	Memory   map[string]*Memory            `json:"memory,omitempty"` // clients -> figures
-	Medians  map[string]map[string]float64 `json:"slice_medians"`    // head|push|pull -> server -> median
+	MemoryMB map[string][2]float64         `json:"memory_push_pull_mb_per_s,omitempty"`
+	Medians  map[string]map[string]float64 `json:"slice_medians"` // head|push|pull -> server -> median
 }
 
 // Figures are one server's medians over the rounds.
@@ -69,7 +70,8 @@ var resultName = regexp.MustCompile(`^(round|head|transfer|memory)-(\d+)-([a-z0-
 
 // LoadReport reads a result directory of scripts/bench.
 func LoadReport(dir string) (*Report, error) {
-	r := &Report{Rounds: map[string]Figures{}, Memory: map[string]*Memory{}, Medians: map[string]map[string]float64{}}
+	r := &Report{Rounds: map[string]Figures{}, Memory: map[string]*Memory{}, MemoryMB: map[string][2]float64{},
+		Medians: map[string]map[string]float64{}}
 	if raw, err := os.ReadFile(filepath.Join(dir, "run.json")); err == nil {
 		if err := json.Unmarshal(raw, &r.Run); err != nil {
 			return nil, fmt.Errorf("run.json: %w", err)
@@ -107,6 +109,7 @@ func LoadReport(dir string) (*Report, error) {
 		}
 		if m[1] == "memory" && res.Memory != nil {
 			r.Memory[m[2]] = res.Memory
+			r.MemoryMB[m[2]] = [2]float64{res.Push.MBps, res.Pull.MBps}
 		}
 	}
 	r.Rounds, r.NRounds = roundMedians(got["round"]), len(got["round"])
@@ -263,8 +266,9 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 		for _, c := range sortedMemKeys(r.Memory) {
 			mm := r.Memory[c]
-			p(" %s concurrent client(s) (%s): idle %s MiB, peak above it %s MiB during the push and %s MiB during the pull, %s MiB after.",
-				c, memLoad(c), num2(mm.IdleMiB), signed(mm.PushAbove), signed(mm.PullAbove), num2(mm.AfterMiB))
+			mb := r.MemoryMB[c]
+			p(" %s concurrent client(s) (%s): idle %s MiB, peak above it %s MiB during the push (%s MB/s) and %s MiB during the pull (%s MB/s), %s MiB after.",
+				c, memLoad(c), num2(mm.IdleMiB), signed(mm.PushAbove), num(mb[0]), signed(mm.PullAbove), num(mb[1]), num2(mm.AfterMiB))
 		}
 		p("\n")
 	}

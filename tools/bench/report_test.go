@@ -45,7 +45,8 @@ func TestReport(t *testing.T) {
 		}
 		writeResult(t, dir, fmt.Sprintf("round-%d-%s.json", i, Limit), Result{ImagePull: ImagePull{MBps: 7}})
 	}
-	writeResult(t, dir, "memory-8-moat.json", Result{Memory: &Memory{IdleMiB: 40, PushAbove: 3.5, PullAbove: 1}})
+	writeResult(t, dir, "memory-8-moat.json", Result{Memory: &Memory{IdleMiB: 40, PushAbove: 3.5, PullAbove: -1},
+		Push: Transfer{MBps: 300}, Pull: Transfer{MBps: 900}})
 	os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"commit":"abc","load_before":"1.00 2.00 3.00","registries":1000,"idle_rss_mib":61.5}`), 0o644)
 	os.WriteFile(filepath.Join(dir, "notes.json"), []byte(`not a result`), 0o644) // ignored
 
@@ -65,7 +66,7 @@ func TestReport(t *testing.T) {
 	var md bytes.Buffer
 	r.Markdown(&md)
 	for _, want := range []string{"commit abc", "1.00 2.00 3.00", "| blob push | **2.00** (2.00, 0.50, 2.00) |",
-		"Basic credentials 2000 requests/s", "idle with 1000 registries 61.50 MiB", "8 concurrent client(s) (8 × 512 MiB): idle 40.00 MiB, peak above it 3.50 MiB",
+		"Basic credentials 2000 requests/s", "idle with 1000 registries 61.50 MiB", "8 concurrent client(s) (8 × 512 MiB): idle 40.00 MiB, peak above it 3.50 MiB during the push (300 MB/s) and -1.00 MiB during the pull (900 MB/s)",
 		"S3 (moat on MinIO on this host) over the filesystem, blob push: **0.80**"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())

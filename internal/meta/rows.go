@@ -5,6 +5,7 @@ import (
 
 	"encoding/json"
 
+	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -64,14 +65,16 @@ func ScanUploads(rows Rows) ([]*Upload, error) {
 	return out, rows.Err()
 }
 
-// ScanStoredManifests reads rows of (digest, media_type, content, subject,
-// created_at nanoseconds) into c.Manifests.
+// StoredManifestCols are the columns ScanStoredManifests reads.
+const StoredManifestCols = `digest, media_type, content, subject, created_at, NOT (delete_enabled AND write_enabled)`
+
+// ScanStoredManifests reads rows of StoredManifestCols into c.Manifests.
 func (c *RepositoryContent) ScanStoredManifests(rows Rows) error {
 	for rows.Next() {
 		var m StoredManifest
 		var d, subject string
 		var at int64
-		if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at); err != nil {
+		if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at, &m.Locked); err != nil {
 			return err
 		}
 		m.Digest, m.Subject, m.Pushed = digest.Digest(d), digest.Digest(subject), time.Unix(0, at)
@@ -118,19 +121,26 @@ func Digests(ss []string) []digest.Digest {
 var ContentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"}
 
 // RegistryCols are the registries table's columns in the order ScanRegistry reads.
-const RegistryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
+const RegistryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version, uid`
 
 // ScanRegistry reads one row of RegistryCols.
 func ScanRegistry(sc interface{ Scan(...any) error }) (*Registry, error) {
 	var r Registry
 	var created int64
 	var props []byte
-	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
+	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version, &r.UID); err != nil {
 		return nil, err
 	}
 	r.Properties = props
 	r.CreatedAt = time.Unix(0, created).UTC()
 	return &r, nil
+}
+
+// NewUID gives r an immutable identity unless it has one (CreateRegistry).
+func (r *Registry) NewUID() {
+	if r.UID == "" {
+		r.UID = uuid.NewString()
+	}
 }
 
 // ScanRegistries reads rows of RegistryCols.

@@ -21,7 +21,7 @@ func ParseScope(s string) (token.Access, bool) {
 	a := token.Access{Type: typ, Name: rest[:i]}
 	for act := range strings.SplitSeq(rest[i+1:], ",") {
 		switch act {
-		case "pull", "push", "delete", "*":
+		case "pull", "push", "delete", "metadata_read", "metadata_write", "*":
 			if !slices.Contains(a.Actions, act) {
 				a.Actions = append(a.Actions, act)
 			}
@@ -35,12 +35,13 @@ func FormatScope(a token.Access) string {
 	return a.Type + ":" + a.Name + ":" + strings.Join(a.Actions, ",")
 }
 
-// covers reports whether granted access includes every action of need.
-func covers(granted []token.Access, need token.Access) bool {
+// covers reports whether granted access includes every action of need, on
+// the registry of UID rid (when the need is on a registry: "" otherwise).
+func covers(granted []token.Access, need token.Access, rid string) bool {
 	for _, act := range need.Actions {
 		ok := false
 		for _, g := range granted {
-			if g.Type == need.Type && g.Name == need.Name && (slices.Contains(g.Actions, act) || slices.Contains(g.Actions, "*")) {
+			if g.Type == need.Type && g.Name == need.Name && g.Registry == rid && (slices.Contains(g.Actions, act) || slices.Contains(g.Actions, "*")) {
 				ok = true
 				break
 			}

@@ -20,14 +20,16 @@ var errNoIdentity = errors.New("no identity service")
 // the identity token /oauth2/exchange takes.
 func (c *client) identityToken(ctx context.Context) (string, error) {
 	var md struct {
-		Authentication struct{ Tenant string } `json:"authentication"`
+		Authentication struct {
+			Tenant    string
+			Audiences []string
+		} `json:"authentication"`
 	}
 	if err := c.getJSON(ctx, http.MethodGet, c.url("/metadata/endpoints"), nil, &md); err != nil || md.Authentication.Tenant == "" {
 		return "", fmt.Errorf("%w: %v", errNoIdentity, err)
 	}
-	base := c.url("")
 	form := url.Values{"grant_type": {"password"}, "username": {c.user}, "password": {c.pass},
-		"client_id": {"moat-bench"}, "scope": {base + "/.default"}}
+		"client_id": {"moat-bench"}, "scope": {managementResource(c.url(""), md.Authentication.Audiences) + "/.default"}}
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}

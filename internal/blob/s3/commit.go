@@ -17,13 +17,10 @@ import (
 // (pointer.go), so every byte is written once.
 func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err error) {
 	defer u.release()
-	if err := d.Validate(); err != nil {
-		return 0, blob.ErrDigestMismatch
+	if err := blob.CommitDigest(d); err != nil {
+		return 0, err
 	}
 	alg := d.Algorithm()
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return 0, blob.ErrUnsupportedDigest
-	}
 	// The digest being committed is saved with the lease, before anything
 	// is completed (see complete); a digest of an earlier attempt stays.
 	if err := u.acquireWith(ctx, func(st *session) {

@@ -177,6 +177,7 @@ func (e *env) mustFailDocker(t *testing.T, u *user, stdin []byte, why string, wa
 			t.Fatalf("docker failed (%s), but its output lacks %q:\n%s", why, w, r)
 		}
 	}
+	t.Logf("refused as it must be (%s):\n$ docker %s\n%s", why, strings.Join(args, " "), strings.TrimSpace(r.combined()))
 	return r.combined()
 }
 

@@ -151,6 +151,10 @@ func networkRules(t *testing.T, s *moatServer, reg string) {
 		}
 	}
 	e.mustFailDocker(t, u, nil, "the registry denies the client's network", []string{denied}, "pull", ref)
+	newRef := s.ref(reg, "denied", ":v2")
+	e.load(t, u, newRef, runtime.GOARCH)
+	e.mustFailDocker(t, u, nil, "the registry denies the client's network", []string{denied}, "push", newRef)
+	e.remove(t, u, newRef)
 
 	s.cli(t, "acr", "network-rule", "add", "--name", reg, "--ip-address", netns.InternetIP.String(), "-o", "none")
 	e.dockerLogin(t, u, host)

@@ -61,6 +61,9 @@ func TestLoginRemembersCA(t *testing.T) {
 	if code := run([]string{"acr", "list", "--query", "length(@)"}, nil, &stdout, &stderr); code != 0 || stdout.String() != "0\n" {
 		t.Errorf("acr list without --server after login: exit %d %q %q", code, stdout.String(), stderr.String())
 	}
+	// Signing in again without --ca-file keeps the CA.
+	f.mustRun("login", "-u", "alice", "-p", "good-password", "-o", "none")
+	f.mustRun("acr", "list")
 	// Only for that server: another one with the same certificate is not trusted.
 	other := httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	defer other.Close()

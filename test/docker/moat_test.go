@@ -34,6 +34,7 @@ type moatServer struct {
 	caPEM    []byte
 	admin    *user
 	proc     *netns.Process
+	log      string // the server's output
 }
 
 const (
@@ -66,15 +67,22 @@ func (e *env) startMoat(t *testing.T, style string, port int, insecure bool) *mo
 		t.Fatal(err)
 	}
 	cmd.Env = append(e.environ(&user{home: serverHome}), "MOAT_ADMIN_PASSWORD="+s.admin.password)
+	// The log (a line per request) goes to a file; failures show its tail.
+	s.log = filepath.Join(dir, "server.log")
+	logFile, err := os.Create(s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	s.proc = netns.Start(t, cmd)
-	out := s.proc.WaitFor(t, "moat listening on", serverStart)
+	out := s.waitListening(t)
 	if style == "host" {
 		m := caLine.FindStringSubmatch(out)
 		if m == nil {
 			t.Fatalf("moat serve --tls-auto did not say where its CA is:\n%s", out)
 		}
 		s.caFile = m[1]
-		var err error
 		if s.caPEM, err = os.ReadFile(s.caFile); err != nil {
 			t.Fatal(err)
 		}
@@ -83,9 +91,33 @@ func (e *env) startMoat(t *testing.T, style string, port int, insecure bool) *mo
 	return s
 }
 
+// output is what the server logged so far.
+func (s *moatServer) output() string {
+	b, _ := os.ReadFile(s.log)
+	return string(b)
+}
+
+// waitListening waits until the server says it listens and returns its
+// output.
+func (s *moatServer) waitListening(t *testing.T) string {
+	t.Helper()
+	for deadline := time.Now().Add(serverStart); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-s.proc.Done():
+			t.Fatalf("moat serve exited (%v):\n%s", s.proc.Err(), s.output())
+		default:
+		}
+		if out := s.output(); strings.Contains(out, "moat listening on") {
+			return out
+		}
+	}
+	t.Fatalf("moat serve did not say \"moat listening on\" within %s:\n%s", serverStart, s.output())
+	return ""
+}
+
 // logTail is the end of the server's log, for failure messages.
 func (s *moatServer) logTail() string {
-	return fmt.Sprintf("--- moat serve (%s style, port %d) log, tail ---\n%s", s.style, s.port, tail(s.proc.Output(), 20))
+	return fmt.Sprintf("--- moat serve (%s style, port %d) log, tail ---\n%s", s.style, s.port, tail(s.output(), 20))
 }
 
 // signIn runs `moat login` as u (with the server's CA, which the login

@@ -7,21 +7,34 @@ import (
 	"github.com/moat-registry/moat/test/netns"
 )
 
-// servers are the moat servers every scenario runs against: path style on
-// plain HTTP, host style with TLS on 443 (login servers <registry>.<suffix>)
-// and on another port (<registry>.<suffix>:<port>), each trusted through
-// certs.d, and host style with TLS that dockerd is told to treat as an
-// insecure registry instead (no certs.d: it then tries HTTPS without
-// verification, then plain HTTP).
-var servers = []struct {
-	style    string
-	port     int
+// serverSpec says how a moat server is run and reached.
+type serverSpec struct {
+	style string // "path" (plain HTTP) or "host" (TLS, login servers <registry>.<suffix>[:port])
+	port  int
+	// insecure: dockerd has the server's registries in --insecure-registry
+	// (plain HTTP; with TLS, no certificate check and a fallback to HTTP)
+	// instead of moat's CA in certs.d.
 	insecure bool
-}{
-	{"path", 5000, true},
-	{"host", 443, false},
-	{"host", 6204, false},
-	{"host", 5443, true},
+}
+
+// servers are the moat servers the scenarios run against: path style on
+// plain HTTP; host style with TLS on 443 (login servers <registry>.<suffix>)
+// and on another port (<registry>.<suffix>:<port>), trusted through
+// certs.d; and host style with TLS that dockerd treats as an insecure
+// registry.
+var servers = []serverSpec{
+	{style: "path", port: 5000, insecure: true},
+	{style: "host", port: 443},
+	{style: "host", port: 6204},
+	{style: "host", port: 5443, insecure: true},
+}
+
+func (sp serverSpec) name() string {
+	name := fmt.Sprintf("%s-style-%d", sp.style, sp.port)
+	if sp.insecure && sp.style == "host" {
+		name += "-insecure"
+	}
+	return name
 }
 
 // TestDocker starts the network and one dockerd, then each moat server in
@@ -31,24 +44,20 @@ func TestDocker(t *testing.T) {
 	e := &env{net: netns.New(t, netSpec()), bin: moatBinary(t), cli: cli}
 	e.client, e.moatHost = e.net.Host(netns.Internet), e.net.Host(netns.Moat)
 	var insecure []string
-	for _, srv := range servers {
-		hosts := e.registryHosts(srv.style, srv.port)
-		if srv.style == "host" {
+	for _, sp := range servers {
+		hosts := e.registryHosts(sp)
+		if sp.style == "host" {
 			e.addNames(t, hosts)
 		}
-		if srv.insecure {
+		if sp.insecure {
 			insecure = append(insecure, hosts...)
 		}
 	}
 	e.daemon = StartDaemon(t, e.client, dockerd, insecure)
 	t.Logf("dockerd %s, docker CLI %s", dockerd, cli)
-	for _, srv := range servers {
-		name := fmt.Sprintf("%s-style-%d", srv.style, srv.port)
-		if srv.insecure && srv.style == "host" {
-			name += "-insecure"
-		}
-		t.Run(name, func(t *testing.T) {
-			s := e.startMoat(t, srv.style, srv.port, srv.insecure)
+	for _, sp := range servers {
+		t.Run(sp.name(), func(t *testing.T) {
+			s := e.startMoat(t, sp)
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					t.Cleanup(func() {

@@ -20,21 +20,16 @@ import (
 // moatServer is one `moat serve` in the moat namespace, in one addressing
 // style, with its administrator signed in at the client.
 type moatServer struct {
-	e *env
-	// style is "path" (plain HTTP) or "host" (TLS, login servers
-	// <registry>.<suffix>:<port>).
-	style string
-	port  int
-	// insecure: dockerd has the registries in --insecure-registry.
-	insecure bool
-	addr     string // 198.51.100.10:PORT
-	url      string // the management API
-	suffix   string // host style: the login-server suffix
-	caFile   string // host style: <data-dir>/tls/ca.pem
-	caPEM    []byte
-	admin    *user
-	proc     *netns.Process
-	log      string // the server's output
+	serverSpec
+	e      *env
+	addr   string // 198.51.100.10:PORT
+	url    string // the management API
+	suffix string // host style: the login-server suffix
+	caFile string // host style: <data-dir>/tls/ca.pem
+	caPEM  []byte
+	admin  *user
+	proc   *netns.Process
+	log    string // the server's output
 }
 
 const (
@@ -47,17 +42,16 @@ func moatAddr(port int) string { return netip.AddrPortFrom(netns.MoatPublicIP, u
 
 var caLine = regexp.MustCompile(`clients must trust the local CA at (\S+)`)
 
-// startMoat runs `moat serve` on port in the moat namespace in the given
-// style and signs the administrator in from the client; insecure says how
-// dockerd was started.
-func (e *env) startMoat(t *testing.T, style string, port int, insecure bool) *moatServer {
+// startMoat runs `moat serve` as sp says in the moat namespace and signs
+// the administrator in from the client.
+func (e *env) startMoat(t *testing.T, sp serverSpec) *moatServer {
 	t.Helper()
 	dir := t.TempDir()
-	s := &moatServer{e: e, style: style, port: port, insecure: insecure, admin: newUser(t, "admin", "docker-"+randomHex(24))}
-	s.addr = moatAddr(port)
+	s := &moatServer{serverSpec: sp, e: e, admin: newUser(t, "admin", "docker-"+randomHex(24))}
+	s.addr = moatAddr(sp.port)
 	args := []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--listen", s.addr}
 	s.url = "http://" + s.addr
-	if style == "host" {
+	if sp.style == "host" {
 		args = append(args, "--tls-auto", "--login-server-suffix", hostSuffix)
 		s.url, s.suffix = "https://"+s.addr, hostSuffix
 	}
@@ -77,7 +71,7 @@ func (e *env) startMoat(t *testing.T, style string, port int, insecure bool) *mo
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	s.proc = netns.Start(t, cmd)
 	out := s.waitListening(t)
-	if style == "host" {
+	if sp.style == "host" {
 		m := caLine.FindStringSubmatch(out)
 		if m == nil {
 			t.Fatalf("moat serve --tls-auto did not say where its CA is:\n%s", out)
@@ -179,13 +173,13 @@ func (e *env) registryName(scenario string, port int) string {
 	return fmt.Sprintf("%s%d%s", name, port, e.net.ID)
 }
 
-// registryHosts are the hosts (host:port) of the scenarios' registries on
-// the server on port, as docker names them.
-func (e *env) registryHosts(style string, port int) []string {
-	s := moatServer{style: style, port: port, addr: moatAddr(port), suffix: hostSuffix}
+// registryHosts are the hosts (host:port) of the registries of sp's
+// scenarios, as docker names them.
+func (e *env) registryHosts(sp serverSpec) []string {
+	s := moatServer{serverSpec: sp, addr: moatAddr(sp.port), suffix: hostSuffix}
 	var hosts []string
 	for _, sc := range scenarios {
-		if h := s.dockerHost(e.registryName(sc.name, port)); !slices.Contains(hosts, h) {
+		if h := s.dockerHost(e.registryName(sc.name, sp.port)); !slices.Contains(hosts, h) {
 			hosts = append(hosts, h)
 		}
 	}

@@ -10,18 +10,20 @@ import (
 	"github.com/moat-registry/moat/test/netns"
 )
 
-// scenarios run against each moat server, each with a new registry of its
-// own (see registryName) and principals it creates.
-var scenarios = []struct {
+// scenario is one story told with docker, on a new registry of its own (see
+// registryName) with principals it creates.
+type scenario struct {
 	name string
 	run  func(t *testing.T, s *moatServer, reg string)
-}{
-	{"moat-acr-login", acrLoginPushPull},
-	{"docker-login-user", dockerLoginPushPull((*moatServer).directoryUser)},
-	{"docker-login-service-principal", dockerLoginPushPull((*moatServer).servicePrincipal)},
-	{"docker-login-admin-user", dockerLoginPushPull((*moatServer).adminUser)},
-	{"manifest-list", manifestList},
-	{"network-rules", networkRules},
+}
+
+var scenarios = []scenario{
+	{name: "moat-acr-login", run: acrLoginPushPull},
+	{name: "docker-login-user", run: dockerLoginPushPull((*moatServer).directoryUser)},
+	{name: "docker-login-service-principal", run: dockerLoginPushPull((*moatServer).servicePrincipal)},
+	{name: "docker-login-admin-user", run: dockerLoginPushPull((*moatServer).adminUser)},
+	{name: "manifest-list", run: manifestList},
+	{name: "network-rules", run: networkRules},
 }
 
 // zeroUser is the user name of `moat acr login`'s credential: "the password

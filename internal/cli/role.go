@@ -32,11 +32,7 @@ func roleByName(s string) (rbac.Role, error) {
 	if r, ok := rbac.RoleByName(key); ok {
 		return r, nil
 	}
-	names := make([]string, len(rbac.Roles))
-	for i, r := range rbac.Roles {
-		names[i] = r.Name
-	}
-	return rbac.Role{}, fmt.Errorf("role '%s' doesn't exist; the built-in roles are %s", s, strings.Join(names, ", "))
+	return rbac.Role{}, fmt.Errorf("role '%s' doesn't exist; the built-in roles are %s", s, rbac.RoleNames())
 }
 
 // checkScope accepts a scope of the form /subscriptions/{id}[/...].
@@ -415,7 +411,8 @@ func roleDefinitionList() *cobra.Command {
 					"id": id, "name": r.ID, "type": "Microsoft.Authorization/roleDefinitions",
 					"roleName": r.Name, "roleType": "BuiltInRole", "description": roleDescriptions[r.Name],
 					"assignableScopes": []any{"/"},
-					"permissions":      []any{object{"actions": r.Actions, "notActions": nonNil(r.NotActions), "dataActions": []string{}, "notDataActions": []string{}}},
+					"permissions": []any{object{"actions": nonNil(r.Actions), "notActions": nonNil(r.NotActions),
+						"dataActions": nonNil(r.DataActions), "notDataActions": nonNil(r.NotDataActions)}},
 				})
 			}
 			return out, nil
@@ -424,13 +421,14 @@ func roleDefinitionList() *cobra.Command {
 }
 
 var roleDescriptions = map[string]string{
-	"Owner":               "Grants full access to manage all resources, including the ability to assign roles.",
-	"Contributor":         "Grants full access to manage all resources, but does not allow you to assign roles.",
-	"Reader":              "View all resources, but does not allow you to make any changes.",
-	"AcrPull":             "acr pull",
-	"AcrPush":             "acr push",
-	"AcrDelete":           "acr delete",
-	"Network Contributor": "Lets you manage networks, but not access to them.",
+	"Owner":                     "Grants full access to manage all resources, including the ability to assign roles.",
+	"Contributor":               "Grants full access to manage all resources, but does not allow you to assign roles.",
+	"Reader":                    "View all resources, but does not allow you to make any changes.",
+	"AcrPull":                   "acr pull",
+	"AcrPush":                   "acr push",
+	"AcrDelete":                 "acr delete",
+	"Network Contributor":       "Lets you manage networks, but not access to them.",
+	"Managed Identity Operator": "Read and Assign User Assigned Identity",
 }
 
 func nonNil(s []string) []string {

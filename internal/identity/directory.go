@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -105,7 +106,10 @@ func (d *Directory) Reload(ctx context.Context) error {
 	for _, r := range rs {
 		var p Principal
 		if err := json.Unmarshal(r.Body, &p); err != nil {
-			return fmt.Errorf("principal %s: %w", r.ID, err)
+			// A corrupt record is no principal; it must not keep the rest of
+			// the snapshot (a deleted principal) from being replaced.
+			slog.Error("skipping a corrupt principal record", "id", r.ID, "err", err)
+			continue
 		}
 		s.byID[strings.ToLower(p.ID)] = &p
 		s.byName[nameKey(p.Kind, p.Name)] = &p

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 )
 
@@ -179,5 +180,41 @@ func TestCreateRaceAcrossNodes(t *testing.T) {
 	}
 	if err := a.Create(ctx, &Principal{Kind: KindUser, Name: "carol@example.com"}); err != nil {
 		t.Fatalf("the name is free after delete: %v", err)
+	}
+}
+
+// TestReloadSkipsCorruptRecords: a corrupt principal record grants nothing
+// and does not stop a reload, so a principal deleted elsewhere (another
+// node) disappears from this node's snapshot.
+func TestReloadSkipsCorruptRecords(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := Open(ctx, s, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Principal{Kind: KindServicePrincipal, Name: "app-1"}
+	if err := d.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutResource(ctx, &meta.Resource{ID: principalID("corrupt"), Type: principalType, Body: []byte(`{"id":`)}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, s, "tenant") // another node
+	if err != nil {
+		t.Fatalf("a corrupt record stops a node from loading the directory: %v", err)
+	}
+	if err := other.Delete(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(ctx); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if _, ok := d.Get(p.ID); ok {
+		t.Fatal("a principal deleted on another node survives this node's reload")
 	}
 }

@@ -34,8 +34,9 @@ func (f fixedRoles) Allowed(principal, _, action string) bool {
 	r, ok := rbac.RoleByName(f[principal])
 	return ok && r.Permits(action)
 }
-func (fixedRoles) Reload(context.Context) error { return nil }
-func (fixedRoles) All() []rbac.Assignment       { return nil }
+func (f fixedRoles) Reaches(principal, _ string) bool { _, ok := f[principal]; return ok }
+func (fixedRoles) Reload(context.Context) error       { return nil }
+func (fixedRoles) All() []rbac.Assignment             { return nil }
 
 // credsEnv is a management API with authorization by fixedRoles, and the
 // AdminCreds of the same store.

@@ -25,9 +25,6 @@ func (h *Handler) auditEvents(w http.ResponseWriter, r *http.Request, id resid.I
 	if err != nil {
 		return err
 	}
-	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/read"); err != nil {
-		return err
-	}
 	since, typ, err := auditQuery(r)
 	if err != nil {
 		return err
@@ -51,9 +48,6 @@ func (h *Handler) serverAuditEvents(w http.ResponseWriter, r *http.Request, id r
 	if id.ResourceGroup != "" {
 		return armErr(http.StatusNotFound, "InvalidResourceType",
 			"server-wide audit events are served at /subscriptions/%s/providers/Microsoft.ContainerRegistry/auditEvents, outside resource groups; a registry's are under the registry", h.Subscription)
-	}
-	if err := h.require(r.Context(), "/subscriptions/"+h.Subscription, ownerAction); err != nil {
-		return err
 	}
 	since, typ, err := auditQuery(r)
 	if err != nil {

@@ -3,8 +3,6 @@ package mgmt
 import (
 	"context"
 	"net/http"
-
-	"github.com/moat-registry/moat/internal/rbac"
 )
 
 // Authenticator identifies the caller of the management API from its bearer
@@ -14,9 +12,12 @@ type Authenticator interface {
 	Principal(r *http.Request) (string, error)
 }
 
-// Permissions decides whether a principal may perform an action at a scope.
+// Permissions decides whether a principal may perform an action at a scope,
+// and whether any of its role assignments reaches a scope (applies there or
+// below it: the principal may see part of a list there).
 type Permissions interface {
 	Allowed(principal, scope, action string) bool
+	Reaches(principal, scope string) bool
 }
 
 type principalKey struct{}
@@ -49,6 +50,11 @@ func (h *Handler) may(ctx context.Context, scope, action string) bool {
 	return h.Roles.Allowed(caller(ctx), scope, action)
 }
 
+// reaches reports whether some role assignment of the caller applies at scope or below it.
+func (h *Handler) reaches(ctx context.Context, scope string) bool {
+	return h.Auth == nil || h.Roles.Reaches(caller(ctx), scope)
+}
+
 // require fails with ARM's AuthorizationFailed unless the caller may perform action at scope.
 func (h *Handler) require(ctx context.Context, scope, action string) error {
 	if h.may(ctx, scope, action) {
@@ -70,14 +76,7 @@ func verbAction(method, typ string) string {
 	return typ + "/write"
 }
 
-// requireVerb checks the action that the request's method means on a resource.
-func (h *Handler) requireVerb(r *http.Request, typ, scope string) error {
-	return h.require(r.Context(), scope, verbAction(r.Method, typ))
-}
-
 // readable filters a list to the items the caller may read.
 func (h *Handler) readable(ctx context.Context, typ string, id string) bool {
 	return h.may(ctx, id, typ+"/read")
 }
-
-func joinAction() string { return rbac.ActionJoinSubnet }

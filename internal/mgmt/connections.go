@@ -59,9 +59,6 @@ func (h *Handler) privateEndpointConnections(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	regID := registryIDOf(reg)
-	if err := h.requireVerb(r, typePEC, regID); err != nil {
-		return err
-	}
 	if id.IsCollection() {
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(r, "the private endpoint connection collection")
@@ -151,9 +148,6 @@ func (h *Handler) privateLinkResources(w http.ResponseWriter, r *http.Request, i
 	}
 	reg, err := h.getRegistry(r.Context(), id.ResourceGroup, id.Names[0])
 	if err != nil {
-		return err
-	}
-	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/privateLinkResources/read"); err != nil {
 		return err
 	}
 	res := map[string]any{

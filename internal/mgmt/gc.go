@@ -37,9 +37,6 @@ func (h *Handler) garbageCollect(w http.ResponseWriter, r *http.Request, id resi
 	if err != nil {
 		return err
 	}
-	if err := h.require(ctx, registryIDOf(reg), actionGarbageCollect); err != nil {
-		return err
-	}
 	dry := false
 	if v := r.URL.Query().Get("dryRun"); v != "" {
 		if dry, err = strconv.ParseBool(v); err != nil {

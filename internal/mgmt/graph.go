@@ -18,6 +18,7 @@ type Directory interface {
 	Create(ctx context.Context, p *identity.Principal) error
 	Update(ctx context.Context, p *identity.Principal) error
 	Delete(ctx context.Context, id string) error
+	Reload(ctx context.Context) error
 }
 
 // directoryWrite is the action to create or delete users and service

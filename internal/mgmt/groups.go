@@ -49,7 +49,7 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request, id resid.ID) er
 		return nil
 	}
 	gid := groupID(id.Subscription, id.ResourceGroup)
-	if err := h.requireVerb(r, "Microsoft.Resources/subscriptions/resourceGroups", gid); err != nil {
+	if err := h.require(ctx, gid, verbAction(r.Method, "Microsoft.Resources/subscriptions/resourceGroups")); err != nil {
 		return err
 	}
 	var g ResourceGroup
@@ -128,7 +128,9 @@ func (h *Handler) deleteGroup(ctx context.Context, sub, rg string) error {
 			}
 		}
 	}
-	if err := h.Meta.DeleteResource(ctx, groupID(sub, rg)); err != nil {
+	// Workspaces, identities, networks, role assignments at the group and
+	// below, and the principals of what lived there.
+	if err := h.forget(ctx, groupID(sub, rg)); err != nil {
 		return err
 	}
 	return h.Index.Reload(ctx)

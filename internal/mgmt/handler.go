@@ -115,6 +115,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if id.ResourceGroup == "" && (len(id.Types) != 1 || !id.IsCollection() || r.Method != http.MethodGet) {
 		return badRequest("InvalidResourceId", "%s has no resource group: resources live in one (/subscriptions/%s/resourceGroups/{group}/providers/...)", r.URL.Path, sub)
 	}
+	rt, ok := h.routeOf(id)
+	if !ok {
+		return armErr(http.StatusNotFound, "InvalidResourceType", "the resource type of %s is not served by this server", r.URL.Path)
+	}
+	// Authorization on the requested scope comes before any lookup.
+	if err := h.authorize(r.Context(), rt.need(r.Method, id)); err != nil {
+		return err
+	}
 	if id.ResourceGroup != "" {
 		rg, err := h.requireGroup(r.Context(), sub, id.ResourceGroup)
 		if err != nil {
@@ -122,38 +130,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		id.ResourceGroup = rg
 	}
-	if ok, err := h.serveTrusted(w, r, id); ok {
-		return err
-	}
-	switch {
-	case id.Is("Microsoft.ContainerRegistry", "registries"):
-		return h.registries(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "privateEndpointConnections"):
-		return h.privateEndpointConnections(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "checkNetworkAccess") && h.Network != nil:
-		return h.checkNetworkAccess(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "networkRuleDenials") && h.Network != nil:
-		return h.networkRuleDenials(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "auditEvents") && h.Audit != nil:
-		return h.serverAuditEvents(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "auditEvents") && h.Audit != nil:
-		return h.auditEvents(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "listCredentials"), id.Is("Microsoft.ContainerRegistry", "registries", "regenerateCredential"):
-		return h.adminCredentials(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "garbageCollect") && h.GC != nil:
-		return h.garbageCollect(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "privateLinkResources"):
-		return h.privateLinkResources(w, r, id)
-	case id.Is("Microsoft.Network", "virtualNetworks"):
-		return h.virtualNetworks(w, r, id)
-	case id.Is("Microsoft.Network", "virtualNetworks", "subnets"):
-		return h.subnets(w, r, id)
-	case id.Is("Microsoft.ManagedIdentity", "userAssignedIdentities"):
-		return h.userAssignedIdentities(w, r, id)
-	case id.Is("Microsoft.Network", "privateEndpoints"):
-		return h.privateEndpoints(w, r, id)
-	}
-	return armErr(http.StatusNotFound, "InvalidResourceType", "the resource type of %s is not served by this server", r.URL.Path)
+	return rt.serve(h, w, r, id)
 }
 
 // scopePrefix is the ID prefix of a collection: the group's, or the whole subscription's.

@@ -51,12 +51,16 @@ func (h *Handler) checkNetworkAccess(w http.ResponseWriter, r *http.Request, id 
 	if err != nil {
 		return err
 	}
-	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/read"); err != nil {
-		return err
-	}
 	var in checkRequest
 	if err := decode(r, &in); err != nil {
 		return err
+	}
+	// The answer tells whether the subnet has the service endpoint: that is
+	// the subnet's to tell (a linked read).
+	if sid, ok := linkedID(in.Subnet, "Microsoft.Network", "virtualNetworks", "subnets"); ok && !in.Caller {
+		if err := h.requireLinked(r.Context(), "subnet", sid, typeSubnet+"/read"); err != nil {
+			return err
+		}
 	}
 	nid, note, err := h.whatIfIdentity(in)
 	if in.Caller {
@@ -124,9 +128,6 @@ func (h *Handler) networkRuleDenials(w http.ResponseWriter, r *http.Request, id 
 	}
 	reg, err := h.getRegistry(r.Context(), id.ResourceGroup, id.Names[0])
 	if err != nil {
-		return err
-	}
-	if err := h.require(r.Context(), registryIDOf(reg), registryType+"/read"); err != nil {
 		return err
 	}
 	since := 24 * time.Hour

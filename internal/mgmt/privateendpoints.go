@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -71,9 +72,6 @@ func (h *Handler) privateEndpoints(w http.ResponseWriter, r *http.Request, id re
 		return nil
 	}
 	peID := groupID(id.Subscription, id.ResourceGroup) + "/providers/Microsoft.Network/privateEndpoints/" + id.Name()
-	if err := h.requireVerb(r, typePE, peID); err != nil {
-		return err
-	}
 	var cur PrivateEndpoint
 	version, exists, err := h.load(ctx, peID, &cur)
 	if err != nil {
@@ -153,9 +151,6 @@ func (h *Handler) createEndpoint(w http.ResponseWriter, r *http.Request, id resi
 	}
 	subnet, space, err := h.endpointSubnet(ctx, in.Properties.Subnet.ID)
 	if err != nil {
-		return err
-	}
-	if err := h.require(ctx, subnet.ID, joinAction()); err != nil {
 		return err
 	}
 	reg, err := h.endpointTarget(ctx, conn)
@@ -250,12 +245,16 @@ func (h *Handler) updateEndpoint(w http.ResponseWriter, r *http.Request, cur Pri
 	return writeResource(w, http.StatusOK, cur, version)
 }
 
-// endpointSubnet loads the subnet a private endpoint is created in and its virtual network's space.
-func (h *Handler) endpointSubnet(ctx context.Context, subnetID string) (Subnet, netip.Prefix, error) {
+// endpointSubnet loads the subnet a private endpoint is created in and its
+// virtual network's space; the caller needs the right to join it.
+func (h *Handler) endpointSubnet(ctx context.Context, raw string) (Subnet, netip.Prefix, error) {
 	var s Subnet
-	sid, err := resid.Parse(subnetID)
-	if err != nil || !sid.Is("Microsoft.Network", "virtualNetworks", "subnets") || sid.IsCollection() {
-		return s, netip.Prefix{}, badRequest("InvalidParameter", "subnet %q is not a subnet resource ID", subnetID)
+	subnetID, ok := linkedID(raw, "Microsoft.Network", "virtualNetworks", "subnets")
+	if !ok {
+		return s, netip.Prefix{}, badRequest("InvalidParameter", "subnet %q is not a subnet resource ID", raw)
+	}
+	if err := h.requireLinked(ctx, "properties.subnet.id", subnetID, rbac.ActionJoinSubnet); err != nil {
+		return s, netip.Prefix{}, err
 	}
 	_, ok, err := h.load(ctx, subnetID, &s)
 	if err != nil {
@@ -268,16 +267,33 @@ func (h *Handler) endpointSubnet(ctx context.Context, subnetID string) (Subnet, 
 	return s, p, err
 }
 
-// endpointTarget checks the registry a private endpoint connects to and returns its ID.
+// endpointTarget checks the registry a private endpoint connects to and
+// returns its ID. Anyone who may create the endpoint may ask for a
+// connection (the registry's owner approves it); a caller who may not read
+// the registry learns only whether it accepts one, not why not.
 func (h *Handler) endpointTarget(ctx context.Context, conn *PLSConnection) (string, error) {
 	target := conn.Properties.PrivateLinkServiceID
-	rid, err := resid.Parse(target)
-	if err != nil || !rid.Is("Microsoft.ContainerRegistry", "registries") || rid.IsCollection() || rid.ResourceGroup == "" {
+	linked, ok := linkedID(target, "Microsoft.ContainerRegistry", "registries")
+	if !ok {
 		return "", badRequest("InvalidParameter", "privateLinkServiceId %q is not a registry resource ID", target)
 	}
 	if len(conn.Properties.GroupIDs) != 1 || !strings.EqualFold(conn.Properties.GroupIDs[0], "registry") {
 		return "", badRequest("InvalidParameter", "group IDs %v are invalid: a registry's private link resource is 'registry' (--group-id registry)", conn.Properties.GroupIDs)
 	}
+	id, err := h.connectable(ctx, linked)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusBadRequest && !h.may(ctx, linked, registryType+"/read") {
+		return "", badRequest("PrivateEndpointConnectionNotPossible",
+			"registry %s does not exist or does not accept private endpoint connections; its owner can tell you which (a Premium registry without virtual-network rules accepts up to %d)", target, h.Limits.PrivateEndpoints)
+	}
+	return id, err
+}
+
+// connectable returns the ID of the registry at linked if it accepts a new
+// private endpoint connection.
+func (h *Handler) connectable(ctx context.Context, linked string) (string, error) {
+	rid, _ := resid.Parse(linked)
+	target := linked
 	if !strings.EqualFold(rid.Subscription, h.Subscription) {
 		return "", badRequest("InvalidResourceReference", "registry %s does not exist", target)
 	}

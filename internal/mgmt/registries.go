@@ -26,9 +26,6 @@ func (h *Handler) registries(w http.ResponseWriter, r *http.Request, id resid.ID
 		return h.listRegistries(w, r, id.ResourceGroup)
 	}
 	name := id.Name()
-	if err := h.requireVerb(r, registryType, resid.RegistryID(id.Subscription, id.ResourceGroup, name)); err != nil {
-		return err
-	}
 	switch r.Method {
 	case http.MethodGet:
 		reg, err := h.getRegistry(r.Context(), id.ResourceGroup, name)
@@ -75,7 +72,8 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name s
 		return err
 	}
 	if existing != nil && !strings.EqualFold(existing.ResourceGroup, rg) {
-		return armErr(http.StatusConflict, "AlreadyInUse", "the registry name %q is already in use (in resource group %s); registry names are unique per server", name, existing.ResourceGroup)
+		// Names are unique per server (as ACR's are global): say it is taken, not where.
+		return armErr(http.StatusConflict, "AlreadyInUse", "the registry name %q is already in use; registry names are unique per server: choose another", name)
 	}
 	var version int64
 	if existing != nil {
@@ -94,8 +92,12 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name s
 	if err != nil {
 		return err
 	}
+	ident, err := h.checkIdentity(ctx, resid.RegistryID(h.Subscription, rg, name), in.Identity)
+	if err != nil {
+		return err
+	}
 	if existing == nil {
-		return h.createRegistry(w, r, rg, name, in.Location, sku, props, in.Identity)
+		return h.createRegistry(w, r, rg, name, in.Location, sku, props, ident)
 	}
 	if err := h.validateRegistry(ctx, existing, sku, &props); err != nil {
 		return err
@@ -108,7 +110,7 @@ func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name s
 	if in.Location != "" {
 		existing.Location = in.Location
 	}
-	if err := h.applyIdentity(ctx, registryIDOf(existing), in.Identity); err != nil {
+	if err := h.applyIdentity(ctx, registryIDOf(existing), ident); err != nil {
 		return err
 	}
 	if err := h.Meta.UpdateRegistry(ctx, existing); errors.Is(err, meta.ErrConflict) {
@@ -166,7 +168,7 @@ func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryRes
 	return sku, cur.WithDefaults(), nil
 }
 
-func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties, ident *ManagedIdentityProperties) error {
+func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties, ident *identityRequest) error {
 	ctx := r.Context()
 	if !names.ValidRegistry(name) {
 		return badRequest("InvalidResourceName", "registry name %q is invalid: use 5-50 letters and digits", name)
@@ -224,20 +226,12 @@ func (h *Handler) deleteRegistry(w http.ResponseWriter, r *http.Request, rg, nam
 	return nil
 }
 
-// removeRegistry deletes a registry, its content and its child resources.
-// Private endpoints that pointed at it remain and show Disconnected.
+// removeRegistry deletes a registry, its content and everything that lived
+// through it (forget: identities, tasks and their runs, connections, admin
+// credentials, role assignments on it). Private endpoints that pointed at it
+// remain and show Disconnected.
 func (h *Handler) removeRegistry(ctx context.Context, reg *meta.Registry) error {
-	id := resid.RegistryID(reg.Subscription, reg.ResourceGroup, reg.Name)
-	pecs, err := h.Meta.ListResources(ctx, typePEC, id+"/")
-	if err != nil {
-		return err
-	}
-	for _, p := range pecs {
-		if err := h.Meta.DeleteResource(ctx, p.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-	}
-	if err := h.dropIdentity(ctx, id); err != nil {
+	if err := h.forget(ctx, registryIDOf(reg)); err != nil {
 		return err
 	}
 	if err := h.Meta.DeleteRegistry(ctx, reg.Key); err != nil && !errors.Is(err, meta.ErrNotFound) {

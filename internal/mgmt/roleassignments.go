@@ -38,10 +38,11 @@ func splitRoleAssignmentPath(path string) (scope, name string, ok bool) {
 // and the list at a scope.
 func (h *Handler) roleAssignments(w http.ResponseWriter, r *http.Request, scope, name string) error {
 	ctx := r.Context()
-	if err := h.checkScope(ctx, scope); err != nil {
+	// The scope is authorised as named, before it is looked up.
+	if err := h.require(ctx, scope, verbAction(r.Method, rbac.AssignmentType)); err != nil {
 		return err
 	}
-	if err := h.requireVerb(r, rbac.AssignmentType, scope); err != nil {
+	if err := h.checkScope(ctx, scope); err != nil {
 		return err
 	}
 	if name == "" {
@@ -97,11 +98,16 @@ func (h *Handler) putRoleAssignment(w http.ResponseWriter, r *http.Request, scop
 	}
 	role, ok := rbac.RoleByName(in.Properties.RoleDefinitionID[strings.LastIndexByte(in.Properties.RoleDefinitionID, '/')+1:])
 	if !ok {
-		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: Owner, Contributor, Reader, AcrPull, AcrPush, AcrDelete, Network Contributor", in.Properties.RoleDefinitionID)
+		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: %s", in.Properties.RoleDefinitionID, rbac.RoleNames())
 	}
 	p, ok := h.Principals.Get(in.Properties.PrincipalID)
 	if !ok {
 		return badRequest("PrincipalNotFound", "principal %q does not exist in the directory; create it first (moat ad user create / moat ad sp create-for-rbac)", in.Properties.PrincipalID)
+	}
+	if hidden, err := h.hiddenInstance(ctx, p); err != nil {
+		return err
+	} else if hidden {
+		return badRequest("PrincipalNotFound", "principal %q is the run identity of task %s, which has no system-assigned identity and may be given no role; give the task one (--assign-identity) and assign roles to that", p.ID, p.Owner)
 	}
 	for _, a := range h.Roles.All() {
 		if strings.EqualFold(a.Properties.PrincipalID, p.ID) && strings.EqualFold(strings.TrimRight(a.Properties.Scope, "/"), scope) {

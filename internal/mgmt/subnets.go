@@ -33,13 +33,6 @@ func (h *Handler) fillSubnet(ctx context.Context, s *Subnet) error {
 func (h *Handler) subnets(w http.ResponseWriter, r *http.Request, id resid.ID) error {
 	ctx := r.Context()
 	vid := vnetID(id.Subscription, id.ResourceGroup, id.Names[0])
-	scope := vid
-	if !id.IsCollection() {
-		scope = vid + "/subnets/" + id.Name()
-	}
-	if err := h.requireVerb(r, typeSubnet, scope); err != nil {
-		return err
-	}
 	var vn VirtualNetwork
 	vversion, ok, err := h.load(ctx, vid, &vn)
 	if err != nil {

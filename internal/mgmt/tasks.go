@@ -3,15 +3,11 @@ package mgmt
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/resid"
 	"github.com/moat-registry/moat/internal/tasks"
 )
@@ -70,23 +66,6 @@ type instanceSecret struct {
 
 func secretDocID(owner string) string { return owner + "/instanceSecret" }
 
-// serveTrusted dispatches the trusted-service routes; ok is false for other paths.
-func (h *Handler) serveTrusted(w http.ResponseWriter, r *http.Request, id resid.ID) (bool, error) {
-	switch {
-	case id.Is("Microsoft.ContainerRegistry", "registries", "tasks"):
-		return true, h.tasks(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "tasks", "run"):
-		return true, h.runTask(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "taskRuns"):
-		return true, h.taskRuns(w, r, id)
-	case id.Is("Microsoft.ContainerRegistry", "registries", "importImage"):
-		return true, h.importImage(w, r, id)
-	case id.Is("Microsoft.MachineLearningServices", "workspaces"):
-		return true, h.workspaces(w, r, id)
-	}
-	return false, nil
-}
-
 func (h *Handler) taskRegistry(ctx context.Context, id resid.ID) (*meta.Registry, string, error) {
 	reg, err := h.getRegistry(ctx, id.ResourceGroup, id.Names[0])
 	if err != nil {
@@ -113,9 +92,6 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 		return nil
 	}
 	tid := regID + "/tasks/" + id.Name()
-	if err := h.requireVerb(r, typeTask, tid); err != nil {
-		return err
-	}
 	var cur Task
 	version, exists, err := h.load(ctx, tid, &cur)
 	if err != nil {
@@ -140,15 +116,7 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) err
 		}
 		return h.putTask(w, r, regID, tid, id.Name(), &cur, exists, version, &in)
 	case http.MethodDelete:
-		if !exists {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err := h.dropInstance(ctx, tid); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		return h.deleteResource(w, r, exists, tid)
 	}
 	return methodNotAllowed(r, "a task")
 }
@@ -182,7 +150,14 @@ func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, na
 	if cur.Properties.Step == nil {
 		return badRequest("InvalidTaskStep", "a task needs properties.step.encodedTaskContent: the task file (docs/tasks.md), base64-encoded")
 	}
+	ident, err := h.checkIdentity(ctx, tid, in.Identity)
+	if err != nil {
+		return err
+	}
 	if c := in.Properties.Credentials; c != nil {
+		if err := h.checkCredentials(ctx, tid, c, ident); err != nil {
+			return err
+		}
 		if r.Method == http.MethodPut || cur.Properties.Credentials == nil {
 			cur.Properties.Credentials = &TaskCredentials{CustomRegistries: map[string]*CustomRegistryCredential{}}
 		}
@@ -199,7 +174,10 @@ func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, na
 		}
 	}
 	if in.Identity != nil || !exists {
-		if err := h.applyTaskIdentity(ctx, regID, tid, name, in.Identity); err != nil {
+		if ident == nil {
+			ident = &identityRequest{} // a new task without an identity
+		}
+		if err := h.applyTaskIdentity(ctx, regID, tid, name, ident); err != nil {
 			return err
 		}
 	}
@@ -219,149 +197,6 @@ func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, na
 	return writeResource(w, status, cur, v)
 }
 
-// applyTaskIdentity gives a task its system-assigned identity (a principal
-// of the tasks type with an instance secret kept for the runner, AcrPush and
-// AcrDelete on its own registry, as ACR's run token has) and attaches user-assigned identities.
-func (h *Handler) applyTaskIdentity(ctx context.Context, regID, tid, name string, in *ManagedIdentityProperties) error {
-	typ := "none"
-	if in != nil {
-		typ = strings.ToLower(strings.ReplaceAll(in.Type, " ", ""))
-	}
-	wantSystem := typ == "systemassigned" || typ == "systemassigned,userassigned"
-	wantUser := typ == "userassigned" || typ == "systemassigned,userassigned"
-	if !wantSystem && !wantUser && typ != "none" && typ != "" {
-		return badRequest("InvalidIdentityType", "identity type %q is invalid: use SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned' or None", in.Type)
-	}
-	var doc taskIdentity
-	version, _, err := h.load(ctx, identityDocID(tid), &doc)
-	if err != nil {
-		return err
-	}
-	// A task always has an instance (a secret) so that attached
-	// user-assigned identities can be used; the system principal is that instance.
-	if doc.SystemPrincipal == "" {
-		secret := identity.NewSecret()
-		p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: name,
-			Assignment: identity.SystemAssigned, Owner: tid, OwnerType: typeTask,
-			Secrets: []identity.Secret{{ID: "instance", Hash: identity.HashSecret(secret), CreatedAt: time.Now().UTC()}}}
-		if err := h.Principals.Create(ctx, p); err != nil {
-			return err
-		}
-		if _, err := h.save(ctx, secretDocID(tid), typeSecret, instanceSecret{Secret: secret}, 0); err != nil {
-			return err
-		}
-		doc.SystemPrincipal = p.ID
-		// Like ACR's run token on the task's own registry: pull, push, delete.
-		for _, role := range []string{"AcrPush", "AcrDelete"} {
-			if err := h.assignRole(ctx, p.ID, regID, role); err != nil {
-				return err
-			}
-		}
-	}
-	if err := h.attachUserIdentities(ctx, tid, &doc.registryIdentity, wantUser, userIdentities(in)); err != nil {
-		return err
-	}
-	doc.SystemDisabled = !wantSystem
-	_, err = h.save(ctx, identityDocID(tid), "moat/resourceIdentity", doc, version)
-	return err
-}
-
-// taskIdentity is a task's identity document: the instance's principal
-// always exists (it holds the instance secret); SystemDisabled hides it when
-// the task was not given a system-assigned identity.
-type taskIdentity struct {
-	registryIdentity
-	SystemDisabled bool `json:"systemDisabled,omitempty"`
-}
-
-func (h *Handler) taskIdentityOf(ctx context.Context, tid string) (*ManagedIdentityProperties, error) {
-	var doc taskIdentity
-	if _, _, err := h.load(ctx, identityDocID(tid), &doc); err != nil {
-		return nil, err
-	}
-	out, err := h.identityOf(ctx, tid)
-	if err != nil || out == nil || !doc.SystemDisabled {
-		return out, err
-	}
-	out.PrincipalID = ""
-	out.Type = strings.TrimPrefix(strings.TrimPrefix(out.Type, "SystemAssigned"), ", ")
-	if out.Type == "" {
-		return nil, nil
-	}
-	return out, nil
-}
-
-func userIdentities(in *ManagedIdentityProperties) map[string]*UserIdentity {
-	if in == nil {
-		return nil
-	}
-	return in.UserAssignedIdentities
-}
-
-// assignRole gives a principal a built-in role at scope.
-func (h *Handler) assignRole(ctx context.Context, principal, scope, roleName string) error {
-	role, _ := rbac.RoleByName(roleName)
-	name := uuid.NewString()
-	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + name
-	a := rbac.Assignment{ID: id, Name: name, Type: rbac.AssignmentType, Properties: rbac.AssignmentProperties{
-		RoleDefinitionID: rbac.RoleDefinitionID(h.Subscription, role), RoleDefinitionName: role.Name,
-		PrincipalID: principal, PrincipalType: identity.KindManagedIdentity, Scope: scope}}
-	if _, err := h.save(ctx, id, rbac.AssignmentType, a, 0); err != nil {
-		return err
-	}
-	return h.Roles.Reload(ctx)
-}
-
-// dropInstance deletes a service instance (a task, a workspace), its identities
-// (and their role assignments) and secret.
-func (h *Handler) dropInstance(ctx context.Context, tid string) error {
-	var doc registryIdentity
-	if _, ok, err := h.load(ctx, identityDocID(tid), &doc); err != nil {
-		return err
-	} else if ok {
-		if err := h.attachUserIdentities(ctx, tid, &doc, false, nil); err != nil {
-			return err
-		}
-		if p, ok := h.Principals.Get(doc.SystemPrincipal); ok {
-			if err := h.removePrincipal(ctx, p); err != nil {
-				return err
-			}
-		}
-	}
-	if err := h.Meta.DeleteResource(ctx, tid); err != nil && !errors.Is(err, meta.ErrNotFound) {
-		return err
-	}
-	return nil
-}
-
-// dropTrusted removes what a deleted registry's tasks and imports left:
-// task identities and the import identity.
-func (h *Handler) dropTrusted(ctx context.Context, regID string) error {
-	ts, err := h.Meta.ListResources(ctx, typeTask, regID+"/tasks/")
-	if err != nil {
-		return err
-	}
-	for _, t := range ts {
-		if err := h.dropInstance(ctx, t.ID); err != nil {
-			return err
-		}
-	}
-	var imp importIdentity
-	if _, ok, err := h.load(ctx, importDocID(regID), &imp); err != nil {
-		return err
-	} else if ok {
-		if p, ok := h.Principals.Get(imp.Principal); ok {
-			if err := h.removePrincipal(ctx, p); err != nil {
-				return err
-			}
-		}
-		if err := h.Meta.DeleteResource(ctx, importDocID(regID)); err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
-}
-
 // runTask is POST .../tasks/{t}/run: a queued run, executed in the background.
 func (h *Handler) runTask(w http.ResponseWriter, r *http.Request, id resid.ID) error {
 	ctx := r.Context()
@@ -376,9 +211,6 @@ func (h *Handler) runTask(w http.ResponseWriter, r *http.Request, id resid.ID) e
 		return err
 	}
 	tid := regID + "/tasks/" + id.Names[1]
-	if err := h.require(ctx, tid, typeTask+"/write"); err != nil {
-		return err
-	}
 	var t Task
 	if _, ok, err := h.load(ctx, tid, &t); err != nil {
 		return err
@@ -438,9 +270,6 @@ func (h *Handler) taskRuns(w http.ResponseWriter, r *http.Request, id resid.ID) 
 	}
 	_, regID, err := h.taskRegistry(ctx, id)
 	if err != nil {
-		return err
-	}
-	if err := h.require(ctx, regID, typeTask+"/read"); err != nil {
 		return err
 	}
 	if id.IsCollection() {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/identity"
@@ -58,34 +57,8 @@ func (h *Handler) importImage(w http.ResponseWriter, r *http.Request, id resid.I
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	srcImage := in.Source.SourceImage
-	switch {
-	case srcImage == "":
-		return badRequest("InvalidParameter", "source.sourceImage is required")
-	case in.Source.ResourceID != "":
-		rid, err := resid.Parse(in.Source.ResourceID)
-		if err != nil || !rid.Is("Microsoft.ContainerRegistry", "registries") || rid.IsCollection() {
-			return badRequest("InvalidParameter", "source.resourceId %q is not a registry ID", in.Source.ResourceID)
-		}
-		srcImage = h.LoginServer(r, rid.Name()) + "/" + srcImage
-	case in.Source.RegistryURI != "":
-		srcImage = strings.TrimSuffix(in.Source.RegistryURI, "/") + "/" + srcImage
-	}
-	src, err := tasks.ParseRef(srcImage)
+	src, srcRepo, err := h.importSource(r, in)
 	if err != nil {
-		return badRequest("InvalidParameter", "source: %v", err)
-	}
-	srcName, srcRepo := h.splitRef(src)
-	srcReg, err := h.Meta.GetRegistry(ctx, srcName)
-	if errors.Is(err, meta.ErrNotFound) {
-		return badRequest("InvalidParameter", "source registry %q is not a registry on this server; moat imports between its own registries", srcName)
-	} else if err != nil {
-		return err
-	}
-	if err := h.require(ctx, registryIDOf(srcReg), rbac.ActionPull); err != nil {
-		return err
-	}
-	if err := h.require(ctx, targetID, rbac.ActionPush); err != nil {
 		return err
 	}
 	tags := in.TargetTags
@@ -148,6 +121,53 @@ func (h *Handler) importImage(w http.ResponseWriter, r *http.Request, id resid.I
 	return nil
 }
 
+// importSource resolves the source of an import. The source is a linked
+// access check: the caller needs pull on it, and one who may not pull gets
+// the same answer whether the source registry exists or not.
+func (h *Handler) importSource(r *http.Request, in ImportRequest) (src tasks.Ref, repo string, err error) {
+	ctx := r.Context()
+	srcImage, linked, field := in.Source.SourceImage, "", "source.sourceImage"
+	switch {
+	case srcImage == "":
+		return src, "", badRequest("InvalidParameter", "source.sourceImage is required")
+	case in.Source.ResourceID != "":
+		var ok bool
+		if linked, ok = linkedID(in.Source.ResourceID, "Microsoft.ContainerRegistry", "registries"); !ok {
+			return src, "", badRequest("InvalidParameter", "source.resourceId %q is not a registry ID", in.Source.ResourceID)
+		}
+		if err := h.requireLinked(ctx, "source.resourceId", linked, rbac.ActionPull); err != nil {
+			return src, "", err
+		}
+		rid, _ := resid.Parse(linked)
+		srcImage = h.LoginServer(r, rid.Name()) + "/" + srcImage
+	case in.Source.RegistryURI != "":
+		srcImage, field = strings.TrimSuffix(in.Source.RegistryURI, "/")+"/"+srcImage, "source.registryUri"
+	}
+	if src, err = tasks.ParseRef(srcImage); err != nil {
+		return src, "", badRequest("InvalidParameter", "source: %v", err)
+	}
+	name, repo := h.splitRef(src)
+	reg, err := h.Meta.GetRegistry(ctx, strings.ToLower(name))
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		return src, "", err
+	}
+	if linked != "" {
+		if reg == nil || !strings.EqualFold(registryIDOf(reg), linked) {
+			return src, "", badRequest("InvalidParameter", "source registry %s does not exist", in.Source.ResourceID)
+		}
+		return src, repo, nil
+	}
+	switch {
+	case reg != nil && h.may(ctx, registryIDOf(reg), rbac.ActionPull):
+		return src, repo, nil
+	case reg == nil && h.may(ctx, "/subscriptions/"+h.Subscription, rbac.ActionPull):
+		// Only a caller who may pull from every registry learns that it is not one.
+		return src, "", badRequest("InvalidParameter", "source registry %q is not a registry on this server; moat imports between its own registries", name)
+	}
+	// Named by login server: answered by that name, whether it exists or not.
+	return src, "", linkedDenied(ctx, field, h.LoginServer(r, name), rbac.ActionPull)
+}
+
 // splitRef returns the registry and repository a reference names on this
 // server (host style when the host ends in the login-server suffix).
 func (h *Handler) splitRef(r tasks.Ref) (registry, repo string) {
@@ -197,136 +217,4 @@ func (h *Handler) importPrincipal(ctx context.Context, regID, name string) (stri
 		return "", err
 	}
 	return p.ID, nil
-}
-
-// Workspace is a machine-learning workspace: here only a service instance of
-// a trusted type with a system-assigned identity.
-type Workspace struct {
-	ID         string                     `json:"id"`
-	Name       string                     `json:"name"`
-	Type       string                     `json:"type"`
-	Location   string                     `json:"location,omitempty"`
-	Tags       map[string]string          `json:"tags,omitempty"`
-	Identity   *ManagedIdentityProperties `json:"identity,omitempty"`
-	Properties WorkspaceProperties        `json:"properties"`
-}
-
-type WorkspaceProperties struct {
-	ProvisioningState string    `json:"provisioningState"`
-	CreationTime      time.Time `json:"creationTime"`
-	// IdentityEndpoint is the managed-identity endpoint for the instance's
-	// processes (IDENTITY_ENDPOINT); InstanceSecret (IDENTITY_HEADER) is
-	// returned once, when the workspace is created.
-	IdentityEndpoint string `json:"identityEndpoint"`
-	InstanceSecret   string `json:"instanceSecret,omitempty"`
-}
-
-func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the workspace collection")
-		}
-		out, err := readableDocs(ctx, h, typeWorkspace, scopePrefix(id), func(ws *Workspace) string { return ws.ID })
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-		return nil
-	}
-	if len(id.Types) != 1 {
-		return notFound("%s is not served", r.URL.Path)
-	}
-	wid := groupID(id.Subscription, id.ResourceGroup) + "/providers/" + typeWorkspace + "/" + id.Name()
-	if err := h.requireVerb(r, typeWorkspace, wid); err != nil {
-		return err
-	}
-	var cur Workspace
-	version, exists, err := h.load(ctx, wid, &cur)
-	if err != nil {
-		return err
-	}
-	switch r.Method {
-	case http.MethodGet:
-		if !exists {
-			return notFound("workspace %q not found in resource group %q", id.Name(), id.ResourceGroup)
-		}
-		return writeResource(w, http.StatusOK, cur, version)
-	case http.MethodPut:
-		var in Workspace
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if err := ifMatch(r, version); err != nil {
-			return err
-		}
-		if !exists && !validGroupName(id.Name()) {
-			return badRequest("InvalidResourceName", "workspace name %q is invalid: use letters, digits, '-' and '_'", id.Name())
-		}
-		var secret string
-		if !exists {
-			cur = Workspace{ID: wid, Name: id.Name(), Type: typeWorkspace, Location: h.location(in.Location),
-				Properties: WorkspaceProperties{ProvisioningState: "Succeeded", CreationTime: time.Now().UTC()}}
-			secret = identity.NewSecret()
-			p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: id.Name(),
-				Assignment: identity.SystemAssigned, Owner: wid, OwnerType: typeWorkspace,
-				Secrets: []identity.Secret{{ID: "instance", Hash: identity.HashSecret(secret), CreatedAt: time.Now().UTC()}}}
-			if err := h.Principals.Create(ctx, p); err != nil {
-				return err
-			}
-			if _, err := h.save(ctx, identityDocID(wid), "moat/resourceIdentity", registryIdentity{SystemPrincipal: p.ID}, 0); err != nil {
-				return err
-			}
-		}
-		if in.Tags != nil {
-			cur.Tags = in.Tags
-		}
-		if in.Identity != nil {
-			var doc registryIdentity
-			dv, _, err := h.load(ctx, identityDocID(wid), &doc)
-			if err != nil {
-				return err
-			}
-			typ := strings.ToLower(strings.ReplaceAll(in.Identity.Type, " ", ""))
-			if err := h.attachUserIdentities(ctx, wid, &doc, strings.Contains(typ, "userassigned"), in.Identity.UserAssignedIdentities); err != nil {
-				return err
-			}
-			if _, err := h.save(ctx, identityDocID(wid), "moat/resourceIdentity", doc, dv); err != nil {
-				return err
-			}
-		}
-		if cur.Identity, err = h.identityOf(ctx, wid); err != nil {
-			return err
-		}
-		cur.Properties.IdentityEndpoint = h.scheme(r) + "://" + r.Host + "/identity/msi/token"
-		cur.Properties.InstanceSecret = ""
-		v, err := h.save(ctx, wid, typeWorkspace, cur, version)
-		if err != nil {
-			return err
-		}
-		status := http.StatusOK
-		if !exists {
-			status = http.StatusCreated
-			cur.Properties.InstanceSecret = secret
-		}
-		return writeResource(w, status, cur, v)
-	case http.MethodDelete:
-		if !exists {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err := h.dropInstance(ctx, wid); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}
-	return methodNotAllowed(r, "a workspace")
-}
-
-func (h *Handler) scheme(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	return "http"
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/netrule"
+	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/resid"
 )
 
@@ -150,11 +151,6 @@ func (h *Handler) checkVNetRules(ctx context.Context, in, old []VirtualNetworkRu
 			if err := h.checkRuleSubnet(ctx, r.ID); err != nil {
 				return nil, err
 			}
-			// Naming a subnet in a rule lets its traffic in: that needs the
-			// right to join the subnet, as in the cloud.
-			if err := h.require(ctx, r.ID, joinAction()); err != nil {
-				return nil, err
-			}
 		}
 		out = append(out, VirtualNetworkRule{Action: "Allow", ID: r.ID})
 	}
@@ -164,11 +160,17 @@ func (h *Handler) checkVNetRules(ctx context.Context, in, old []VirtualNetworkRu
 	return out, nil
 }
 
-func (h *Handler) checkRuleSubnet(ctx context.Context, subnetID string) error {
-	id, err := resid.Parse(subnetID)
-	if err != nil || !id.Is("Microsoft.Network", "virtualNetworks", "subnets") || id.IsCollection() || id.ResourceGroup == "" {
-		return badRequest("InvalidParameter", "virtual-network rule %q is not a subnet resource ID (/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Network/virtualNetworks/{v}/subnets/{subnet})", subnetID)
+func (h *Handler) checkRuleSubnet(ctx context.Context, raw string) error {
+	subnetID, ok := linkedID(raw, "Microsoft.Network", "virtualNetworks", "subnets")
+	if !ok {
+		return badRequest("InvalidParameter", "virtual-network rule %q is not a subnet resource ID (/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Network/virtualNetworks/{v}/subnets/{subnet})", raw)
 	}
+	// Naming a subnet in a rule lets its traffic in: that needs the right to
+	// join the subnet, as in the cloud — checked before the subnet is read.
+	if err := h.requireLinked(ctx, "networkRuleSet.virtualNetworkRules[].id", subnetID, rbac.ActionJoinSubnet); err != nil {
+		return err
+	}
+	id, _ := resid.Parse(subnetID)
 	vnet, subnet := id.Names[0], id.Names[1]
 	var s Subnet
 	_, ok, err := h.load(ctx, subnetID, &s)

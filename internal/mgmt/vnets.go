@@ -42,9 +42,6 @@ func (h *Handler) virtualNetworks(w http.ResponseWriter, r *http.Request, id res
 		return nil
 	}
 	vid := vnetID(id.Subscription, id.ResourceGroup, id.Name())
-	if err := h.requireVerb(r, typeVNet, vid); err != nil {
-		return err
-	}
 	var cur VirtualNetwork
 	version, exists, err := h.load(ctx, vid, &cur)
 	if err != nil {

@@ -96,6 +96,17 @@ func (a *Authorizer) Allowed(principal, scope, action string) bool {
 	return false
 }
 
+// Reaches reports whether some assignment of principal applies at scope or
+// below it (the principal may see part of a list at scope).
+func (a *Authorizer) Reaches(principal, scope string) bool {
+	for _, as := range a.snap.Load().byPrincipal[strings.ToLower(principal)] {
+		if Covers(as.Properties.Scope, scope) || Covers(scope, as.Properties.Scope) {
+			return true
+		}
+	}
+	return false
+}
+
 // Covers reports whether an assignment at scope applies to target: target is
 // scope itself or below it (compared by whole path segments, case-insensitively).
 func Covers(scope, target string) bool {

@@ -131,21 +131,13 @@ func (e *bypassEnv) managedIdentity(assignment, ownerType, role string) (secret,
 // the first step that failed, or of the GET.
 func (e *bypassEnv) pullAs(secret, clientID string) (int, string) {
 	e.t.Helper()
-	q := url.Values{"api-version": {"2019-08-01"}, "resource": {e.ts.URL}}
-	if clientID != "" {
-		q.Set("client_id", clientID)
-	}
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/identity/msi/token?"+q.Encode(), nil)
-	req.Header.Set("X-IDENTITY-HEADER", secret)
-	var mi struct {
-		AccessToken string `json:"access_token"`
-	}
-	if status, body := e.doJSON(req, &mi); status != http.StatusOK {
-		return status, "msi: " + body
+	status, mi := e.msiToken(secret, clientID)
+	if status != http.StatusOK {
+		return status, "msi: " + mi
 	}
 	host := strings.TrimPrefix(e.ts.URL, "http://")
-	form := url.Values{"grant_type": {"access_token"}, "service": {host}, "access_token": {mi.AccessToken}}
-	req, _ = http.NewRequest(http.MethodPost, e.ts.URL+"/oauth2/exchange", strings.NewReader(form.Encode()))
+	form := url.Values{"grant_type": {"access_token"}, "service": {host}, "access_token": {mi}}
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/oauth2/exchange", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	var ex struct {
 		RefreshToken string `json:"refresh_token"`

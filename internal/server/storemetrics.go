@@ -28,7 +28,7 @@ func storeFailure(err error) bool {
 	switch {
 	case err == nil,
 		errors.Is(err, meta.ErrNotFound), errors.Is(err, meta.ErrExists), errors.Is(err, meta.ErrConflict),
-		errors.Is(err, meta.ErrBlobDeleting), errors.Is(err, meta.ErrReferenceRemoved),
+		errors.Is(err, meta.ErrBlobDeleting), errors.Is(err, meta.ErrReferenceRemoved), errors.Is(err, meta.ErrLocked),
 		errors.Is(err, blob.ErrNotFound), errors.Is(err, blob.ErrDigestMismatch), errors.Is(err, blob.ErrUnsupportedDigest),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false

@@ -15,18 +15,23 @@ type serverSpec struct {
 	// (plain HTTP; with TLS, no certificate check and a fallback to HTTP)
 	// instead of moat's CA in certs.d.
 	insecure bool
+	// shortTokens: the server's tokens live seconds, for the scenarios that
+	// watch them expire (and only those run there).
+	shortTokens bool
 }
 
 // servers are the moat servers the scenarios run against: path style on
 // plain HTTP; host style with TLS on 443 (login servers <registry>.<suffix>)
 // and on another port (<registry>.<suffix>:<port>), trusted through
-// certs.d; and host style with TLS that dockerd treats as an insecure
-// registry.
+// certs.d; host style with TLS that dockerd treats as an insecure registry;
+// and one of each style with short-lived tokens.
 var servers = []serverSpec{
 	{style: "path", port: 5000, insecure: true},
 	{style: "host", port: 443},
 	{style: "host", port: 6204},
 	{style: "host", port: 5443, insecure: true},
+	{style: "path", port: 5001, insecure: true, shortTokens: true},
+	{style: "host", port: 6205, shortTokens: true},
 }
 
 func (sp serverSpec) name() string {
@@ -34,11 +39,14 @@ func (sp serverSpec) name() string {
 	if sp.insecure && sp.style == "host" {
 		name += "-insecure"
 	}
+	if sp.shortTokens {
+		name += "-short-tokens"
+	}
 	return name
 }
 
 // TestDocker starts the network and one dockerd, then each moat server in
-// turn, and runs every scenario against it.
+// turn, and runs its scenarios against it.
 func TestDocker(t *testing.T) {
 	dockerd, cli := Require(t)
 	e := &env{net: netns.New(t, netSpec()), bin: moatBinary(t), cli: cli}
@@ -58,7 +66,7 @@ func TestDocker(t *testing.T) {
 	for _, sp := range servers {
 		t.Run(sp.name(), func(t *testing.T) {
 			s := e.startMoat(t, sp)
-			for _, sc := range scenarios {
+			for _, sc := range sp.scenarios() {
 				t.Run(sc.name, func(t *testing.T) {
 					t.Cleanup(func() {
 						if t.Failed() {

@@ -61,6 +61,9 @@ func (e *env) startMoat(t *testing.T, sp serverSpec) *moatServer {
 		t.Fatal(err)
 	}
 	cmd.Env = append(e.environ(&user{home: serverHome}), "MOAT_ADMIN_PASSWORD="+s.admin.password)
+	if sp.shortTokens {
+		cmd.Env = append(cmd.Env, "MOAT_TOKEN_ACCESS_LIFETIME="+shortLifetime.String(), "MOAT_TOKEN_REFRESH_LIFETIME="+shortLifetime.String())
+	}
 	// The log (a line per request) goes to a file; failures show its tail.
 	s.log = filepath.Join(dir, "server.log")
 	logFile, err := os.Create(s.log)
@@ -178,7 +181,7 @@ func (e *env) registryName(scenario string, port int) string {
 func (e *env) registryHosts(sp serverSpec) []string {
 	s := moatServer{serverSpec: sp, addr: moatAddr(sp.port), suffix: hostSuffix}
 	var hosts []string
-	for _, sc := range scenarios {
+	for _, sc := range sp.scenarios() {
 		if h := s.dockerHost(e.registryName(sc.name, sp.port)); !slices.Contains(hosts, h) {
 			hosts = append(hosts, h)
 		}

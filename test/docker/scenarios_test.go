@@ -15,6 +15,8 @@ import (
 type scenario struct {
 	name string
 	run  func(t *testing.T, s *moatServer, reg string)
+	// shortTokens: runs (only) on the servers whose tokens live seconds.
+	shortTokens bool
 }
 
 var scenarios = []scenario{
@@ -24,6 +26,18 @@ var scenarios = []scenario{
 	{name: "docker-login-admin-user", run: dockerLoginPushPull((*moatServer).adminUser)},
 	{name: "manifest-list", run: manifestList},
 	{name: "network-rules", run: networkRules},
+	{name: "login-outlives-tokens", run: loginOutlivesTokens, shortTokens: true},
+}
+
+// scenarios are the scenarios that run on sp.
+func (sp serverSpec) scenarios() []scenario {
+	var out []scenario
+	for _, sc := range scenarios {
+		if sc.shortTokens == sp.shortTokens {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // zeroUser is the user name of `moat acr login`'s credential: "the password

@@ -33,8 +33,8 @@ type Gate interface {
 
 // Handler serves /v2/.
 type Handler struct {
-	Meta       meta.Store
-	Blobs      blob.Store
+	Meta       MetaStore
+	Blobs      BlobStore
 	Registries RegistryLookup
 	Addressing Addressing
 	// Auth checks tokens; nil serves without authentication (tests only —

@@ -35,6 +35,7 @@ import (
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store"
 	"github.com/moat-registry/moat/internal/tasks"
 	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,8 +65,8 @@ type Server struct {
 	obs      *observer
 	certs    *certStore
 	migrated atomic.Bool
-	// storeErrs counts the stores' failures (storemetrics.go).
-	storeErrs *prometheus.CounterVec
+	// storeErrs counts the stores' failures (package store).
+	storeErrs *store.Errors
 	// stopFollow ends following the store's changes (follow.go).
 	stopFollow context.CancelFunc
 	// Notices are what the first start tells the operator (how to sign in).
@@ -128,12 +129,12 @@ func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, func(context
 func (s *Server) open(ctx context.Context) error {
 	var err error
 	s.metrics = prometheus.NewRegistry()
-	s.storeErrs = newStoreErrors(s.metrics)
-	s.meta = instrumentMeta(s.meta, s.storeErrs)
+	s.storeErrs = store.NewErrors(s.metrics)
+	s.meta = meta.Instrument(s.meta, s.storeErrs)
 	if s.blobs, s.blobsReady, err = openBlobs(ctx, s.cfg); err != nil {
 		return err
 	}
-	s.blobs = instrumentBlobs(s.blobs, s.storeErrs)
+	s.blobs = blob.Instrument(s.blobs, s.storeErrs)
 	if s.subscription, err = s.meta.InitSetting(ctx, "subscriptionId", newGUID()); err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/moat-registry/moat/internal/rbac"
@@ -32,7 +31,7 @@ type bypassEnv struct {
 
 func newBypassEnv(t *testing.T) *bypassEnv {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "bypass-password-1")
-	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir()})
+	srv, err := New(context.Background(), testConfig(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -17,16 +16,8 @@ import (
 
 // openOps builds the audit trail and the request observer.
 func (s *Server) openOps() error {
-	retention := audit.DefaultRetention
-	if s.cfg.AuditRetention != "" {
-		d, err := time.ParseDuration(s.cfg.AuditRetention)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("audit retention %q must be a duration such as 720h", s.cfg.AuditRetention)
-		}
-		retention = d
-	}
-	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: retention})
-	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GCGrace(), UploadExpiry: s.cfg.UploadExpiry(),
+	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: s.cfg.AuditRetention})
+	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GC.Grace, UploadExpiry: s.cfg.Limits.UploadExpiry,
 		Metrics: gc.NewMetrics(s.metrics), Audit: s.auditLog}
 	s.obs = newObserver(s.metrics, s.auditLog, s.index, s.meta, s.dir, oci.Addressing{Suffix: s.cfg.LoginServerSuffix})
 	s.migrated.Store(true)
@@ -48,7 +39,7 @@ func (s *Server) startOps() (stop func()) {
 	go func() { s.auditLog.Run(ctx, time.Hour); close(done) }()
 	gcDone := make(chan struct{})
 	go func() {
-		if every := s.cfg.GCInterval(); every > 0 {
+		if every := s.cfg.GC.Interval; every > 0 {
 			s.gc.Loop(ctx, every)
 		}
 		close(gcDone)

@@ -73,8 +73,12 @@ type Server struct {
 	Notices []string
 }
 
-// New opens the stores in cfg.DataDir and builds the handlers.
+// New opens the stores in cfg.DataDir and builds the handlers. cfg is
+// config.Load's, or config.Default's with changes.
 func New(ctx context.Context, cfg config.Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -194,17 +198,8 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) limits() mgmt.Limits {
-	l, c := mgmt.DefaultLimits, s.cfg.Limits
-	if c.IPRules > 0 {
-		l.IPRules = c.IPRules
-	}
-	if c.VirtualNetworkRules > 0 {
-		l.VirtualNetworkRules = c.VirtualNetworkRules
-	}
-	if c.PrivateEndpoints > 0 {
-		l.PrivateEndpoints = c.PrivateEndpoints
-	}
-	return l
+	c := s.cfg.Limits
+	return mgmt.Limits{IPRules: c.IPRules, VirtualNetworkRules: c.VirtualNetworkRules, PrivateEndpoints: c.PrivateEndpoints}
 }
 
 func (s *Server) routes(ctx context.Context) error {
@@ -222,7 +217,7 @@ func (s *Server) routes(ctx context.Context) error {
 		Principals: tokens, Record: s.audit}
 	tokens.Observer = s.obs
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: principalGate{tokens}, Network: guard,
-		MaxUploadSessions: limitSetting(s.cfg.Limits.UploadSessions, defaultUploadSessions)}
+		MaxUploadSessions: s.cfg.Limits.UploadSessions}
 	// The data plane: every route passes the network gate before anything else.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	mux.Handle("/v2/", guard.Middleware(data))

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -15,7 +14,7 @@ import (
 func TestStoresInstrumented(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "stores-password-1")
 	dir := t.TempDir()
-	srv, err := New(context.Background(), config.Config{DataDir: dir})
+	srv, err := New(context.Background(), testConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

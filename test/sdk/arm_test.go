@@ -40,8 +40,9 @@ func startTLS(t *testing.T) (string, *server.Server, *http.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{DataDir: dir, TLSCert: files.Cert, TLSKey: files.Key,
-		Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}}
+	cfg := config.Default()
+	cfg.DataDir, cfg.TLSCert, cfg.TLSKey = dir, files.Cert, files.Key
+	cfg.Listeners = []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

@@ -166,6 +166,10 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestListeners(t *testing.T) {
+	c, err := load(t, []string{"--config", writeFile(t, "listeners: []\n")}, nil)
+	if err != nil || !reflect.DeepEqual(c.Listeners, Default().Listeners) {
+		t.Fatalf("an empty list is the default listener: %+v %v", c.Listeners, err)
+	}
 	file := writeFile(t, `listeners:
   - address: ":443"
     trustedProxies: ["192.0.2.10/32", "2001:db8::/64"]
@@ -175,7 +179,7 @@ func TestListeners(t *testing.T) {
     virtualNetwork: /subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/corp
 trustedServices: [Microsoft.ContainerRegistry/registries/tasks]
 `)
-	c, err := load(t, []string{"--config", file}, nil)
+	c, err = load(t, []string{"--config", file}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 			continue
 		}
 		switch {
-		case f.Type.Kind() == reflect.Struct && f.Type != timeDuration:
+		case f.Type.Kind() == reflect.Struct:
 			if err := checkKeys(v, f.Type, join(path, key)); err != nil {
 				return err
 			}

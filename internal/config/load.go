@@ -39,7 +39,7 @@ func collect(t reflect.Type, prefix string, index []int) []setting {
 		if key != "" && prefix != "" {
 			key = prefix + "." + key
 		}
-		if f.Type.Kind() == reflect.Struct && f.Type != timeDuration {
+		if f.Type.Kind() == reflect.Struct {
 			out = append(out, collect(f.Type, key, idx)...)
 			continue
 		}
@@ -90,7 +90,7 @@ func Flags(fs *pflag.FlagSet) {
 			help += "; default " + s.def
 		}
 		help += ")"
-		if s.index != nil && fieldType(s).Kind() == reflect.Bool {
+		if fieldType(s).Kind() == reflect.Bool {
 			fs.Bool(s.flag, false, help)
 		} else {
 			fs.String(s.flag, "", help)

@@ -131,6 +131,9 @@ func (s setting) limitErr() error {
 func (s setting) setNode(dst reflect.Value, n *yaml.Node) error {
 	switch dst.Type() {
 	case listenersType:
+		if n.Kind == yaml.SequenceNode && len(n.Content) == 0 { // [] is the default, as absent
+			return s.setText(dst, s.def)
+		}
 		return setListeners(dst, n)
 	case stringListType, prefixesType:
 		if n.Kind != yaml.SequenceNode {

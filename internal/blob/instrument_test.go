@@ -13,6 +13,7 @@ import (
 	"github.com/moat-registry/moat/internal/blob"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	"github.com/moat-registry/moat/internal/store"
+	"github.com/moat-registry/moat/internal/store/storetest"
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -38,52 +39,13 @@ func TestInstrumentWrapsEveryMethod(t *testing.T) {
 		{b, reflect.TypeOf((*blob.Store)(nil)).Elem(), errs},
 		{u, reflect.TypeOf((*blob.Upload)(nil)).Elem(), uploadErrs},
 	} {
-		assertNoEmbedding(t, c.v)
-		for i := range c.iface.NumMethod() {
-			name := c.iface.Method(i).Name
-			fn := reflect.ValueOf(c.v).MethodByName(name)
-			if fn.Type().NumOut() == 0 || fn.Type().Out(fn.Type().NumOut()-1) != reflect.TypeOf((*error)(nil)).Elem() {
-				continue // ID, Size: nothing to count
+		storetest.EveryMethodCounted(t, c.v, c.iface, c.errs, "blob", func(err error) string {
+			if !errors.Is(err, errFail) {
+				return "not the store's failure"
 			}
-			out, panicked := callZero(fn)
-			if panicked != nil {
-				t.Errorf("%s: %v; make it fail in the test's failing store", name, panicked)
-				continue
-			}
-			if err, _ := out[len(out)-1].Interface().(error); !errors.Is(err, errFail) {
-				t.Errorf("%s: %v, want the store's failure", name, err)
-			}
-			if n := testutil.ToFloat64(c.errs.Counter("blob", name)); n != 1 {
-				t.Errorf(`moat_store_errors_total{store="blob",op=%q} = %v after one failure, want 1`, name, n)
-			}
-		}
+			return ""
+		})
 	}
-}
-
-func assertNoEmbedding(t *testing.T, v any) {
-	t.Helper()
-	typ := reflect.TypeOf(v).Elem()
-	for i := range typ.NumField() {
-		if f := typ.Field(i); f.Anonymous {
-			t.Fatalf("%s embeds %s: its methods would skip the instrumentation", typ, f.Type)
-		}
-	}
-}
-
-// callZero calls fn with a background context and zero values; a panic (a
-// method of the failing store's nil embedded Store) is returned.
-func callZero(fn reflect.Value) (out []reflect.Value, panicked any) {
-	defer func() { panicked = recover() }()
-	ft := fn.Type()
-	var args []reflect.Value
-	for i := range ft.NumIn() {
-		if in := ft.In(i); in == reflect.TypeOf((*context.Context)(nil)).Elem() {
-			args = append(args, reflect.ValueOf(context.Background()))
-		} else {
-			args = append(args, reflect.Zero(in))
-		}
-	}
-	return fn.Call(args), nil
 }
 
 var errFail = errors.New("the disk failed")

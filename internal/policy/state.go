@@ -18,7 +18,7 @@ import (
 // addresses, subnets with the registry service endpoint). It is one immutable
 // snapshot, rebuilt after each change and swapped in; readers never lock.
 type State struct {
-	store  meta.Store
+	store  Store
 	snap   atomic.Pointer[snapshot]
 	reload sync.Mutex
 }
@@ -41,8 +41,15 @@ type vnetTopo struct {
 	subnets   *prefixSet[string]    // prefixes of subnets with the endpoint -> lower-cased subnet ID
 }
 
+// Store is what the state is built from: the registries' network rules and
+// the virtual networks and private endpoints.
+type Store interface {
+	ListRegistries(ctx context.Context) ([]*meta.Registry, error)
+	ListResources(ctx context.Context, typ, prefix string) ([]*meta.Resource, error)
+}
+
 // NewState loads the state.
-func NewState(ctx context.Context, store meta.Store) (*State, error) {
+func NewState(ctx context.Context, store Store) (*State, error) {
 	s := &State{store: store}
 	return s, s.Reload(ctx)
 }

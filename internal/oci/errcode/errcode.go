@@ -108,7 +108,9 @@ type item struct {
 }
 
 // Write renders err as an OCI error response. Errors that are not *Error are
-// internal: logged with their cause, shown to the client as UNKNOWN.
+// internal: logged with their cause, shown to the client as UNKNOWN. An error
+// caused by a store that is unavailable or full is answered as such
+// (storeFault): 503 with Retry-After, or 507.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {

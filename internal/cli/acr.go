@@ -14,7 +14,8 @@ func newACR() *cobra.Command {
 	return parent("acr", "Manage container registries",
 		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(), acrLogin(), newCredential(),
 		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource(), newACRIdentity(),
-		newACRAudit(), acrCheckHealth(), newACRTask(), acrImport(), newACRConfig(), acrGC())
+		newACRAudit(), acrCheckHealth(), newACRTask(), acrImport(), newACRConfig(), acrGC(),
+		newACRRepository(), newACRManifest())
 }
 
 // registryTable is az's acr table: NAME, RESOURCE GROUP, LOCATION, SKU,

@@ -73,22 +73,7 @@ func runACRLogin(x *exec) (any, error) {
 		fmt.Fprintln(x.cmd.OutOrStdout(), "Login Succeeded")
 		return nil, nil
 	}
-	// The identity token must be for the management API of the host the
-	// exchange is sent to: the session's own when the login server is on the
-	// server's host (path style), else one for the login server's host.
-	var tok string
-	if strings.EqualFold(host, base.Host) {
-		tok, err = accessToken(x.c)
-		if err == nil && tok == "" {
-			err = x.c.signInError("")
-		}
-	} else {
-		tok, err = x.c.tokenFor(registryURL)
-	}
-	if err != nil {
-		return nil, err
-	}
-	refresh, err := x.c.exchange(registryURL, loginServer, tok)
+	refresh, err := x.c.registryRefreshToken(base, registryURL, loginServer)
 	if err != nil {
 		return nil, err
 	}
@@ -104,14 +89,39 @@ func runACRLogin(x *exec) (any, error) {
 	return nil, nil
 }
 
+// registryRefreshToken exchanges the session's identity token for a
+// refresh token of the registry at loginServer (reached at registryURL). The
+// identity token must be for the management API of the host the exchange is
+// sent to: the session's own when the login server is on the server's host
+// (path style), else one for the login server's host.
+func (c *client) registryRefreshToken(base *url.URL, registryURL, loginServer string) (string, error) {
+	var tok string
+	var err error
+	if host, _, _ := strings.Cut(loginServer, "/"); strings.EqualFold(host, base.Host) {
+		tok, err = accessToken(c)
+		if err == nil && tok == "" {
+			err = c.signInError("")
+		}
+	} else {
+		tok, err = c.tokenFor(registryURL)
+	}
+	if err != nil {
+		return "", err
+	}
+	return c.exchange(registryURL, loginServer, tok)
+}
+
 // loginServer returns the login server of the registry --name: from the
 // registry resource, or, when the caller may not read it (an AcrPull or
 // AcrPush user has data-plane roles only), built from the name as az does:
 // <name>.<suffix> when the server has a login-server suffix, else path style
 // <server host>/<name>.
-func (x *exec) loginServer(base *url.URL) (string, error) {
-	name := x.str("name")
-	p, err := x.registryPath("name")
+func (x *exec) loginServer(base *url.URL) (string, error) { return x.loginServerOf(base, "name") }
+
+// loginServerOf is loginServer for the registry named by flag.
+func (x *exec) loginServerOf(base *url.URL, flag string) (string, error) {
+	name := x.str(flag)
+	p, err := x.registryPath(flag)
 	if err == nil {
 		var reg object
 		if reg, _, err = x.c.get(p); err == nil {

@@ -47,6 +47,9 @@ func (c *Collector) repository(ctx context.Context, reg, repo string, manifestCu
 		} else if err != nil {
 			return Result{}, err
 		}
+		if content.Locked {
+			return Result{}, nil // writeEnabled false: nothing in it may go
+		}
 		p, err := plan(content, manifestCutoff, linkCutoff)
 		if err != nil {
 			logSkip(reg, repo, err)
@@ -74,9 +77,10 @@ type sweepPlan struct {
 	manifests, links []digest.Digest
 }
 
-// plan is the mark phase of one repository. Kept: tagged manifests, untagged
-// ones pushed after manifestCutoff, every manifest a kept index lists, and
-// every referrer of a kept manifest. A link goes if no kept manifest
+// plan is the mark phase of one repository. Kept: tagged manifests, locked
+// ones (deleteEnabled or writeEnabled false), untagged ones pushed after
+// manifestCutoff, every manifest a kept index lists, and every referrer of a
+// kept manifest. A link goes if no kept manifest
 // references its blob and it was made before linkCutoff.
 func plan(c *meta.RepositoryContent, manifestCutoff, linkCutoff time.Time) (sweepPlan, error) {
 	byDigest := map[digest.Digest]*meta.StoredManifest{}
@@ -96,7 +100,7 @@ func plan(c *meta.RepositoryContent, manifestCutoff, linkCutoff time.Time) (swee
 		}
 	}
 	for _, m := range c.Manifests {
-		if c.Tagged[m.Digest] || !m.Pushed.Before(manifestCutoff) {
+		if c.Tagged[m.Digest] || m.Locked || !m.Pushed.Before(manifestCutoff) {
 			keep(m.Digest)
 		}
 	}

@@ -36,7 +36,9 @@ type GC interface {
 	// SweepRepository deletes the manifests (with their tags) and removes the
 	// links named, a link only if it was last made before linkCutoff. It does
 	// nothing and returns ErrConflict if the repository's generation is no
-	// longer gen. What it removes is remembered (see ErrReferenceRemoved).
+	// longer gen, and nothing if the repository is locked (writeEnabled
+	// false); a manifest locked since the mark is kept. What it removes is
+	// remembered (see ErrReferenceRemoved).
 	SweepRepository(ctx context.Context, reg, repo string, gen int64, manifests, links []digest.Digest, linkCutoff time.Time) (Swept, error)
 	// BlobLinked reports whether any repository of any registry links d.
 	BlobLinked(ctx context.Context, d digest.Digest) (bool, error)
@@ -61,7 +63,10 @@ type GC interface {
 // RepositoryContent is a repository as the mark phase sees it.
 type RepositoryContent struct {
 	// Gen changes whenever a manifest is pushed to the repository.
-	Gen       int64
+	Gen int64
+	// Locked: the repository takes no writes (writeEnabled false), so
+	// nothing in it may be collected.
+	Locked    bool
 	Manifests []*StoredManifest
 	// Tagged holds the digests that at least one tag points at.
 	Tagged map[digest.Digest]bool
@@ -72,6 +77,8 @@ type RepositoryContent struct {
 type StoredManifest struct {
 	Manifest
 	Pushed time.Time
+	// Locked: the manifest refuses deletes (deleteEnabled or writeEnabled false).
+	Locked bool
 }
 
 // Link is a blob link with the time it was last made.

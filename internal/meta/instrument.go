@@ -9,7 +9,7 @@ import (
 )
 
 // answers are the metadata store's sentinel errors: answers, not failures.
-var answers = []error{ErrNotFound, ErrExists, ErrConflict, ErrBlobDeleting, ErrReferenceRemoved}
+var answers = []error{ErrNotFound, ErrExists, ErrConflict, ErrBlobDeleting, ErrReferenceRemoved, ErrLocked}
 
 // Instrument returns s with every method instrumented: its failures counted
 // in errs by method, and those of an unreachable backend (s's

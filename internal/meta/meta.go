@@ -32,6 +32,7 @@ type Store interface {
 	Settings
 	Resources
 	GC
+	Properties
 	Close() error
 }
 
@@ -104,6 +105,20 @@ type Manifest struct {
 	// (ErrReferenceRemoved) if garbage collection removed one of them from the
 	// repository and it was not pushed or linked again since.
 	Refs []digest.Digest
+	// Props are what ACR's API shows of it (Properties), found at push; nil
+	// when not known (the size is then the manifest's). A pointer: the
+	// manifest is copied on every cached read.
+	Props *ManifestProps
+}
+
+// ManifestProps are a manifest's properties that ACR's API shows: the
+// config's media type, the size of the image (see docs/registry.md), the
+// platform of an image and the platforms an index lists.
+type ManifestProps struct {
+	ConfigMediaType string
+	ImageSize       int64
+	Platform        Platform
+	References      []Platform
 }
 
 // Descriptor returns the manifest's descriptor as the referrers API lists it.
@@ -118,14 +133,17 @@ func (m *Manifest) Descriptor() ocispec.Descriptor {
 }
 
 type Manifests interface {
-	// PutManifest stores m in the repository (creating it) and points tags at it.
+	// PutManifest stores m in the repository (creating it) and points tags
+	// at it, unless a lock refuses it (ErrLocked, see Properties).
 	PutManifest(ctx context.Context, reg, repo string, m *Manifest, tags ...string) error
+	// GetManifest and ResolveTag refuse what may not be read (ErrLocked).
 	GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*Manifest, error)
 	ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error)
-	// DeleteManifest removes the manifest and every tag pointing at it.
+	// DeleteManifest removes the manifest and every tag pointing at it,
+	// unless a lock refuses it (ErrLocked).
 	DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error
 	DeleteTag(ctx context.Context, reg, repo, tag string) error
-	// ListTags returns up to n tags after last, in lexical order (n < 0: all).
+	// ListTags returns up to n listable tags after last, in lexical order (n < 0: all).
 	ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error)
 	// ListRepositories returns up to n repositories after last, in lexical order.
 	ListRepositories(ctx context.Context, reg, last string, n int) ([]string, error)
@@ -137,12 +155,14 @@ type Manifests interface {
 
 // BlobLinks records which repositories may serve which blobs.
 type BlobLinks interface {
-	// LinkBlob links d into the repository, or returns ErrBlobDeleting.
+	// LinkBlob links d into the repository, or returns ErrBlobDeleting (or
+	// ErrLocked: the repository takes no writes).
 	LinkBlob(ctx context.Context, reg, repo string, d digest.Digest, size int64) error
 	// BlobSize returns the size of a blob linked into the repository.
 	BlobSize(ctx context.Context, reg, repo string, d digest.Digest) (int64, error)
 	// FindBlob returns the size of a blob linked anywhere in the registry.
 	FindBlob(ctx context.Context, reg string, d digest.Digest) (int64, error)
+	// UnlinkBlob removes a link, unless the repository takes no writes (ErrLocked).
 	UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error
 }
 

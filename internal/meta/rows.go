@@ -64,14 +64,16 @@ func ScanUploads(rows Rows) ([]*Upload, error) {
 	return out, rows.Err()
 }
 
-// ScanStoredManifests reads rows of (digest, media_type, content, subject,
-// created_at nanoseconds) into c.Manifests.
+// StoredManifestCols are the columns ScanStoredManifests reads.
+const StoredManifestCols = `digest, media_type, content, subject, created_at, NOT (delete_enabled AND write_enabled)`
+
+// ScanStoredManifests reads rows of StoredManifestCols into c.Manifests.
 func (c *RepositoryContent) ScanStoredManifests(rows Rows) error {
 	for rows.Next() {
 		var m StoredManifest
 		var d, subject string
 		var at int64
-		if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at); err != nil {
+		if err := rows.Scan(&d, &m.MediaType, &m.Content, &subject, &at, &m.Locked); err != nil {
 			return err
 		}
 		m.Digest, m.Subject, m.Pushed = digest.Digest(d), digest.Digest(subject), time.Unix(0, at)

@@ -40,6 +40,11 @@ func (h *Handler) blob(w http.ResponseWriter, r *http.Request, t target, ref str
 	if _, err := h.Meta.BlobSize(ctx, t.reg.Key, t.repo, d); err != nil {
 		return storeErr(err, errcode.BlobUnknown, "blob %s not found in %s", d, t.name)
 	}
+	if r.Method == http.MethodGet {
+		if err := h.checkRepository(ctx, t.reg.Key, t.repo, false); err != nil {
+			return err
+		}
+	}
 	f, err := h.Blobs.Open(ctx, d)
 	if err != nil {
 		return storeErr(err, errcode.BlobUnknown, "blob %s not found in %s", d, t.name)

@@ -3,12 +3,9 @@
 package oci
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
@@ -151,15 +148,9 @@ func methodErr(r *http.Request) error {
 	return errcode.New(errcode.Unsupported, "method %s is not supported on %s", r.Method, r.URL.Path)
 }
 
-// storeErr maps a store's not-found to the given OCI code, anything else to an internal error.
+// storeErr maps a store's error to the OCI error a client can act on.
 func storeErr(err error, notFound errcode.Code, format string, args ...any) error {
-	if errors.Is(err, meta.ErrNotFound) || errors.Is(err, blob.ErrNotFound) {
-		return errcode.New(notFound, format, args...)
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	return errcode.Wrap(errcode.Internal, err, "")
+	return errcode.FromStore(err, notFound, format, args...)
 }
 
 // setLocation sets Location to a path under the client's own view of the repository.

@@ -106,7 +106,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 		if h.Auth != nil && !h.Auth.MayList(r, sub, reg) {
 			return errcode.New(errcode.Denied, "listing the repositories of %s needs pull permission on it", reg.Name)
 		}
-		repos, err = h.Meta.ListRepositories(r.Context(), reg.Key, last, n+1)
+		repos, err = h.Meta.ListedRepositories(r.Context(), reg.Key, last, n+1)
 		if err != nil {
 			return errcode.Wrap(errcode.Internal, err, "")
 		}
@@ -129,7 +129,7 @@ func (h *Handler) allRepositories(r *http.Request, sub, last string, n int) ([]s
 		if reg.Key == lastReg {
 			after = lastRepo
 		}
-		repos, err := h.Meta.ListRepositories(r.Context(), reg.Key, after, n-len(out))
+		repos, err := h.Meta.ListedRepositories(r.Context(), reg.Key, after, n-len(out))
 		if err != nil {
 			return nil, errcode.Wrap(errcode.Internal, err, "")
 		}

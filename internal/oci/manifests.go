@@ -115,9 +115,12 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, t target, 
 	for _, ref := range append(p.Blobs, p.Manifests...) {
 		m.Refs = append(m.Refs, ref.Digest)
 	}
+	m.Props = h.describe(ctx, t, p, len(body))
 	if err := h.Meta.PutManifest(ctx, t.reg.Key, t.repo, m, tags...); errors.Is(err, meta.ErrReferenceRemoved) {
 		return errcode.New(errcode.ManifestBlobUnknown, "%v while the manifest was being pushed; push it again, then the manifest",
 			strings.TrimPrefix(err.Error(), "meta: "))
+	} else if e := errcode.Locked(err); e != nil {
+		return e
 	} else if err != nil {
 		return errcode.Wrap(errcode.Internal, err, "")
 	}

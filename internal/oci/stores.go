@@ -9,11 +9,14 @@ import (
 )
 
 // MetaStore is what the distribution API needs of the metadata store: a
-// repository's manifests and tags, its blob links and upload sessions.
+// repository's manifests and tags, its blob links and upload sessions, and
+// of its properties the locks and which repositories are listed.
 type MetaStore interface {
 	meta.Manifests
 	meta.BlobLinks
 	meta.Uploads
+	RepositoryAttributes(ctx context.Context, reg, repo string) (meta.Attributes, error)
+	ListedRepositories(ctx context.Context, reg, last string, n int) ([]string, error)
 }
 
 // BlobStore is what the distribution API needs of the blob store (deleting

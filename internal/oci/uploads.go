@@ -23,6 +23,9 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, t target) 
 	}
 	q := r.URL.Query()
 	ctx := r.Context()
+	if err := h.checkRepository(ctx, t.reg.Key, t.repo, true); err != nil {
+		return err
+	}
 	if m := q.Get("mount"); m != "" {
 		d, err := parseDigest(m)
 		if err != nil {
@@ -101,6 +104,9 @@ func (h *Handler) mount(ctx context.Context, host string, t target, d digest.Dig
 		if rerr != nil || src.reg.Key != t.reg.Key {
 			return false, nil
 		}
+		if err := h.checkRepository(ctx, src.reg.Key, src.repo, false); err != nil {
+			return false, nil // a copy out of a repository that may not be read: upload it instead
+		}
 		size, err = h.Meta.BlobSize(ctx, src.reg.Key, src.repo, d)
 	} else {
 		size, err = h.Meta.FindBlob(ctx, t.reg.Key, d)
@@ -128,6 +134,8 @@ var errBlobGone = errors.New("blob deleted by garbage collection")
 func (h *Handler) link(ctx context.Context, t target, d digest.Digest, size int64) error {
 	if err := h.Meta.LinkBlob(ctx, t.reg.Key, t.repo, d, size); errors.Is(err, meta.ErrBlobDeleting) {
 		return errBlobGone
+	} else if e := errcode.Locked(err); e != nil {
+		return e
 	} else if err != nil {
 		return errcode.Wrap(errcode.Internal, err, "")
 	}

@@ -70,6 +70,7 @@ func New(backend http.Handler, keys *token.Keys, tenant, subscription string) *P
 	reg := Prefix + "registries/{group}/{name}"
 	m.HandleFunc("GET "+reg, p.auth(p.overview))
 	m.HandleFunc("GET "+reg+"/repositories", p.auth(p.repositories))
+	m.HandleFunc("POST "+reg+"/repositories/locks", p.auth(p.changeLocks))
 	m.HandleFunc("GET "+reg+"/access", p.auth(p.access))
 	m.HandleFunc("POST "+reg+"/access/{action}", p.auth(p.changeAccess))
 	m.HandleFunc("GET "+reg+"/networking", p.auth(p.networking))
@@ -215,6 +216,7 @@ var notices = map[string]string{
 	"role-add":  "Role assignment added.",
 	"role-rem":  "Role assignment removed.",
 	"vnet-made": "Virtual network created.",
+	"locks":     "Lock state saved.",
 }
 
 func noticeOf(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

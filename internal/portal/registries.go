@@ -192,7 +192,7 @@ func (p *Portal) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		scheme = "https"
 	}
 	d := &overviewData{Reg: reg, Host: strings.SplitN(reg.Properties.LoginServer, "/", 2)[0], Server: scheme + "://" + r.Host}
-	d.Contents, d.Denied = p.readContents(r, s, reg, "")
+	d.Contents, d.Denied = p.readContents(r, s, reg, "", false)
 	pg.Data = d
 	p.render(w, http.StatusOK, "overview", pg)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,17 +34,22 @@ type contents struct {
 	Repo         string
 	Tags         []tagRow
 	Error        string // a data-plane refusal other than the network's
+	// withLocks: read the lock state too (the repositories page; locks.go).
+	withLocks bool
+	RepoLocks *attrs // the selected repository's
 }
 
 type repoRow struct {
-	Name string
-	Tags int
+	Name  string
+	Tags  int
+	Locks attrs
 }
 
 type tagRow struct {
 	Tag, Digest, MediaType string
 	Size                   int64
 	Referrers              []referrer
+	Locks                  attrs
 }
 
 type referrer struct{ ArtifactType, Digest string }
@@ -136,8 +142,8 @@ func (d *dataPlane) get(tok, path, accept string, out any) (http.Header, error) 
 
 // readContents reads the repositories (and the tags of repo, if given). A
 // network refusal is returned as a denial, with the reason.
-func (p *Portal) readContents(r *http.Request, s *session, reg *model.RegistryResource, repo string) (*contents, *denial) {
-	c := &contents{Repo: repo}
+func (p *Portal) readContents(r *http.Request, s *session, reg *model.RegistryResource, repo string, withLocks bool) (*contents, *denial) {
+	c := &contents{Repo: repo, withLocks: withLocks}
 	err := p.walk(r, s, reg, c)
 	if e, ok := err.(*dpError); ok && e.code == "DENIED" && e.status == http.StatusForbidden && strings.Contains(e.message, "not allowed access") {
 		return nil, p.explainDenial(r, s, reg, e.message)
@@ -160,6 +166,11 @@ func (p *Portal) walk(r *http.Request, s *session, reg *model.RegistryResource, 
 	var cat struct{ Repositories []string }
 	if _, err := d.get(tok, fmt.Sprintf("_catalog?n=%d", maxRepos), "", &cat); err != nil {
 		return err
+	}
+	if c.Repo != "" && c.withLocks && !slices.Contains(cat.Repositories, c.Repo) {
+		// Asked for by name: an unlisted repository (list lock), or none;
+		// its tag list tells which.
+		cat.Repositories = append(cat.Repositories, c.Repo)
 	}
 	if len(cat.Repositories) == 0 {
 		return nil
@@ -192,6 +203,9 @@ func (p *Portal) walk(r *http.Request, s *session, reg *model.RegistryResource, 
 		c.Size += n
 	}
 	sort.Slice(c.Tags, func(i, j int) bool { return c.Tags[i].Tag < c.Tags[j].Tag })
+	if c.withLocks {
+		return d.readLocks(c)
+	}
 	return nil
 }
 
@@ -254,7 +268,7 @@ func (p *Portal) repositories(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	d := &overviewData{Reg: reg}
-	d.Contents, d.Denied = p.readContents(r, s, reg, r.URL.Query().Get("repo"))
+	d.Contents, d.Denied = p.readContents(r, s, reg, r.URL.Query().Get("repo"), true)
 	pg.Data = d
 	p.render(w, http.StatusOK, "repositories", pg)
 }

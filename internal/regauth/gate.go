@@ -107,4 +107,4 @@ func (s *Service) verify(raw, aud string) (*token.RegistryClaims, bool) {
 }
 
 // roleFor names the least built-in role that grants a data action.
-var roleFor = map[string]string{"pull": "AcrPull", "push": "AcrPush", "delete": "AcrDelete"}
+var roleFor = map[string]string{"pull": "AcrPull", "push": "AcrPush", "delete": "AcrDelete", "metadata_read": "AcrPull", "metadata_write": "AcrPush"}

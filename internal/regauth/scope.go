@@ -21,7 +21,7 @@ func ParseScope(s string) (token.Access, bool) {
 	a := token.Access{Type: typ, Name: rest[:i]}
 	for act := range strings.SplitSeq(rest[i+1:], ",") {
 		switch act {
-		case "pull", "push", "delete", "*":
+		case "pull", "push", "delete", "metadata_read", "metadata_write", "*":
 			if !slices.Contains(a.Actions, act) {
 				a.Actions = append(a.Actions, act)
 			}

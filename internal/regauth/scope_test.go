@@ -13,6 +13,9 @@ func TestParseScope(t *testing.T) {
 		"repository:localhost:5000/app:pull":  {Type: "repository", Name: "localhost:5000/app", Actions: []string{"pull"}},
 		"registry:catalog:*":                  {Type: "registry", Name: "catalog", Actions: []string{"*"}},
 		"repository:app:pull,pull,bogus,push": {Type: "repository", Name: "app", Actions: []string{"pull", "push"}},
+		// ACR's metadata actions (the /acr/v1/ API).
+		"repository:team/app:metadata_read":                  {Type: "repository", Name: "team/app", Actions: []string{"metadata_read"}},
+		"repository:app:metadata_read,metadata_write,delete": {Type: "repository", Name: "app", Actions: []string{"metadata_read", "metadata_write", "delete"}},
 	}
 	for in, want := range cases {
 		got, ok := ParseScope(in)
@@ -40,6 +43,7 @@ func TestCovers(t *testing.T) {
 func FuzzParseScope(f *testing.F) {
 	f.Add("repository:reg1/app:pull,push")
 	f.Add("registry:catalog:*")
+	f.Add("repository:app:metadata_read,metadata_write")
 	f.Fuzz(func(t *testing.T, s string) {
 		a, ok := ParseScope(s)
 		if !ok {

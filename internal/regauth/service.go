@@ -261,7 +261,7 @@ func (s *Service) grant(r *http.Request, sub subject, a token.Access) []string {
 
 func expand(actions []string) []string {
 	if slices.Contains(actions, "*") {
-		return []string{"pull", "push", "delete"}
+		return []string{"pull", "push", "delete", "metadata_read", "metadata_write"}
 	}
 	return actions
 }
@@ -273,7 +273,14 @@ func (s *Service) target(r *http.Request, name string) (*meta.Registry, string, 
 	return reg, repo, ok && repo != ""
 }
 
-var rbacAction = map[string]string{"pull": rbac.ActionPull, "push": rbac.ActionPush, "delete": rbac.ActionDelete}
+// rbacAction is the role action each repository scope action needs. ACR's
+// metadata actions (the /acr/v1/ API: list and show need metadata_read,
+// changing attributes metadata_write) come with pull and push. A token
+// with a scope map has ACR's repository permissions instead: pull
+// content/read, push content/write, delete content/delete, metadata_read
+// metadata/read, metadata_write metadata/write.
+var rbacAction = map[string]string{"pull": rbac.ActionPull, "push": rbac.ActionPush, "delete": rbac.ActionDelete,
+	"metadata_read": rbac.ActionPull, "metadata_write": rbac.ActionPush}
 
 // may decides one data action of a subject on a registry.
 func (s *Service) may(ctx context.Context, sub subject, reg *meta.Registry, act string) bool {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moat-registry/moat/internal/acrapi"
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/identity"
@@ -209,6 +210,19 @@ func (o *observer) classify(r *http.Request) (kind string, rt oci.Route, regKey,
 		} else if name, ok := o.addr.HostRegistry(r.Host); ok {
 			regKey = o.registryKey(name)
 		}
+	case strings.HasPrefix(p, "/acr/v1/"):
+		art := acrapi.ParseRoute(p)
+		kind = art.Kind.String()
+		regName := ""
+		if art.Kind == acrapi.KindCatalog {
+			regName = art.Name
+			if name, ok := o.addr.HostRegistry(r.Host); ok {
+				regName = name
+			}
+		} else if art.Name != "" {
+			regName, repo = o.addr.Split(r.Host, art.Name)
+		}
+		regKey = o.registryKey(regName)
 	case p == "/oauth2/token":
 		kind = "token"
 	case p == "/oauth2/exchange":

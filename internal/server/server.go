@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/acrapi"
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/blob"
@@ -222,6 +223,8 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	mux.Handle("/v2/", guard.Middleware(data))
 	mux.Handle("/v2", guard.Middleware(data))
+	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Registries: s.index, Addressing: addr, Auth: principalGate{tokens},
+		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.state, s.audit, s.trusted()},
 		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,

@@ -28,6 +28,16 @@ import (
 // URL, subscription and a client that trusts only moat's CA.
 func startTLS(t *testing.T) (string, *server.Server, *http.Client) {
 	t.Helper()
+	addr, srv, pool, _ := serveTLS(t, "")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return "https://" + addr, srv, client
+}
+
+// serveTLS runs a moat server over TLS (a --tls-auto certificate, with
+// *.suffix when suffix is set: host-style login servers) on a free loopback
+// port, and returns its address, the pool of its CA and the CA's file.
+func serveTLS(t *testing.T, suffix string) (string, *server.Server, *x509.CertPool, string) {
+	t.Helper()
 	t.Setenv("MOAT_ADMIN_PASSWORD", adminPassword)
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -36,12 +46,12 @@ func startTLS(t *testing.T) (string, *server.Server, *http.Client) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	files, err := tlsauto.Ensure(filepath.Join(dir, "tls"), tlsauto.Names([]string{addr}, ""))
+	files, err := tlsauto.Ensure(filepath.Join(dir, "tls"), tlsauto.Names([]string{addr}, suffix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.DataDir, cfg.TLSCert, cfg.TLSKey = dir, files.Cert, files.Key
+	cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.LoginServerSuffix = dir, files.Cert, files.Key, suffix
 	cfg.Listeners = []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
@@ -63,8 +73,7 @@ func startTLS(t *testing.T) (string, *server.Server, *http.Client) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return "https://" + addr, srv, client
+	return addr, srv, pool, files.CA
 }
 
 const adminPassword = "sdk-admin-password-1"

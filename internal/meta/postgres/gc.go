@@ -41,9 +41,9 @@ func lockDigest(ctx context.Context, tx pgx.Tx, d digest.Digest) error {
 
 // bumpGen creates the repository or bumps its generation, holding its row
 // lock until the transaction ends.
-func bumpGen(ctx context.Context, tx pgx.Tx, reg, repo string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO repositories (reg, name) VALUES ($1, $2)
-		ON CONFLICT (reg, name) DO UPDATE SET gen = repositories.gen + 1`, reg, repo)
+func bumpGen(ctx context.Context, tx pgx.Tx, reg, repo string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO repositories (reg, name, created_time, updated_time) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (reg, name) DO UPDATE SET gen = repositories.gen + 1, updated_time = excluded.updated_time`, reg, repo, now.UnixNano())
 	return err
 }
 
@@ -77,14 +77,14 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 	c := &meta.RepositoryContent{Tagged: map[digest.Digest]bool{}}
 	// REPEATABLE READ: one snapshot for the whole read.
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT gen FROM repositories WHERE reg = $1 AND name = $2`, reg, repo).Scan(&c.Gen); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT gen, NOT write_enabled FROM repositories WHERE reg = $1 AND name = $2`, reg, repo).Scan(&c.Gen, &c.Locked); err != nil {
 			return noRows(err)
 		}
 		for _, q := range []struct {
 			sql  string
 			scan func(meta.Rows) error
 		}{
-			{`SELECT digest, media_type, content, subject, created_at FROM manifests WHERE reg = $1 AND repo = $2`, c.ScanStoredManifests},
+			{`SELECT ` + meta.StoredManifestCols + ` FROM manifests WHERE reg = $1 AND repo = $2`, c.ScanStoredManifests},
 			{`SELECT DISTINCT digest FROM tags WHERE reg = $1 AND repo = $2`, c.ScanTagged},
 			{`SELECT digest, size, created_at FROM blobs WHERE reg = $1 AND repo = $2`, c.ScanLinks},
 		} {
@@ -107,7 +107,7 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 }
 
 var sweepSQL = meta.SweepSQL{
-	DeleteManifest: `DELETE FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`,
+	DeleteManifest: `DELETE FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3 AND delete_enabled AND write_enabled`,
 	DeleteTags:     `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND digest = $3`,
 	DeleteLink:     `DELETE FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3 AND created_at < $4`,
 	Remember: `INSERT INTO gc_removed (reg, repo, digest, removed_at) VALUES ($1,$2,$3,$4)
@@ -119,11 +119,15 @@ func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		sw = meta.Swept{}
 		var cur int64
-		if err := tx.QueryRow(ctx, `SELECT gen FROM repositories WHERE reg = $1 AND name = $2 FOR UPDATE`, reg, repo).Scan(&cur); err != nil {
+		var locked bool
+		if err := tx.QueryRow(ctx, `SELECT gen, NOT write_enabled FROM repositories WHERE reg = $1 AND name = $2 FOR UPDATE`, reg, repo).Scan(&cur, &locked); err != nil {
 			return noRows(err)
 		}
 		if cur != gen {
 			return meta.ErrConflict
+		}
+		if locked {
+			return nil
 		}
 		var err error
 		sw, err = meta.Sweep(func(q string, args ...any) (int64, error) {

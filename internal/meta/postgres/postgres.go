@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/sqlprops"
 	"github.com/moat-registry/moat/internal/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,7 +38,8 @@ import (
 
 // Store is a meta.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	sqlprops.Store // meta.Properties
+	pool           *pgxpool.Pool
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -63,7 +65,12 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("metadata database: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	s.Store = sqlprops.Store{Dialect: dialect, Read: querier{pool},
+		Tx: func(ctx context.Context, fn func(sqlprops.Querier) error) error {
+			return s.tx(ctx, func(tx pgx.Tx) error { return fn(querier{tx}) })
+		}}
+	return s, nil
 }
 
 func (s *Store) Close() error {
@@ -115,7 +122,33 @@ var migrations = []string{
 	CREATE TABLE gc_removed (reg TEXT COLLATE "C" NOT NULL, repo TEXT COLLATE "C" NOT NULL, digest TEXT COLLATE "C" NOT NULL,
 		removed_at BIGINT NOT NULL, PRIMARY KEY (reg, repo, digest));
 	CREATE INDEX uploads_created ON uploads (created_at);`,
+	// ACR's properties and changeable attributes (internal/meta/sqlprops):
+	// creation and update times, the four attributes, and what ACR's API
+	// shows of a manifest. Existing content counts from its last push.
+	`ALTER TABLE repositories ADD COLUMN created_time BIGINT NOT NULL DEFAULT 0,
+		ADD COLUMN updated_time BIGINT NOT NULL DEFAULT 0, ` + attributeColumns + `;
+	ALTER TABLE tags ADD COLUMN created_time BIGINT NOT NULL DEFAULT 0,
+		ADD COLUMN updated_time BIGINT NOT NULL DEFAULT 0, ` + attributeColumns + `;
+	ALTER TABLE manifests ADD COLUMN created_time BIGINT NOT NULL DEFAULT 0,
+		ADD COLUMN updated_time BIGINT NOT NULL DEFAULT 0, ` + attributeColumns + `,
+		ADD COLUMN config_media_type TEXT NOT NULL DEFAULT '', ADD COLUMN image_size BIGINT NOT NULL DEFAULT 0,
+		ADD COLUMN architecture TEXT NOT NULL DEFAULT '', ADD COLUMN os TEXT NOT NULL DEFAULT '',
+		ADD COLUMN platforms TEXT NOT NULL DEFAULT '';
+	UPDATE manifests SET created_time = created_at, updated_time = created_at, image_size = octet_length(content);
+	UPDATE tags t SET created_time = COALESCE((SELECT m.created_at FROM manifests m
+		WHERE m.reg = t.reg AND m.repo = t.repo AND m.digest = t.digest), (extract(epoch FROM now()) * 1e9)::bigint);
+	UPDATE tags SET updated_time = created_time;
+	UPDATE repositories r SET created_time = COALESCE((SELECT min(m.created_at) FROM manifests m
+		WHERE m.reg = r.reg AND m.repo = r.name), (extract(epoch FROM now()) * 1e9)::bigint);
+	UPDATE repositories r SET updated_time = COALESCE((SELECT max(m.created_at) FROM manifests m
+		WHERE m.reg = r.reg AND m.repo = r.name), r.created_time);
+	CREATE INDEX tags_by_time ON tags (reg, repo, updated_time, tag);
+	CREATE INDEX manifests_by_time ON manifests (reg, repo, updated_time, digest);`,
 }
+
+// attributeColumns adds the changeable attributes to a table (all true).
+const attributeColumns = `ADD COLUMN delete_enabled BOOLEAN NOT NULL DEFAULT true, ADD COLUMN write_enabled BOOLEAN NOT NULL DEFAULT true,
+	ADD COLUMN list_enabled BOOLEAN NOT NULL DEFAULT true, ADD COLUMN read_enabled BOOLEAN NOT NULL DEFAULT true`
 
 // migrate brings the schema up to date. It holds a session advisory lock for
 // the whole run, so concurrent starters wait for the first one and then find
@@ -277,52 +310,41 @@ func ensureRepo(ctx context.Context, tx pgx.Tx, reg, repo string) error {
 	if err := lockRegistry(ctx, tx, reg); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO repositories (reg, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, reg, repo)
+	now := time.Now().UnixNano()
+	_, err := tx.Exec(ctx, `INSERT INTO repositories (reg, name, created_time, updated_time) VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING`, reg, repo, now)
 	return err
 }
 
 func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manifest, tags ...string) error {
-	ann := []byte("{}")
-	if len(m.Annotations) > 0 {
-		ann, _ = json.Marshal(m.Annotations)
-	}
+	now := time.Now()
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		if err := lockRegistry(ctx, tx, reg); err != nil {
 			return err
 		}
-		if err := bumpGen(ctx, tx, reg, repo); err != nil {
+		if err := bumpGen(ctx, tx, reg, repo, now); err != nil {
 			return err
 		}
 		if err := checkRefs(ctx, tx, reg, repo, m); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO manifests
-			(reg, repo, digest, media_type, content, subject, artifact_type, annotations, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
-			ON CONFLICT (reg, repo, digest) DO UPDATE SET media_type = excluded.media_type, content = excluded.content,
-				subject = excluded.subject, artifact_type = excluded.artifact_type, annotations = excluded.annotations,
-				created_at = excluded.created_at`,
-			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann), time.Now().UnixNano()); err != nil {
-			return err
-		}
-		for _, t := range tags {
-			if _, err := tx.Exec(ctx, `INSERT INTO tags (reg, repo, tag, digest) VALUES ($1,$2,$3,$4)
-				ON CONFLICT (reg, repo, tag) DO UPDATE SET digest = excluded.digest`,
-				reg, repo, t, m.Digest.String()); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sqlprops.Put(ctx, querier{tx}, dialect, reg, repo, m, tags, now)
 	})
 }
 
 func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Digest) (*meta.Manifest, error) {
 	m := meta.Manifest{Digest: d}
 	var subject, ann string
-	err := s.pool.QueryRow(ctx, `SELECT media_type, content, subject, artifact_type, annotations
-		FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String()).
-		Scan(&m.MediaType, &m.Content, &subject, &m.ArtifactType, &ann)
+	var readable, repoReadable bool
+	err := s.pool.QueryRow(ctx, `SELECT m.media_type, m.content, m.subject, m.artifact_type, m.annotations,
+			m.read_enabled, COALESCE(r.read_enabled, true)
+		FROM manifests m LEFT JOIN repositories r ON r.reg = m.reg AND r.name = m.repo
+		WHERE m.reg = $1 AND m.repo = $2 AND m.digest = $3`, reg, repo, d.String()).
+		Scan(&m.MediaType, &m.Content, &subject, &m.ArtifactType, &ann, &readable, &repoReadable)
 	if err != nil {
 		return nil, noRows(err)
+	}
+	if err := meta.Unreadable(reg, repo, repoReadable, d, readable); err != nil {
+		return nil, err
 	}
 	m.Subject = digest.Digest(subject)
 	if ann != "{}" {
@@ -333,33 +355,24 @@ func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Dige
 
 func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.Digest, error) {
 	var d string
-	err := s.pool.QueryRow(ctx, `SELECT digest FROM tags WHERE reg = $1 AND repo = $2 AND tag = $3`, reg, repo, tag).Scan(&d)
+	var readable bool
+	err := s.pool.QueryRow(ctx, `SELECT digest, read_enabled FROM tags WHERE reg = $1 AND repo = $2 AND tag = $3`, reg, repo, tag).Scan(&d, &readable)
+	if err == nil && !readable {
+		return "", meta.UnreadableTag(reg, repo, tag)
+	}
 	return digest.Digest(d), noRows(err)
 }
 
 func (s *Store) DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM manifests WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return meta.ErrNotFound
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
-		return err
+		return sqlprops.DeleteManifest(ctx, querier{tx}, dialect, reg, repo, d, time.Now())
 	})
 }
 
 func (s *Store) DeleteTag(ctx context.Context, reg, repo, tag string) error {
-	ct, err := s.pool.Exec(ctx, `DELETE FROM tags WHERE reg = $1 AND repo = $2 AND tag = $3`, reg, repo, tag)
-	if err != nil {
-		return err
-	}
-	if ct.RowsAffected() == 0 {
-		return meta.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		return sqlprops.DeleteTag(ctx, querier{tx}, dialect, reg, repo, tag, time.Now())
+	})
 }
 
 // limit turns n into a LIMIT argument: NULL (no limit) when n < 0.
@@ -381,7 +394,7 @@ func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, e
 }
 
 func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {
-	return s.strings(ctx, `SELECT tag FROM tags WHERE reg = $1 AND repo = $2 AND tag > $3 ORDER BY tag LIMIT $4`,
+	return s.strings(ctx, `SELECT tag FROM tags WHERE reg = $1 AND repo = $2 AND tag > $3 AND list_enabled ORDER BY tag LIMIT $4`,
 		reg, repo, last, limit(n))
 }
 
@@ -429,6 +442,9 @@ func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest,
 		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
 			return err
 		}
+		if err := sqlprops.RepoWritable(ctx, querier{tx}, dialect, reg, repo); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM gc_removed WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String()); err != nil {
 			return err
 		}
@@ -452,14 +468,19 @@ func (s *Store) FindBlob(ctx context.Context, reg string, d digest.Digest) (int6
 }
 
 func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return meta.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := sqlprops.RepoWritable(ctx, querier{tx}, dialect, reg, repo); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM blobs WHERE reg = $1 AND repo = $2 AND digest = $3`, reg, repo, d.String())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return meta.ErrNotFound
+		}
+		return nil
+	})
 }
 
 // --- uploads

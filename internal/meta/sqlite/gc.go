@@ -44,14 +44,14 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 	}
 	defer tx.Rollback()
 	c := &meta.RepositoryContent{Tagged: map[digest.Digest]bool{}}
-	if err := tx.QueryRowContext(ctx, `SELECT gen FROM repositories WHERE reg = ? AND name = ?`, reg, repo).Scan(&c.Gen); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT gen, NOT write_enabled FROM repositories WHERE reg = ? AND name = ?`, reg, repo).Scan(&c.Gen, &c.Locked); err != nil {
 		return nil, noRows(err)
 	}
 	for _, q := range []struct {
 		sql  string
 		scan func(meta.Rows) error
 	}{
-		{`SELECT digest, media_type, content, subject, created_at FROM manifests WHERE reg = ? AND repo = ?`, c.ScanStoredManifests},
+		{`SELECT ` + meta.StoredManifestCols + ` FROM manifests WHERE reg = ? AND repo = ?`, c.ScanStoredManifests},
 		{`SELECT DISTINCT digest FROM tags WHERE reg = ? AND repo = ?`, c.ScanTagged},
 		{`SELECT digest, size, created_at FROM blobs WHERE reg = ? AND repo = ?`, c.ScanLinks},
 	} {
@@ -69,7 +69,7 @@ func (s *Store) RepositoryContent(ctx context.Context, reg, repo string) (*meta.
 }
 
 var sweepSQL = meta.SweepSQL{
-	DeleteManifest: `DELETE FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`,
+	DeleteManifest: `DELETE FROM manifests WHERE reg = ? AND repo = ? AND digest = ? AND delete_enabled AND write_enabled`,
 	DeleteTags:     `DELETE FROM tags WHERE reg = ? AND repo = ? AND digest = ?`,
 	DeleteLink:     `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ? AND created_at < ?`,
 	Remember:       `INSERT OR REPLACE INTO gc_removed (reg, repo, digest, removed_at) VALUES (?,?,?,?)`,
@@ -80,11 +80,15 @@ func (s *Store) SweepRepository(ctx context.Context, reg, repo string, gen int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		sw = meta.Swept{}
 		var cur int64
-		if err := tx.QueryRowContext(ctx, `SELECT gen FROM repositories WHERE reg = ? AND name = ?`, reg, repo).Scan(&cur); err != nil {
+		var locked bool
+		if err := tx.QueryRowContext(ctx, `SELECT gen, NOT write_enabled FROM repositories WHERE reg = ? AND name = ?`, reg, repo).Scan(&cur, &locked); err != nil {
 			return noRows(err)
 		}
 		if cur != gen {
 			return meta.ErrConflict
+		}
+		if locked {
+			return nil
 		}
 		var err error
 		sw, err = meta.Sweep(func(q string, args ...any) (int64, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/sqlprops"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	_ "modernc.org/sqlite"
@@ -21,9 +22,10 @@ import (
 
 // Store is a meta.Store on SQLite.
 type Store struct {
-	w     writer  // the one writer (cache.go)
-	r     *sql.DB // readers
-	cache *readCache
+	sqlprops.Store         // meta.Properties
+	w              writer  // the one writer (cache.go)
+	r              *sql.DB // readers
+	cache          *readCache
 	// gcLock admits one collector: one process owns a SQLite file.
 	gcLock chan struct{}
 }
@@ -56,7 +58,12 @@ func Open(path string) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	c := &readCache{}
-	return &Store{w: writer{db: w, cache: c}, r: r, cache: c, gcLock: make(chan struct{}, 1)}, nil
+	s := &Store{w: writer{db: w, cache: c}, r: r, cache: c, gcLock: make(chan struct{}, 1)}
+	s.Store = sqlprops.Store{Dialect: dialect, Read: querier{r},
+		Tx: func(ctx context.Context, fn func(sqlprops.Querier) error) error {
+			return s.tx(ctx, func(tx *sql.Tx) error { return fn(querier{tx}) })
+		}}
+	return s, nil
 }
 
 func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
@@ -96,6 +103,40 @@ var migrations = []string{
 	CREATE TABLE gc_removed (reg TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL, removed_at INTEGER NOT NULL,
 		PRIMARY KEY (reg, repo, digest)) WITHOUT ROWID;
 	CREATE INDEX uploads_created ON uploads (created_at);`,
+	// ACR's properties and changeable attributes (internal/meta/sqlprops):
+	// creation and update times, the four attributes, and what ACR's API
+	// shows of a manifest. Existing content counts from its last push.
+	`ALTER TABLE repositories ADD COLUMN created_time INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE repositories ADD COLUMN updated_time INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tags ADD COLUMN created_time INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE tags ADD COLUMN updated_time INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE manifests ADD COLUMN created_time INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE manifests ADD COLUMN updated_time INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE manifests ADD COLUMN config_media_type TEXT NOT NULL DEFAULT '';
+	ALTER TABLE manifests ADD COLUMN image_size INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE manifests ADD COLUMN architecture TEXT NOT NULL DEFAULT '';
+	ALTER TABLE manifests ADD COLUMN os TEXT NOT NULL DEFAULT '';
+	ALTER TABLE manifests ADD COLUMN platforms TEXT NOT NULL DEFAULT '';
+	` + attributeColumns("repositories") + attributeColumns("tags") + attributeColumns("manifests") + `
+	UPDATE manifests SET created_time = created_at, updated_time = created_at, image_size = length(content);
+	UPDATE tags SET created_time = COALESCE((SELECT m.created_at FROM manifests m
+		WHERE m.reg = tags.reg AND m.repo = tags.repo AND m.digest = tags.digest), unixepoch() * 1000000000);
+	UPDATE tags SET updated_time = created_time;
+	UPDATE repositories SET created_time = COALESCE((SELECT min(m.created_at) FROM manifests m
+		WHERE m.reg = repositories.reg AND m.repo = repositories.name), unixepoch() * 1000000000);
+	UPDATE repositories SET updated_time = COALESCE((SELECT max(m.created_at) FROM manifests m
+		WHERE m.reg = repositories.reg AND m.repo = repositories.name), created_time);
+	CREATE INDEX tags_by_time ON tags (reg, repo, updated_time, tag);
+	CREATE INDEX manifests_by_time ON manifests (reg, repo, updated_time, digest);`,
+}
+
+// attributeColumns adds the changeable attributes to a table (all true).
+func attributeColumns(table string) string {
+	out := ""
+	for _, c := range []string{"delete_enabled", "write_enabled", "list_enabled", "read_enabled"} {
+		out += "ALTER TABLE " + table + " ADD COLUMN " + c + " INTEGER NOT NULL DEFAULT 1;\n"
+	}
+	return out
 }
 
 func migrate(db *sql.DB) error {
@@ -202,38 +243,26 @@ func (s *Store) ListRegistries(ctx context.Context) ([]*meta.Registry, error) {
 
 // --- manifests and tags
 
-func ensureRepo(ctx context.Context, tx *sql.Tx, reg, repo string) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO repositories (reg, name) VALUES (?, ?)`, reg, repo)
+func ensureRepo(ctx context.Context, tx *sql.Tx, reg, repo string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO repositories (reg, name, created_time, updated_time) VALUES (?, ?, ?, ?)`,
+		reg, repo, now.UnixNano(), now.UnixNano())
 	return err
 }
 
 func (s *Store) PutManifest(ctx context.Context, reg, repo string, m *meta.Manifest, tags ...string) error {
-	ann := []byte("{}")
-	if len(m.Annotations) > 0 {
-		ann, _ = json.Marshal(m.Annotations)
-	}
+	now := time.Now()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+		if err := ensureRepo(ctx, tx, reg, repo, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE repositories SET gen = gen + 1 WHERE reg = ? AND name = ?`, reg, repo); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE repositories SET gen = gen + 1, updated_time = ? WHERE reg = ? AND name = ?`,
+			now.UnixNano(), reg, repo); err != nil {
 			return err
 		}
 		if err := checkRefs(ctx, tx, reg, repo, m); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO manifests
-			(reg, repo, digest, media_type, content, subject, artifact_type, annotations, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-			reg, repo, m.Digest.String(), m.MediaType, m.Content, m.Subject.String(), m.ArtifactType, string(ann), time.Now().UnixNano()); err != nil {
-			return err
-		}
-		for _, t := range tags {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tags (reg, repo, tag, digest) VALUES (?,?,?,?)`,
-				reg, repo, t, m.Digest.String()); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sqlprops.Put(ctx, querier{tx}, dialect, reg, repo, m, tags, now)
 	})
 }
 
@@ -246,11 +275,17 @@ func (s *Store) GetManifest(ctx context.Context, reg, repo string, d digest.Dige
 	g := s.cache.gen.Load()
 	m := meta.Manifest{Digest: d}
 	var subject, ann string
-	err := s.r.QueryRowContext(ctx, `SELECT media_type, content, subject, artifact_type, annotations
-		FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String()).
-		Scan(&m.MediaType, &m.Content, &subject, &m.ArtifactType, &ann)
+	var readable, repoReadable bool
+	err := s.r.QueryRowContext(ctx, `SELECT m.media_type, m.content, m.subject, m.artifact_type, m.annotations,
+			m.read_enabled, COALESCE(r.read_enabled, 1)
+		FROM manifests m LEFT JOIN repositories r ON r.reg = m.reg AND r.name = m.repo
+		WHERE m.reg = ? AND m.repo = ? AND m.digest = ?`, reg, repo, d.String()).
+		Scan(&m.MediaType, &m.Content, &subject, &m.ArtifactType, &ann, &readable, &repoReadable)
 	if err != nil {
 		return nil, noRows(err)
+	}
+	if err := meta.Unreadable(reg, repo, repoReadable, d, readable); err != nil {
+		return nil, err // never cached: a pull of it asks again
 	}
 	m.Subject = digest.Digest(subject)
 	if ann != "{}" {
@@ -268,8 +303,13 @@ func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.D
 	}
 	g := s.cache.gen.Load()
 	var d string
-	if err := s.r.QueryRowContext(ctx, `SELECT digest FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).Scan(&d); err != nil {
+	var readable bool
+	if err := s.r.QueryRowContext(ctx, `SELECT digest, read_enabled FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag).
+		Scan(&d, &readable); err != nil {
 		return "", noRows(err)
+	}
+	if !readable {
+		return "", meta.UnreadableTag(reg, repo, tag)
 	}
 	s.cache.put(g, k, digest.Digest(d), nil)
 	return digest.Digest(d), nil
@@ -277,27 +317,14 @@ func (s *Store) ResolveTag(ctx context.Context, reg, repo, tag string) (digest.D
 
 func (s *Store) DeleteManifest(ctx context.Context, reg, repo string, d digest.Digest) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return meta.ErrNotFound
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tags WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
-		return err
+		return sqlprops.DeleteManifest(ctx, querier{tx}, dialect, reg, repo, d, time.Now())
 	})
 }
 
 func (s *Store) DeleteTag(ctx context.Context, reg, repo, tag string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM tags WHERE reg = ? AND repo = ? AND tag = ?`, reg, repo, tag)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return meta.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return sqlprops.DeleteTag(ctx, querier{tx}, dialect, reg, repo, tag, time.Now())
+	})
 }
 
 func limit(n int) int {
@@ -317,7 +344,7 @@ func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, e
 }
 
 func (s *Store) ListTags(ctx context.Context, reg, repo, last string, n int) ([]string, error) {
-	return s.strings(ctx, `SELECT tag FROM tags WHERE reg = ? AND repo = ? AND tag > ? ORDER BY tag LIMIT ?`, reg, repo, last, limit(n))
+	return s.strings(ctx, `SELECT tag FROM tags WHERE reg = ? AND repo = ? AND tag > ? AND list_enabled ORDER BY tag LIMIT ?`, reg, repo, last, limit(n))
 }
 
 func (s *Store) ListRepositories(ctx context.Context, reg, last string, n int) ([]string, error) {
@@ -360,7 +387,10 @@ func (s *Store) LinkBlob(ctx context.Context, reg, repo string, d digest.Digest,
 		} else if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err := ensureRepo(ctx, tx, reg, repo); err != nil {
+		if err := ensureRepo(ctx, tx, reg, repo, time.Now()); err != nil {
+			return err
+		}
+		if err := sqlprops.RepoWritable(ctx, querier{tx}, dialect, reg, repo); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM gc_removed WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String()); err != nil {
@@ -385,14 +415,19 @@ func (s *Store) FindBlob(ctx context.Context, reg string, d digest.Digest) (int6
 }
 
 func (s *Store) UnlinkBlob(ctx context.Context, reg, repo string, d digest.Digest) error {
-	res, err := s.w.execKeep(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return meta.ErrNotFound
-	}
-	return nil
+	return s.w.txKeep(ctx, func(tx *sql.Tx) error {
+		if err := sqlprops.RepoWritable(ctx, querier{tx}, dialect, reg, repo); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE reg = ? AND repo = ? AND digest = ?`, reg, repo, d.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrNotFound
+		}
+		return nil
+	})
 }
 
 // --- uploads

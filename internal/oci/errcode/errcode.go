@@ -4,12 +4,16 @@
 package errcode
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
+	"github.com/moat-registry/moat/internal/blob"
+	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/store"
 )
 
@@ -47,7 +51,46 @@ var (
 	Unavailable       = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
 	// StorageFull: the disk under the blob or metadata store is full (507).
 	StorageFull = Code{"UNAVAILABLE", http.StatusInsufficientStorage, "the registry's storage is full"}
+	// TagUnknown: ACR's answer for a tag that does not exist (/acr/v1/).
+	TagUnknown = Code{"TAG_UNKNOWN", http.StatusNotFound, "the specified tag does not exist"}
+	// BodyInvalid: a request body that cannot be read (/acr/v1/ PATCH).
+	BodyInvalid = Code{"BODY_INVALID", http.StatusBadRequest, "the request body is invalid"}
+	// Disallowed: a changeable attribute (a lock) refuses the operation;
+	// ACR's code, status and message.
+	Disallowed = Code{"REGISTRY_DISALLOWED_OPERATION", http.StatusMethodNotAllowed, "The operation is disallowed on this registry, repository or image."}
 )
+
+// Locked returns the answer to an operation a lock refused (a
+// meta.LockedError in err), saying which lock and how to lift it; nil if err
+// is no such refusal.
+func Locked(err error) *Error {
+	var le *meta.LockedError
+	if !errors.As(err, &le) {
+		return nil
+	}
+	what := le.Kind + " " + le.Name
+	if le.Kind != meta.KindRepository {
+		what += " in repository " + le.Repository
+	}
+	msg := strings.TrimSuffix(Disallowed.Message, ".")
+	return New(Disallowed, "%s: %s has %s false. To allow it: %s", msg, what, le.Attribute, le.Unlock())
+}
+
+// FromStore maps an error of the metadata or blob store: not found to
+// notFound with the message given, a lock's refusal to Disallowed, a
+// cancelled request as it is, anything else to an internal error.
+func FromStore(err error, notFound Code, format string, args ...any) error {
+	switch {
+	case errors.Is(err, meta.ErrNotFound) || errors.Is(err, blob.ErrNotFound):
+		return New(notFound, format, args...)
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	if e := Locked(err); e != nil {
+		return e
+	}
+	return Wrap(Internal, err, "")
+}
 
 // Error is a returned OCI error: a code, a message for the user and optional detail.
 type Error struct {

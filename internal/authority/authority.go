@@ -15,6 +15,9 @@
 //     when azidentity's confidential credentials pass the real tenant ID it
 //     rewrites the authority to https://host/{tenant}. The discovery document
 //     served there points back to the endpoints under /identity/.
+//
+// The same authority is also served ADFS-shaped under /adfs/ (adfs.go), for
+// the Azure CLI.
 package authority
 
 import (
@@ -24,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,7 +59,7 @@ type Handler struct {
 
 // New returns the authority for the directory's tenant, signing with keys.
 func New(keys *token.Keys, dir *identity.Directory) *Handler {
-	h := &Handler{keys: keys, dir: dir, mux: http.NewServeMux(), now: time.Now}
+	h := &Handler{keys: keys, dir: dir, mux: http.NewServeMux(), now: keys.Now}
 	m := h.mux
 	m.HandleFunc("/identity/{tenant}/v2.0/.well-known/openid-configuration", h.discovery)
 	m.HandleFunc("/{tenant}/v2.0/.well-known/openid-configuration", h.discovery)
@@ -67,6 +71,7 @@ func New(keys *token.Keys, dir *identity.Directory) *Handler {
 	m.HandleFunc("/identity/msi/token", h.msiToken)
 	m.HandleFunc("/common/UserRealm/{user...}", h.userRealm)
 	m.HandleFunc("/common/userrealm/{user...}", h.userRealm) // MSAL for Python's spelling
+	h.registerADFS(m)
 	m.HandleFunc("/", h.notFound)
 	return h
 }
@@ -83,6 +88,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 func (h *Handler) Patterns() []string {
 	return []string{
 		"/identity/",
+		"/adfs/",
 		"/common/UserRealm/",
 		"/common/userrealm/",
 		"/" + strings.ToLower(h.dir.Tenant) + "/v2.0/.well-known/openid-configuration",
@@ -136,6 +142,9 @@ const (
 	codeRevoked            = 50173   // grant revoked (password changed)
 	codeSessionExpired     = 700082  // refresh token expired (session too old)
 	codeMethod             = 900561  // the endpoint only accepts another method
+	codeBusy               = 90033   // the service is temporarily unavailable
+	codeUserDisabled       = 50057   // the user account is disabled
+	codeAppDisabled        = 7000112 // the application (service principal) is disabled
 )
 
 // oauthError is an OAuth 2.0 error response, shaped like Entra ID's.
@@ -147,6 +156,8 @@ type oauthError struct {
 	Timestamp   string `json:"timestamp"`
 	TraceID     string `json:"trace_id"`
 	Correlation string `json:"correlation_id"`
+	// retryAfter, when set, is sent as Retry-After (503 answers).
+	retryAfter time.Duration
 }
 
 func newError(status int, code string, aadsts int, format string, args ...any) *oauthError {
@@ -160,6 +171,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, e *oauthErr
 	e.Correlation = correlationID(w, r)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="moat"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
 	writeJSON(w, e.Status, e)
 }
@@ -229,6 +243,25 @@ func clip(s string) string {
 }
 
 func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
+	h.serveDiscovery(w, r, h.entraEndpoints)
+}
+
+// endpoints are the URLs a discovery document names, for one base URL.
+type endpoints struct {
+	authorize, token, device, logout, jwks string
+}
+
+// entraEndpoints are the tenant's endpoints under /identity/{tenant}.
+func (h *Handler) entraEndpoints(b string) endpoints {
+	t := b + "/identity/" + h.dir.Tenant
+	return endpoints{authorize: t + "/oauth2/v2.0/authorize", token: t + "/oauth2/v2.0/token",
+		device: t + "/oauth2/v2.0/devicecode", logout: t + "/oauth2/v2.0/logout", jwks: t + "/discovery/v2.0/keys"}
+}
+
+// serveDiscovery answers an OpenID Connect discovery request with the
+// endpoints ep gives for the request's base URL. Every document names the
+// same issuer: one authority, reachable at two roots.
+func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request, ep func(base string) endpoints) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.methodNotAllowed(w, r, "GET")
 		return
@@ -242,18 +275,18 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		h.unknownTenant(w, r, "invalid_tenant")
 		return
 	}
-	t := b + "/identity/" + h.dir.Tenant
+	e := ep(b)
 	host := r.Host
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                t + "/v2.0",
-		"authorization_endpoint":                t + "/oauth2/v2.0/authorize",
-		"token_endpoint":                        t + "/oauth2/v2.0/token",
-		"device_authorization_endpoint":         t + "/oauth2/v2.0/devicecode",
-		"end_session_endpoint":                  t + "/oauth2/v2.0/logout",
-		"jwks_uri":                              t + "/discovery/v2.0/keys",
+		"issuer":                                h.issuer(b),
+		"authorization_endpoint":                e.authorize,
+		"token_endpoint":                        e.token,
+		"device_authorization_endpoint":         e.device,
+		"end_session_endpoint":                  e.logout,
+		"jwks_uri":                              e.jwks,
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
 		"grant_types_supported":                 []string{"client_credentials", "password", "refresh_token"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},

@@ -41,7 +41,35 @@ type Config struct {
 	TrustedServices []string `yaml:"trustedServices" default:"Microsoft.ContainerRegistry/registries/tasks,Microsoft.ContainerRegistry/registries,Microsoft.MachineLearningServices/workspaces"`
 	// GC schedules garbage collection (docs/gc.md).
 	GC GC `yaml:"gc"`
+	// Tokens are the lifetimes of registry tokens (docs/identity.md).
+	Tokens Tokens `yaml:"tokens"`
+	// PublicURL is the URL clients reach the server at (its management API,
+	// e.g. https://moat.example.com:8443): the audience of identity tokens
+	// the management API and /oauth2/exchange accept, with the cloud's
+	// well-known ARM audiences. Empty: from the first public listener and
+	// the TLS settings (PublicURLOrDefault).
+	PublicURL string `yaml:"publicURL" flag:"public-url" help:"the URL clients reach the server at, e.g. https://moat.example.com:8443: the audience of management tokens (unset: from the first public listener and the TLS settings)"`
 }
+
+// Tokens are the lifetimes of the registry's tokens. Each is also set by
+// MOAT_TOKEN_<NAME>_LIFETIME, e.g. MOAT_TOKEN_ACCESS_LIFETIME=2m for a test
+// that must see tokens expire.
+type Tokens struct {
+	// AccessLifetime: access tokens (at most 24h).
+	AccessLifetime time.Duration `yaml:"accessLifetime" env:"MOAT_TOKEN_ACCESS_LIFETIME" default:"1h"`
+	// RefreshLifetime: the refresh token of /oauth2/exchange that `moat acr
+	// login` writes for docker (as ACR's; at most 24h).
+	RefreshLifetime time.Duration `yaml:"refreshLifetime" env:"MOAT_TOKEN_REFRESH_LIFETIME" default:"3h"`
+	// OfflineLifetime: the refresh token of a sign-in with a password or
+	// secret that asks for one (docker login); 0: as long as the credential,
+	// which ends it when the password or secret changes or the principal is
+	// disabled or deleted.
+	OfflineLifetime time.Duration `yaml:"offlineLifetime" env:"MOAT_TOKEN_OFFLINE_LIFETIME"`
+}
+
+// maxTokenLifetime is the longest an access or /oauth2/exchange refresh
+// token may live: how long a retired signing key verifies (token.MaxLifetime).
+const maxTokenLifetime = 24 * time.Hour
 
 // GC is the garbage collection schedule. Interval 0 turns the schedule off
 // (moat acr gc still runs it).
@@ -83,6 +111,10 @@ type Limits struct {
 	SignInFailuresPerPrincipal int `yaml:"signInFailuresPerPrincipal" default:"60" unlimited:"-1"`
 	// UploadSessions: open blob upload sessions per registry.
 	UploadSessions int `yaml:"uploadSessions" default:"1000" unlimited:"-1"`
+	// PasswordChecks: password checks (argon2id, 19 MiB each) running at
+	// once in the process; a few more wait briefly, the rest are answered 503
+	// with Retry-After. 0: as many as GOMAXPROCS, at most 2.
+	PasswordChecks int `yaml:"passwordChecks"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.

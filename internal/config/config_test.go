@@ -69,7 +69,8 @@ func TestDefaults(t *testing.T) {
 			TokenRequestsPerSecond: 100, SignInFailures: 20, SignInFailuresPerPrincipal: 60, UploadSessions: 1000},
 		TrustedServices: []string{"Microsoft.ContainerRegistry/registries/tasks", "Microsoft.ContainerRegistry/registries",
 			"Microsoft.MachineLearningServices/workspaces"},
-		GC: GC{Interval: time.Hour, Grace: time.Hour},
+		GC:     GC{Interval: time.Hour, Grace: time.Hour},
+		Tokens: Tokens{AccessLifetime: time.Hour, RefreshLifetime: 3 * time.Hour},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
@@ -245,6 +246,43 @@ func TestFlagHelp(t *testing.T) {
 		help := fs.Lookup(s.flag).Usage
 		if !strings.Contains(help, s.env) || s.def != "" && !strings.Contains(help, "default "+s.def) {
 			t.Errorf("--%s: %q", s.flag, help)
+		}
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{PublicURL: "https://moat.example.com:8443/"}, "https://moat.example.com:8443"},
+		{Default(), "http://127.0.0.1:5000"},
+		{Config{Listeners: []Listener{{Address: "0.0.0.0:443", Kind: KindPublic}}, TLSAuto: true}, "https://localhost"},
+		{Config{Listeners: []Listener{{Address: ":8080"}}}, "http://localhost:8080"},
+		{Config{Listeners: []Listener{{Address: "10.0.0.1:443", Kind: KindVirtualNetwork}, {Address: "[2001:db8::1]:443", Kind: KindPublic}}, TLSCert: "c"}, "https://[2001:db8::1]"},
+		{Config{Listeners: []Listener{{Address: "moat.test:6204", Kind: KindPublic}}, TLSCert: "c"}, "https://moat.test:6204"},
+	} {
+		if got := c.cfg.PublicURLOrDefault(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.cfg, got, c.want)
+		}
+	}
+	for _, bad := range []string{"moat.example.com", "ftp://x", "https://x/path", "https://u:p@x", "https://x?q=1"} {
+		_, err := load(t, []string{"--public-url", bad}, nil)
+		if err == nil || !strings.Contains(err.Error(), "publicURL / --public-url / MOAT_PUBLIC_URL") {
+			t.Errorf("public URL %q: %v", bad, err)
+		}
+	}
+}
+
+func TestTokenLifetimes(t *testing.T) {
+	c, err := load(t, []string{"--config", writeFile(t, "tokens:\n  refreshLifetime: 2h\n  offlineLifetime: 720h\n")}, map[string]string{"MOAT_TOKEN_ACCESS_LIFETIME": "2m"})
+	if err != nil || c.Tokens != (Tokens{AccessLifetime: 2 * time.Minute, RefreshLifetime: 2 * time.Hour, OfflineLifetime: 720 * time.Hour}) {
+		t.Fatalf("%+v %v", c.Tokens, err)
+	}
+	for env, want := range map[string]string{"MOAT_TOKEN_ACCESS_LIFETIME": "at most 24h", "MOAT_TOKEN_REFRESH_LIFETIME": "longer than 0"} {
+		v := map[string]string{"MOAT_TOKEN_ACCESS_LIFETIME": "25h", "MOAT_TOKEN_REFRESH_LIFETIME": "0"}[env]
+		if _, err := load(t, nil, map[string]string{env: v}); err == nil || !strings.Contains(err.Error(), env) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: %v", env, v, err)
 		}
 	}
 }

@@ -121,6 +121,9 @@ func (s setting) setInt(dst reflect.Value, n int) error {
 }
 
 func (s setting) limitErr() error {
+	if s.def == "" {
+		return errors.New("must be a positive number or 0")
+	}
 	if s.unlimited {
 		return fmt.Errorf("must be a positive number, 0 for the default (%s) or -1 for no limit", s.def)
 	}

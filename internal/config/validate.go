@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -26,10 +28,22 @@ func (c *Config) Validate() error {
 		}
 	}
 	for key, v := range map[string]int{"limits.tokenRequestsPerSecond": c.Limits.TokenRequestsPerSecond, "limits.signInFailures": c.Limits.SignInFailures,
-		"limits.signInFailuresPerPrincipal": c.Limits.SignInFailuresPerPrincipal, "limits.uploadSessions": c.Limits.UploadSessions} {
+		"limits.signInFailuresPerPrincipal": c.Limits.SignInFailuresPerPrincipal, "limits.uploadSessions": c.Limits.UploadSessions,
+		"limits.passwordChecks": c.Limits.PasswordChecks} {
 		if v < 0 {
-			return fmt.Errorf("%s must be a positive number, or 0 for no limit", describe(key))
+			return fmt.Errorf("%s must be a positive number or 0", describe(key))
 		}
+	}
+	for key, d := range map[string]time.Duration{"tokens.accessLifetime": c.Tokens.AccessLifetime, "tokens.refreshLifetime": c.Tokens.RefreshLifetime} {
+		if d <= 0 || d > maxTokenLifetime {
+			return fmt.Errorf("%s %s must be longer than 0 and at most %s, the longest a short-lived token may live", describe(key), d, maxTokenLifetime)
+		}
+	}
+	if c.Tokens.OfflineLifetime < 0 {
+		return fmt.Errorf("%s must not be negative (0: as long as the credential)", describe("tokens.offlineLifetime"))
+	}
+	if err := c.validatePublicURL(); err != nil {
+		return err
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		return fmt.Errorf("%s %q must be json or text", describe("logFormat"), c.LogFormat)
@@ -102,4 +116,54 @@ func (s S3) validate() error {
 		return fmt.Errorf("set both MOAT_S3_ACCESS_KEY and MOAT_S3_SECRET_KEY, or neither (to use the AWS default credential chain)")
 	}
 	return nil
+}
+
+func (c *Config) validatePublicURL() error {
+	if c.PublicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%s %q must be the server's http(s) URL without a path, e.g. https://moat.example.com:8443", describe("publicURL"), c.PublicURL)
+	}
+	return nil
+}
+
+// PublicURLOrDefault is PublicURL without a trailing slash, or else the URL
+// of the first public listener: https with TLS, the listener's host
+// ("localhost" for a wildcard address) and port (left out when it is the
+// scheme's default).
+func (c *Config) PublicURLOrDefault() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	scheme, def := "http", "80"
+	if c.TLSCert != "" || c.TLSAuto {
+		scheme, def = "https", "443"
+	}
+	var addr string
+	if len(c.Listeners) > 0 {
+		addr = c.Listeners[0].Address
+	}
+	for _, l := range c.Listeners {
+		if l.Kind == KindPublic {
+			addr = l.Address
+			break
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if port == def {
+		if strings.Contains(host, ":") {
+			return scheme + "://[" + host + "]"
+		}
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }

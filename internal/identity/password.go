@@ -50,11 +50,16 @@ func CheckPassword(hash, pw string) bool {
 }
 
 // NewSecret returns a random high-entropy secret (client secrets, instance
-// secrets, admin passwords).
+// secrets, admin passwords). It never begins with "-": secrets are passed on
+// command lines, and az's argument parser takes such a value for an option.
 func NewSecret() string {
 	b := make([]byte, 30)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	for {
+		_, _ = rand.Read(b)
+		if s := base64.RawURLEncoding.EncodeToString(b); s[0] != '-' {
+			return s
+		}
+	}
 }
 
 // HashSecret hashes a machine-generated secret. Such secrets carry 240 bits

@@ -16,9 +16,6 @@ import (
 	"github.com/moat-registry/moat/internal/tasks"
 )
 
-// APIVersions are the accepted ?api-version= values.
-var APIVersions = []string{"2019-05-01", "2021-08-01-preview", "2023-07-01", "2025-11-01"}
-
 // maxBody bounds a request body.
 const maxBody = 1 << 20
 
@@ -55,6 +52,9 @@ type Handler struct {
 	Tenant string
 	// ZoneSuffix is the login-server suffix, used in private DNS zone names.
 	ZoneSuffix string
+	// Audiences are the management API's token audiences, the public URL
+	// first (/metadata/endpoints reports them; clients ask for the first).
+	Audiences []string
 	// Auth and Perms authenticate and authorise callers; a nil Auth serves
 	// without either (handler tests only — the server always sets both).
 	Auth  Authenticator
@@ -82,7 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
-	if err := checkAPIVersion(r); err != nil {
+	if err := h.checkAPIVersion(r); err != nil {
 		return err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -92,6 +92,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	if scope, name, ok := splitRoleAssignmentPath(r.URL.Path); ok {
 		return h.roleAssignments(w, r, scope, name)
+	}
+	if strings.EqualFold(r.URL.Path, "/tenants") {
+		return h.listTenants(w, r)
 	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) == 1 {
@@ -105,6 +108,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case len(rest) == 0:
 		return h.subscription(w, r)
+	case len(rest) == 1 && strings.EqualFold(rest[0], "resources"),
+		len(rest) == 3 && strings.EqualFold(rest[0], "resourceGroups") && strings.EqualFold(rest[2], "resources"):
+		return h.resources(w, r, sub, rest)
 	case strings.EqualFold(rest[0], "providers") && (len(rest) <= 2 || len(rest) == 3 && isRegistrationVerb(rest[2])):
 		return h.providers(w, r, sub, rest[1:])
 	}
@@ -149,19 +155,6 @@ func isRegistrationVerb(s string) bool {
 	return strings.EqualFold(s, "register") || strings.EqualFold(s, "unregister")
 }
 
-func checkAPIVersion(r *http.Request) error {
-	v := r.URL.Query().Get("api-version")
-	if v == "" {
-		return badRequest("MissingApiVersionParameter", "the api-version query parameter is required; supported versions: %s", strings.Join(APIVersions, ", "))
-	}
-	for _, a := range APIVersions {
-		if v == a {
-			return nil
-		}
-	}
-	return badRequest("InvalidApiVersionParameter", "api-version %q is not supported; supported versions: %s", v, strings.Join(APIVersions, ", "))
-}
-
 // decode reads a JSON body into v with a clear error for the client.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
@@ -198,10 +191,6 @@ func (h *Handler) subscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, h.subscriptionDoc())
 	return nil
-}
-
-func (h *Handler) subscriptionDoc() map[string]string {
-	return map[string]string{"id": "/subscriptions/" + h.Subscription, "subscriptionId": h.Subscription, "displayName": "moat", "state": "Enabled"}
 }
 
 func (h *Handler) location(l string) string {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/moat-registry/moat/internal/mgmt"
 )
 
 func TestRegistryCreateDefaultsAndReadOnly(t *testing.T) {
@@ -197,27 +195,6 @@ func TestRegistryDowngradeRefused(t *testing.T) {
 			e.must(t, http.StatusOK, "PATCH", regPath(name), obj{"sku": obj{"name": c.to}})
 		})
 	}
-}
-
-func TestAPIVersion(t *testing.T) {
-	e := newEnv(t)
-	e.createRegistry(t, "apiver", "Basic")
-	list := strings.Join(mgmt.APIVersions, ", ")
-	for _, path := range []string{regPath("apiver"), rgPath("default"), "/subscriptions/" + sub, "/subscriptions"} {
-		status, m := e.do(t, "GET", path+"?api-version=", nil)
-		wantErr(t, status, m, 400, "MissingApiVersionParameter", list)
-		status, m = e.do(t, "GET", path+"?x=1&api-version=", nil)
-		wantErr(t, status, m, 400, "MissingApiVersionParameter", list)
-		status, m = e.do(t, "GET", path+"?api-version=2017-10-01", nil)
-		wantErr(t, status, m, 400, "InvalidApiVersionParameter", `"2017-10-01"`, list)
-		for _, v := range mgmt.APIVersions {
-			e.must(t, http.StatusOK, "GET", path+"?api-version="+v, nil)
-		}
-	}
-	// Checked before the body: a PUT without api-version changes nothing.
-	status, m := e.do(t, "PUT", regPath("apiver2")+"?api-version=", registryBody("Basic", nil))
-	wantErr(t, status, m, 400, "MissingApiVersionParameter")
-	e.must(t, http.StatusNotFound, "GET", regPath("apiver2"), nil)
 }
 
 func TestETags(t *testing.T) {

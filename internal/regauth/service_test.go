@@ -44,7 +44,8 @@ func newService(tb testing.TB) *Service {
 	d.Create(ctx, &identity.Principal{Kind: identity.KindUser, Name: "alice", Secrets: []identity.Secret{{ID: "p", Hash: identity.HashPassword("alice-password")}}})
 	az, _ := rbac.NewAuthorizer(ctx, s)
 	idx, _ := regindex.New(ctx, s)
-	return &Service{Keys: keys, Dir: d, Authz: az, Registries: idx, Addressing: oci.Addressing{}}
+	return &Service{Keys: keys, Dir: d, Authz: az, Registries: idx, Addressing: oci.Addressing{},
+		Lifetimes: Lifetimes{Access: time.Hour, Refresh: 3 * time.Hour}}
 }
 
 // FuzzTokenEndpoint sends arbitrary methods, Authorization headers, queries
@@ -90,8 +91,10 @@ func FuzzTokenEndpoint(f *testing.F) {
 func BenchmarkAuthorize(b *testing.B) {
 	svc := newService(b)
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/v2/regone/app/manifests/v1", nil)
+	alice, _ := svc.Dir.Find(identity.KindUser, "alice")
+	reg, _ := svc.Registries.Lookup("regone")
 	sign := func() string {
-		tok, err := svc.sign(req, "alice-id", token.KindAccess, []token.Access{{Type: "repository", Name: "regone/app", Actions: []string{"pull"}}}, time.Hour)
+		tok, _, err := svc.sign(req, principalCaller(alice), token.KindAccess, []token.Access{{Type: "repository", Name: "regone/app", Actions: []string{"pull"}, Registry: reg.UID}}, time.Hour)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +36,12 @@ func (s setting) setText(dst reflect.Value, v string) error {
 		}
 		dst.SetInt(int64(d))
 		return nil
-	case logFormatType:
+	case logFormatType: // checked here, set as a string below
 		if f := LogFormat(v); f != LogText && f != LogJSON {
 			return errors.New("must be json or text")
 		}
 	case kindType:
-		i := indexOf(kindNames, v)
+		i := slices.Index(kindNames, v)
 		if i < 0 {
 			return errors.New("must be public or virtualNetwork")
 		}
@@ -86,15 +87,6 @@ func (s setting) setText(dst reflect.Value, v string) error {
 		return fmt.Errorf("config: no parser for %s", dst.Type()) // a new field type: add it here
 	}
 	return nil
-}
-
-func indexOf(names []string, v string) int {
-	for i, n := range names {
-		if n == v {
-			return i
-		}
-	}
-	return -1
 }
 
 func prefix(v string) (netip.Prefix, error) {

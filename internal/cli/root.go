@@ -60,7 +60,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.Bool("only-show-errors", false, "print no warnings, only errors")
 	pf.Bool("debug", false, "print every request to the management API on stderr")
 	root.AddCommand(newServe(), newACR(), newIdentity(), newML(), newNetwork(), newProvider(), newGroup(), newAccount(),
-		newLogin(), newLogout(), newAD(), newRole(), newAudit(), newBench())
+		newLogin(), newLogout(), newAD(), newRole(), newAudit())
 	return root
 }
 

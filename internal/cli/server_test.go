@@ -38,7 +38,9 @@ func startServer(t *testing.T) *realServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := config.Config{DataDir: t.TempDir(), Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listeners = []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

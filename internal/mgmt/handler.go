@@ -34,12 +34,16 @@ type Limits struct {
 	PrivateEndpoints    int
 }
 
-// DefaultLimits are the cloud's Premium quotas.
-var DefaultLimits = Limits{IPRules: 200, VirtualNetworkRules: 100, PrivateEndpoints: 200}
+// MetaStore is what the management API needs of the metadata store: the
+// registries and the other ARM resources.
+type MetaStore interface {
+	meta.Registries
+	meta.Resources
+}
 
 // Handler serves the management API.
 type Handler struct {
-	Meta         meta.Store
+	Meta         MetaStore
 	Index        Reloader
 	Subscription string
 	Location     string

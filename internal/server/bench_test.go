@@ -25,7 +25,9 @@ import (
 func benchServer(b *testing.B) (*httptest.Server, *Server) {
 	b.Helper()
 	b.Setenv("MOAT_ADMIN_PASSWORD", "bench-password-1")
-	srv, err := New(context.Background(), config.Config{DataDir: b.TempDir(), Listeners: []config.Listener{{Name: "x", Address: "127.0.0.1:0"}}})
+	cfg := testConfig(b.TempDir())
+	cfg.Listeners = []config.Listener{{Name: "x", Address: "127.0.0.1:0"}}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func newBypassEnv(t *testing.T) *bypassEnv { return newBypassEnvWith(t, nil) }
 // newBypassEnvWith is newBypassEnv with a configuration changed by edit.
 func newBypassEnvWith(t *testing.T, edit func(*config.Config)) *bypassEnv {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "bypass-password-1")
-	cfg := config.Config{DataDir: t.TempDir()}
+	cfg := testConfig(t.TempDir())
 	if edit != nil {
 		edit(&cfg)
 	}

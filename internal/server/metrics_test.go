@@ -27,8 +27,10 @@ func freeAddr(t *testing.T) string {
 func TestDecisionMetricsScraped(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "metrics-password-1")
 	data, metrics := freeAddr(t), freeAddr(t)
-	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
-		Listeners: []config.Listener{{Name: "default", Address: data, Kind: config.KindPublic}}})
+	cfg := testConfig(t.TempDir())
+	cfg.MetricsAddress = metrics
+	cfg.Listeners = []config.Listener{{Name: "default", Address: data, Kind: config.KindPublic}}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

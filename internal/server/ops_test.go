@@ -158,7 +158,16 @@ func (e *opsEnv) pushImage(tok, repo, tag string) []byte {
 }
 
 func opsConfig(t *testing.T, dir string) config.Config {
-	return config.Config{DataDir: dir, Listeners: []config.Listener{{Name: "default", Address: freeAddr(t), Kind: config.KindPublic}}}
+	cfg := testConfig(dir)
+	cfg.Listeners = []config.Listener{{Name: "default", Address: freeAddr(t), Kind: config.KindPublic}}
+	return cfg
+}
+
+// testConfig is the default configuration with its data in dir.
+func testConfig(dir string) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = dir
+	return cfg
 }
 
 type syncBuffer struct {

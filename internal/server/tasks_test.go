@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/tasks"
 )
@@ -314,7 +313,7 @@ func TestWorkspaceIdentityPull(t *testing.T) {
 func TestRunSurvivesRestart(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "restart-password-1")
 	dir := t.TempDir()
-	srv, err := New(context.Background(), config.Config{DataDir: dir})
+	srv, err := New(context.Background(), testConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +324,7 @@ func TestRunSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Close()
-	srv, err = New(ctx, config.Config{DataDir: dir})
+	srv, err = New(ctx, testConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

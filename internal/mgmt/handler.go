@@ -66,6 +66,8 @@ type Handler struct {
 	Mint  func(host, principal string, scopes []string) (string, error)
 	// GC runs garbage collection (nil: garbageCollect is not served).
 	GC GarbageCollector
+	// LogSigner signs and checks runs' log links (nil: no run logs served).
+	LogSigner LogSigner
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -149,8 +151,14 @@ func isRegistrationVerb(s string) bool {
 }
 
 // decode reads a JSON body into v with a clear error for the client.
-func decode(r *http.Request, v any) error {
+func decode(r *http.Request, v any) error { return decodeWith(r, v, false) }
+
+// decodeWith is decode, with numbers kept as json.Number when numbers is set.
+func decodeWith(r *http.Request, v any, numbers bool) error {
 	dec := json.NewDecoder(r.Body)
+	if numbers {
+		dec.UseNumber()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if err = dec.Decode(&struct{}{}); errors.Is(err, io.EOF) {

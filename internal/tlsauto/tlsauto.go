@@ -172,7 +172,7 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 
 // Names returns the certificate names for listen addresses and a login-server
 // suffix: each listener's host (all local addresses for a wildcard), localhost,
-// and <suffix> with *.<suffix>.
+// <suffix> with *.<suffix>, and runlogs.blob.<suffix>.
 func Names(listenAddrs []string, suffix string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -209,6 +209,7 @@ func Names(listenAddrs []string, suffix string) []string {
 	if suffix != "" {
 		add(suffix)
 		add("*." + suffix)
+		add("runlogs.blob." + suffix) // task runs' log links (internal/mgmt/runlog.go)
 	}
 	return out
 }

@@ -41,11 +41,11 @@ type authzEnv struct {
 	admin string
 }
 
-func newAuthzEnv(t *testing.T) *authzEnv {
+func newAuthzEnv(t *testing.T, opts ...func(*mgmt.Handler, *sqlite.Store)) *authzEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &authzEnv{t: t}
-	base := newEnv(t, func(h *mgmt.Handler, store *sqlite.Store) {
+	base := newEnv(t, append([]func(*mgmt.Handler, *sqlite.Store){func(h *mgmt.Handler, store *sqlite.Store) {
 		dir, err := identity.Open(ctx, store, "tenant-1")
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +58,7 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 		h.Tenant, h.Auth, h.Roles, h.Principals = "tenant-1", headerAuth{}, roles, dir
 		h.Network, h.Audit, h.GC, h.Tasks, h.Mint = wire, wire, wire, &tasks.Service{Meta: store}, wire.mint
 		e.h, e.dir, e.roles, e.store = h, dir, roles, store
-	})
+	}}, opts...)...)
 	e.srv = base.srv
 	e.admin = e.user("admin")
 	// The administrator's Owner assignment is written as the server's first start does.

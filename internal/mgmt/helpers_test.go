@@ -49,7 +49,10 @@ func newEnv(t testing.TB, opts ...func(*mgmt.Handler, *sqlite.Store)) *env {
 	if err := h.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	mux := http.NewServeMux() // as the server routes them
+	mux.Handle("/", h)
+	mux.HandleFunc(mgmt.RunLogPrefix, h.RunLog)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{srv: srv}
 }

@@ -22,8 +22,6 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require golang.org/x/time v0.16.0 // indirect
-
 require (
 	github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry v0.2.3 // indirect
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect

@@ -83,6 +83,11 @@ type Event struct {
 	// Count and Reason describe aggregated network denials.
 	Count  int64  `json:"count,omitempty"`
 	Reason string `json:"reason,omitempty"`
+
+	// RegistryID is the registry's immutable ID (meta.Registry.UID): the
+	// events of a deleted registry are not those of a new one of the same
+	// name. Record fills it in (Options.RegistryID).
+	RegistryID string `json:"registryId,omitempty"`
 }
 
 const (
@@ -98,6 +103,9 @@ const (
 type Options struct {
 	Retention time.Duration // DefaultRetention when zero
 	Buffer    int           // DefaultBuffer when zero
+	// RegistryID returns the current UID of the registry with a key ("" if
+	// none); Record stamps events with it.
+	RegistryID func(key string) string
 }
 
 type item struct {
@@ -112,6 +120,7 @@ type Log struct {
 	queue     chan item
 	seq       atomic.Uint64
 	running   atomic.Bool
+	regID     func(key string) string
 	dropped   prometheus.Counter
 	written   *prometheus.CounterVec
 	errs      prometheus.Counter
@@ -125,7 +134,7 @@ func New(store meta.Resources, reg prometheus.Registerer, o Options) *Log {
 	if o.Buffer <= 0 {
 		o.Buffer = DefaultBuffer
 	}
-	l := &Log{store: store, retention: o.Retention, queue: make(chan item, o.Buffer),
+	l := &Log{store: store, retention: o.Retention, queue: make(chan item, o.Buffer), regID: o.RegistryID,
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "moat_audit_events_dropped_total",
 			Help: "Audit events dropped because the write buffer was full."}),
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moat_audit_events_total",
@@ -150,6 +159,9 @@ func (l *Log) Record(e Event) {
 	e.Time = e.Time.UTC()
 	if e.Registry == "" {
 		e.Registry = ServerWide
+	}
+	if e.RegistryID == "" && e.Registry != ServerWide && l.regID != nil {
+		e.RegistryID = l.regID(e.Registry)
 	}
 	select {
 	case l.queue <- item{ev: e}:

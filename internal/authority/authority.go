@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ type Handler struct {
 
 // New returns the authority for the directory's tenant, signing with keys.
 func New(keys *token.Keys, dir *identity.Directory) *Handler {
-	h := &Handler{keys: keys, dir: dir, mux: http.NewServeMux(), now: time.Now}
+	h := &Handler{keys: keys, dir: dir, mux: http.NewServeMux(), now: keys.Now}
 	m := h.mux
 	m.HandleFunc("/identity/{tenant}/v2.0/.well-known/openid-configuration", h.discovery)
 	m.HandleFunc("/{tenant}/v2.0/.well-known/openid-configuration", h.discovery)
@@ -141,6 +142,9 @@ const (
 	codeRevoked            = 50173   // grant revoked (password changed)
 	codeSessionExpired     = 700082  // refresh token expired (session too old)
 	codeMethod             = 900561  // the endpoint only accepts another method
+	codeBusy               = 90033   // the service is temporarily unavailable
+	codeUserDisabled       = 50057   // the user account is disabled
+	codeAppDisabled        = 7000112 // the application (service principal) is disabled
 )
 
 // oauthError is an OAuth 2.0 error response, shaped like Entra ID's.
@@ -152,6 +156,8 @@ type oauthError struct {
 	Timestamp   string `json:"timestamp"`
 	TraceID     string `json:"trace_id"`
 	Correlation string `json:"correlation_id"`
+	// retryAfter, when set, is sent as Retry-After (503 answers).
+	retryAfter time.Duration
 }
 
 func newError(status int, code string, aadsts int, format string, args ...any) *oauthError {
@@ -165,6 +171,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, e *oauthErr
 	e.Correlation = correlationID(w, r)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="moat"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
 	writeJSON(w, e.Status, e)
 }

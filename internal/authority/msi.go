@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moat-registry/moat/internal/identity"
 )
@@ -75,7 +76,7 @@ func (h *Handler) msiToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	at, _, err := h.signAccess(h.issuer(b), resource, now, p, func(c *accessClaims) {
+	at, _, err := h.signAccess(h.issuer(b), resource, now, time.Time{}, p, func(c *accessClaims) {
 		c.AppID, c.AZP, c.AppIDACR, c.IDType = p.Name, p.Name, "2", "app"
 		c.MIResourceID = p.Owner
 	})

@@ -1,9 +1,7 @@
 package authority
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -242,18 +240,43 @@ func (h *Handler) clientCredentials(req *tokenRequest) (*tokenResponse, *oauthEr
 		return nil, e
 	}
 	req.resource = sc.resource
-	p, ok := h.dir.Authenticate(identity.KindServicePrincipal, id, secret)
-	if !ok {
-		return nil, badClient()
+	p, err := h.dir.Authenticate(req.r.Context(), identity.KindServicePrincipal, id, secret)
+	if err != nil {
+		return nil, credentialError(err, identity.KindServicePrincipal, id)
 	}
 	req.principal = p
-	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, p, func(c *accessClaims) {
+	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, time.Time{}, p, func(c *accessClaims) {
 		c.AppID, c.AZP, c.AppIDACR, c.IDType = p.Name, p.Name, "1", "app"
 	})
 	if err != nil {
 		return nil, serverError()
 	}
 	return &tokenResponse{TokenType: "Bearer", Scope: sc.granted, ExpiresIn: exp, ExtExpiresIn: exp, AccessToken: at}, nil
+}
+
+// credentialError answers a failed check of a user's password (invalid_grant)
+// or a service principal's secret (invalid_client): no free password check
+// slot is a 503 with Retry-After; a disabled principal (right credentials
+// only) says so.
+func credentialError(err error, kind, name string) *oauthError {
+	user := kind == identity.KindUser
+	switch {
+	case errors.Is(err, identity.ErrBusy):
+		e := newError(http.StatusServiceUnavailable, "temporarily_unavailable", codeBusy,
+			"moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.", int(identity.BusyRetryAfter/time.Second))
+		e.retryAfter = identity.BusyRetryAfter
+		return e
+	case errors.Is(err, identity.ErrDisabled) && user:
+		return newError(http.StatusBadRequest, "invalid_grant", codeUserDisabled,
+			"The user account %s is disabled. An Owner can enable it again (moat ad user update --account-enabled true).", clip(name))
+	case errors.Is(err, identity.ErrDisabled):
+		return newError(http.StatusUnauthorized, "unauthorized_client", codeAppDisabled,
+			"The service principal %s is disabled. An Owner can enable it again (Microsoft Graph accountEnabled).", clip(name))
+	case user:
+		return newError(http.StatusBadRequest, "invalid_grant", codeBadCredentials,
+			"Error validating credentials due to invalid username or password. Check the user principal name (as in `moat ad user list`) and the password.")
+	}
+	return badClient()
 }
 
 func serverError() *oauthError {
@@ -280,10 +303,9 @@ func (h *Handler) password(req *tokenRequest) (*tokenResponse, *oauthError) {
 	}
 	req.resource = sc.resource
 	// Authenticate spends the same (slow) work whether or not the user exists.
-	p, ok := h.dir.Authenticate(identity.KindUser, user, pw)
-	if !ok {
-		return nil, newError(http.StatusBadRequest, "invalid_grant", codeBadCredentials,
-			"Error validating credentials due to invalid username or password. Check the user principal name (as in `moat ad user list`) and the password.")
+	p, err := h.dir.Authenticate(req.r.Context(), identity.KindUser, user, pw)
+	if err != nil {
+		return nil, credentialError(err, identity.KindUser, user)
 	}
 	return h.userTokens(req, p, clientID, conf, sc, req.now)
 }
@@ -302,8 +324,8 @@ func (h *Handler) confidentialClient(req *tokenRequest, clientID string) (bool, 
 		return false, newError(http.StatusBadRequest, "invalid_request", codeMalformed,
 			"The client_id in the body differs from the one in the Authorization header.")
 	}
-	if _, ok := h.dir.Authenticate(identity.KindServicePrincipal, clientID, secret); !ok {
-		return false, badClient()
+	if _, err := h.dir.Authenticate(req.r.Context(), identity.KindServicePrincipal, clientID, secret); err != nil {
+		return false, credentialError(err, identity.KindServicePrincipal, clientID)
 	}
 	return true, nil
 }
@@ -336,10 +358,10 @@ func (h *Handler) refresh(req *tokenRequest) (*tokenResponse, *oauthError) {
 		return nil, newError(http.StatusBadRequest, "invalid_grant", codeSessionExpired,
 			"The sign-in session began more than %d days ago and has expired. Sign in again with the password.", int(SessionLifetime/(24*time.Hour)))
 	}
-	p, ok := h.dir.Get(c.ObjectID)
-	if !ok || p.Kind != identity.KindUser || secretsFingerprint(p) != c.SecretsFP {
+	p, ok := h.dir.CurrentCredential(c.ObjectID, c.SecretsFP)
+	if !ok || p.Kind != identity.KindUser {
 		return nil, newError(http.StatusBadRequest, "invalid_grant", codeRevoked,
-			"The refresh token was revoked because the user was deleted or the password changed. Sign in again with the password.")
+			"The refresh token was revoked because the user was deleted or disabled, or the password changed. Sign in again with the password.")
 	}
 	return h.userTokens(req, p, clientID, conf, sc, authTime)
 }
@@ -348,7 +370,10 @@ func (h *Handler) refresh(req *tokenRequest) (*tokenResponse, *oauthError) {
 // token, refresh token and client_info.
 func (h *Handler) userTokens(req *tokenRequest, p *identity.Principal, clientID string, confidential bool, sc *scope, authTime time.Time) (*tokenResponse, *oauthError) {
 	req.principal = p
-	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, p, func(c *accessClaims) {
+	// Nothing issued from a sign-in outlives its session: a refresh token
+	// renews, but never past authTime + SessionLifetime.
+	end := authTime.Add(SessionLifetime)
+	at, exp, err := h.signAccess(req.issuer, sc.resource, req.now, end, p, func(c *accessClaims) {
 		c.AppID, c.AZP, c.AppIDACR, c.IDType = clientID, clientID, "0", "user"
 		c.UPN, c.Name, c.Scope = p.Name, p.DisplayName, "user_impersonation"
 		if confidential {
@@ -360,7 +385,7 @@ func (h *Handler) userTokens(req *tokenRequest, p *identity.Principal, clientID 
 	}
 	resp := &tokenResponse{TokenType: "Bearer", Scope: sc.granted, ExpiresIn: exp, ExtExpiresIn: exp, AccessToken: at}
 	if sc.openid {
-		rc := registered(req.issuer, "", p.ID, req.now, AccessTokenLifetime)
+		rc := registered(req.issuer, "", p.ID, req.now, until(req.now, AccessTokenLifetime, end))
 		resp.IDToken, err = h.keys.Sign(&idClaims{
 			RegisteredClaims:  rc,
 			Aud:               clientID,
@@ -377,12 +402,12 @@ func (h *Handler) userTokens(req *tokenRequest, p *identity.Principal, clientID 
 	}
 	if sc.offline {
 		resp.RefreshToken, err = h.keys.Sign(&refreshClaims{
-			RegisteredClaims: registered(req.issuer, clientID, p.ID, req.now, RefreshTokenLifetime),
+			RegisteredClaims: registered(req.issuer, clientID, p.ID, req.now, until(req.now, RefreshTokenLifetime, end)),
 			Kind:             kindRefresh,
 			TenantID:         h.dir.Tenant,
 			ObjectID:         p.ID,
 			AuthTime:         authTime.Unix(),
-			SecretsFP:        secretsFingerprint(p),
+			SecretsFP:        p.CredentialStamp(),
 		})
 		if err != nil {
 			return nil, serverError()
@@ -414,13 +439,14 @@ func audience(aud string) jwt.ClaimStrings {
 	return jwt.ClaimStrings{aud}
 }
 
-// signAccess signs an access token for p with audience aud; set fills the
-// claims that depend on the flow. It returns the token and its lifetime in
-// seconds.
-func (h *Handler) signAccess(iss, aud string, now time.Time, p *identity.Principal, set func(*accessClaims)) (string, int64, error) {
+// signAccess signs an access token for p with audience aud, ending no later
+// than end (zero: no bound); set fills the claims that depend on the flow. It
+// returns the token and its lifetime in seconds.
+func (h *Handler) signAccess(iss, aud string, now, end time.Time, p *identity.Principal, set func(*accessClaims)) (string, int64, error) {
+	life := until(now, AccessTokenLifetime, end)
 	c := &accessClaims{
 		IdentityClaims: token.IdentityClaims{
-			RegisteredClaims: registered(iss, aud, p.ID, now, AccessTokenLifetime),
+			RegisteredClaims: registered(iss, aud, p.ID, now, life),
 			Kind:             token.KindIdentity,
 			TenantID:         h.dir.Tenant,
 			ObjectID:         p.ID,
@@ -429,14 +455,13 @@ func (h *Handler) signAccess(iss, aud string, now time.Time, p *identity.Princip
 	}
 	set(c)
 	s, err := h.keys.Sign(c)
-	return s, int64(AccessTokenLifetime / time.Second), err
+	return s, int64(life / time.Second), err
 }
 
-// secretsFingerprint changes whenever a principal's secrets change.
-func secretsFingerprint(p *identity.Principal) string {
-	sum := sha256.New()
-	for _, s := range p.Secrets {
-		sum.Write([]byte(s.ID + "\x00" + s.Hash + "\x00"))
+// until is life from now, cut short at end (zero: no bound).
+func until(now time.Time, life time.Duration, end time.Time) time.Duration {
+	if !end.IsZero() && now.Add(life).After(end) {
+		return max(end.Sub(now), 0)
 	}
-	return hex.EncodeToString(sum.Sum(nil)[:12])
+	return life
 }

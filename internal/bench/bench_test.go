@@ -199,7 +199,7 @@ func TestMoat(t *testing.T) {
 
 func adminToken(t *testing.T, base, tenant string) string {
 	t.Helper()
-	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {password}, "client_id": {"moat-bench"}, "scope": {base + "/.default"}}
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {password}, "client_id": {"moat-bench"}, "scope": {"https://management.azure.com/.default"}}
 	resp, err := http.PostForm(base+"/identity/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,10 @@ func Prepare(ctx context.Context, s Setup) (netip.Addr, error) {
 		return nil
 	}
 	var md struct {
-		Authentication struct{ Tenant string } `json:"authentication"`
+		Authentication struct {
+			Tenant    string
+			Audiences []string
+		} `json:"authentication"`
 	}
 	if err := call(http.MethodGet, "/metadata/endpoints", "", nil, &md); err != nil {
 		return netip.Addr{}, err
@@ -86,7 +89,7 @@ func Prepare(ctx context.Context, s Setup) (netip.Addr, error) {
 		AccessToken string `json:"access_token"`
 	}
 	form := url.Values{"grant_type": {"password"}, "username": {s.Username}, "password": {s.Password},
-		"client_id": {"moat-bench"}, "scope": {base + "/.default"}}
+		"client_id": {"moat-bench"}, "scope": {managementResource(base, md.Authentication.Audiences) + "/.default"}}
 	if err := call(http.MethodPost, "/identity/"+url.PathEscape(md.Authentication.Tenant)+"/oauth2/v2.0/token", "", form, &tok); err != nil {
 		return netip.Addr{}, fmt.Errorf("signing in as %s: %w", s.Username, err)
 	}
@@ -140,4 +143,13 @@ func Prepare(ctx context.Context, s Setup) (netip.Addr, error) {
 	}
 	last := s.IPRules - 1
 	return netip.AddrFrom4([4]byte{20, byte(last / 256), byte(last % 256), 7}), nil
+}
+
+// managementResource is the management API's audience the server reports
+// (its public URL), else base.
+func managementResource(base string, audiences []string) string {
+	if len(audiences) > 0 && audiences[0] != "" {
+		return strings.TrimRight(audiences[0], "/")
+	}
+	return base
 }

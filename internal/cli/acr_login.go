@@ -73,7 +73,7 @@ func runACRLogin(x *exec) (any, error) {
 		fmt.Fprintln(x.cmd.OutOrStdout(), "Login Succeeded")
 		return nil, nil
 	}
-	refresh, err := x.c.registryRefreshToken(base, registryURL, loginServer)
+	refresh, err := x.c.registryRefreshToken(registryURL, loginServer)
 	if err != nil {
 		return nil, err
 	}
@@ -90,25 +90,25 @@ func runACRLogin(x *exec) (any, error) {
 }
 
 // registryRefreshToken exchanges the session's identity token for a
-// refresh token of the registry at loginServer (reached at registryURL). The
-// identity token must be for the management API of the host the exchange is
-// sent to: the session's own when the login server is on the server's host
-// (path style), else one for the login server's host.
-func (c *client) registryRefreshToken(base *url.URL, registryURL, loginServer string) (string, error) {
-	var tok string
-	var err error
-	if host, _, _ := strings.Cut(loginServer, "/"); strings.EqualFold(host, base.Host) {
-		tok, err = accessToken(c)
-		if err == nil && tok == "" {
-			err = c.signInError("")
-		}
-	} else {
-		tok, err = c.tokenFor(registryURL)
-	}
+// refresh token of the registry at loginServer (reached at registryURL): the
+// session's management token, on whatever host the login server is (the
+// server accepts its configured audiences, not the Host's).
+func (c *client) registryRefreshToken(registryURL, loginServer string) (string, error) {
+	tok, err := c.managementToken()
 	if err != nil {
 		return "", err
 	}
 	return c.exchange(registryURL, loginServer, tok)
+}
+
+// managementToken is the session's identity token for the server's
+// management API.
+func (c *client) managementToken() (string, error) {
+	tok, err := accessToken(c)
+	if err == nil && tok == "" {
+		err = c.signInError("")
+	}
+	return tok, err
 }
 
 // loginServer returns the login server of the registry --name: from the

@@ -236,15 +236,7 @@ func runCheckHealth(x *exec) (any, error) {
 		report(healthCheck{name: "Challenge (/v2/)", detail: "401 with a Bearer challenge"})
 	}
 	// The token exchange for the signed-in user.
-	var tok string
-	if strings.EqualFold(host, base.Host) {
-		tok, err = accessToken(x.c)
-		if err == nil && tok == "" {
-			err = x.c.signInError("")
-		}
-	} else {
-		tok, err = x.c.tokenFor(registryURL)
-	}
+	tok, err := x.c.managementToken()
 	if err == nil {
 		_, err = x.c.exchange(registryURL, loginServer, tok)
 	}

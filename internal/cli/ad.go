@@ -21,9 +21,10 @@ const (
 func newAD() *cobra.Command {
 	return parent("ad", "Manage the server's directory: users and service principals",
 		parent("user", "Manage users",
-			adUserCreate(), adUserList(), adUserShow(), adUserDelete()),
+			adUserCreate(), adUserList(), adUserShow(), adUserUpdate(), adUserDelete()),
 		parent("sp", "Manage service principals",
-			adSPCreateForRBAC(), adSPList(), adSPShow(), adSPDelete()))
+			adSPCreateForRBAC(), adSPList(), adSPShow(), adSPDelete(),
+			parent("credential", "Manage a service principal's secrets", adSPCredentialReset())))
 }
 
 func idFlag(what string) func(cmd *cobra.Command) {

@@ -209,29 +209,6 @@ func (c *client) requestToken(s *session, resource string) (*tokenResponse, erro
 	return c.tokenRequest(s.TokenEndpoint, form)
 }
 
-// tokenFor returns an identity token for another resource of the server
-// (e.g. a host-style login server), from the session.
-func (c *client) tokenFor(resource string) (string, error) {
-	if t := os.Getenv("MOAT_ACCESS_TOKEN"); t != "" {
-		return t, nil
-	}
-	s, err := loadSession(c.base)
-	if err != nil {
-		return "", err
-	}
-	if s == nil {
-		return "", c.signInError("")
-	}
-	if strings.EqualFold(strings.TrimRight(resource, "/"), s.Resource) {
-		return c.sessionToken()
-	}
-	tr, err := c.requestToken(s, resource)
-	if err != nil {
-		return "", fmt.Errorf("could not get a token for %s from the session of %s (%v); run 'moat login' again", resource, s.UserName, err)
-	}
-	return tr.AccessToken, nil
-}
-
 // tokenResponse is the token endpoint's answer.
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
@@ -390,8 +367,14 @@ func runLogin(x *exec) (any, error) {
 	if t := x.str("tenant"); t != "" {
 		tenant = t
 	}
+	// The token is for the management API's audience that the server
+	// reports (its configured public URL), whatever URL reached it.
+	resource := c.base
+	if auds := md.Authentication.Audiences; len(auds) > 0 && auds[0] != "" {
+		resource = strings.TrimRight(auds[0], "/")
+	}
 	s := &session{Server: c.base, Tenant: tenant, TokenEndpoint: tenantTokenEndpoint(md.Authentication.LoginEndpoint, tenant),
-		Resource: c.base, UserName: x.str("username")}
+		Resource: resource, UserName: x.str("username")}
 	form := url.Values{}
 	if sp, _ := x.cmd.Flags().GetBool("service-principal"); sp {
 		s.UserType, s.ClientID, s.ClientSecret = userTypeSP, s.UserName, pw

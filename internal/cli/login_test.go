@@ -32,6 +32,9 @@ type fakeIdP struct {
 	expiresIn int
 	// suffix is the login-server suffix /metadata/endpoints reports.
 	suffix string
+	// audience, when set, is the management audience it reports (else the
+	// URL the request reached).
+	audience string
 }
 
 // fakeJWT makes an unsigned token with claims (enough for display).
@@ -44,8 +47,12 @@ func fakeJWT(claims map[string]any) string {
 func newFakeIdP(f *fakeARM) *fakeIdP {
 	p := &fakeIdP{f: f, expiresIn: 3600}
 	f.handle("/metadata/endpoints", func(w http.ResponseWriter, r *http.Request) {
+		aud := p.audience
+		if aud == "" {
+			aud = "http://" + r.Host + "/"
+		}
 		writeTestJSON(w, 200, object{"name": "moat", "authentication": object{
-			"loginEndpoint": "http://" + r.Host + "/identity/", "tenant": testTenant, "audiences": []any{"http://" + r.Host + "/"}},
+			"loginEndpoint": "http://" + r.Host + "/identity/", "tenant": testTenant, "audiences": []any{aud}},
 			"suffixes": object{"acrLoginServer": p.suffix}})
 	})
 	f.handle("/identity/", p.token)
@@ -386,5 +393,22 @@ func TestLogoutAndAccountShow(t *testing.T) {
 	raw, _ := os.ReadFile(filepath.Join(os.Getenv("MOAT_CONFIG_DIR"), "sessions.json"))
 	if strings.Contains(string(raw), "alice") {
 		t.Errorf("sessions.json after logout: %s", raw)
+	}
+}
+
+// TestLoginAsksForTheReportedAudience: the token is for the management
+// audience /metadata/endpoints reports (the server's configured public URL),
+// not for the URL the CLI was given.
+func TestLoginAsksForTheReportedAudience(t *testing.T) {
+	f := newFakeARM(t)
+	idp := newFakeIdP(f)
+	idp.audience = "https://moat.example.com:8443/"
+	f.on("GET", "~/providers/Microsoft.ContainerRegistry/registries", 200, list())
+	f.mustRun("login", "-u", "alice", "-p", "good-password")
+	if got := idp.lastForm().Get("scope"); got != "https://moat.example.com:8443/.default offline_access openid profile" {
+		t.Errorf("scope %q", got)
+	}
+	if s := f.session(); s.Resource != "https://moat.example.com:8443" {
+		t.Errorf("session resource %q", s.Resource)
 	}
 }

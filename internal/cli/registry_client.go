@@ -54,7 +54,7 @@ func (x *exec) registryClient(flag string) (*registryClient, error) {
 		}
 		return rc, nil
 	}
-	if rc.refresh, err = x.c.registryRefreshToken(base, rc.url, ls); err != nil {
+	if rc.refresh, err = x.c.registryRefreshToken(rc.url, ls); err != nil {
 		return nil, err
 	}
 	return rc, nil

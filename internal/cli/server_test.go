@@ -275,3 +275,25 @@ func TestAgainstServer(t *testing.T) {
 		}
 	}
 }
+
+// offlineToken signs in at the registry's token endpoint as docker login
+// does (Basic, offline_token=true, client_id=docker) and returns the
+// refresh token it answers.
+func (s *realServer) offlineToken(user, pw string) string {
+	s.t.Helper()
+	q := url.Values{"service": {s.host}, "offline_token": {"true"}, "client_id": {"docker"}, "account": {user}}
+	req, _ := http.NewRequest(http.MethodGet, s.base+"/oauth2/token?"+q.Encode(), nil)
+	req.SetBasicAuth(user, pw)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.RefreshToken == "" {
+		s.t.Fatalf("docker-style login as %s: %s %v", user, resp.Status, err)
+	}
+	return out.RefreshToken
+}

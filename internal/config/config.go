@@ -42,6 +42,43 @@ type Config struct {
 	TrustedServices []string `yaml:"trustedServices"`
 	// GC schedules garbage collection (docs/gc.md).
 	GC GC `yaml:"gc"`
+	// Tokens are the lifetimes of registry tokens (docs/identity.md).
+	Tokens Tokens `yaml:"tokens"`
+
+	// PublicURL is the URL clients reach the server at (its management API,
+	// e.g. https://moat.example.com:8443): the audience of identity tokens
+	// the management API and /oauth2/exchange accept, with the cloud's
+	// well-known ARM audiences. Empty: from the first public listener and
+	// the TLS settings (PublicURLOrDefault).
+	PublicURL string `yaml:"publicURL"`
+}
+
+// Tokens are the lifetimes of the registry's tokens, as durations ("1h");
+// empty is the default. Each is also set by MOAT_TOKEN_<NAME>_LIFETIME, e.g.
+// MOAT_TOKEN_ACCESS_LIFETIME=2m for a test that must see tokens expire.
+type Tokens struct {
+	// AccessLifetime: access tokens (default 1h, at most 24h).
+	AccessLifetime string `yaml:"accessLifetime"`
+	// RefreshLifetime: the refresh token of /oauth2/exchange that `moat acr
+	// login` writes for docker (default 3h, as ACR's; at most 24h).
+	RefreshLifetime string `yaml:"refreshLifetime"`
+	// OfflineLifetime: the refresh token of a sign-in with a password or
+	// secret that asks for one (docker login); default 0, as long as the
+	// credential: it ends when the password or secret changes or the
+	// principal is disabled or deleted.
+	OfflineLifetime string `yaml:"offlineLifetime"`
+}
+
+// maxTokenLifetime is how long a retired signing key verifies (token.MaxLifetime).
+const maxTokenLifetime = 24 * time.Hour
+
+// TokenLifetimes are the parsed token lifetimes (0: the default; Validate
+// has checked them).
+func (c *Config) TokenLifetimes() (access, refresh, offline time.Duration) {
+	access, _ = duration(c.Tokens.AccessLifetime, 0)
+	refresh, _ = duration(c.Tokens.RefreshLifetime, 0)
+	offline, _ = duration(c.Tokens.OfflineLifetime, 0)
+	return access, refresh, offline
 }
 
 // GC is the garbage collection schedule, as durations ("1h", "30m"; "0" for
@@ -115,6 +152,10 @@ type Limits struct {
 	SignInFailuresPerPrincipal int `yaml:"signInFailuresPerPrincipal"`
 	// UploadSessions: open blob upload sessions per registry (default 1000).
 	UploadSessions int `yaml:"uploadSessions"`
+	// PasswordChecks: password checks (argon2id, 19 MiB each) running at
+	// once in the process (default GOMAXPROCS, at most 2); a few more wait
+	// briefly, the rest are answered 503 with Retry-After.
+	PasswordChecks int `yaml:"passwordChecks"`
 }
 
 // Listener is one address moat accepts data-plane and management traffic on.
@@ -155,6 +196,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("gc-interval", "", "how often garbage collection runs, e.g. 1h; 0 = never (env MOAT_GC_INTERVAL; default 1h)")
 	fs.String("gc-grace", "", "blob links and blobs younger than this are never collected, e.g. 1h (env MOAT_GC_GRACE; default 1h)")
 	fs.String("upload-expiry", "", "idle upload sessions older than this are removed, e.g. 24h; 0 = never (env MOAT_UPLOAD_EXPIRY; default 24h)")
+	fs.String("public-url", "", "the URL clients reach the server at, e.g. https://moat.example.com:8443: the audience of management tokens (env MOAT_PUBLIC_URL; default from the first public listener and the TLS settings)")
 	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
@@ -182,6 +224,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.TLSCert, "tls-cert")
 	override(&c.TLSKey, "tls-key")
 	override(&c.LoginServerSuffix, "login-server-suffix")
+	override(&c.PublicURL, "public-url")
 	override(&c.MetricsAddress, "metrics-listen")
 	override(&c.Postgres, "postgres")
 	override(&c.LogFormat, "log-format")
@@ -193,6 +236,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 	override(&c.S3.Endpoint, "s3-endpoint")
 	override(&c.S3.Region, "s3-region")
 	override(&c.S3.Prefix, "s3-prefix")
+	override(&c.Tokens.AccessLifetime, "token-access-lifetime")
+	override(&c.Tokens.RefreshLifetime, "token-refresh-lifetime")
+	override(&c.Tokens.OfflineLifetime, "token-offline-lifetime")
 	c.S3.AccessKey = getenv("MOAT_S3_ACCESS_KEY")
 	c.S3.SecretKey = getenv("MOAT_S3_SECRET_KEY")
 	for name, dst := range map[string]*bool{"tls-auto": &c.TLSAuto, "s3-path-style": &c.S3.PathStyle} {
@@ -228,13 +274,27 @@ func setting(fs *pflag.FlagSet, getenv func(string) string, name string) string 
 
 // Validate checks the configuration and says what to fix.
 func (c *Config) Validate() error {
-	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 {
+	if c.Limits.IPRules < 0 || c.Limits.VirtualNetworkRules < 0 || c.Limits.PrivateEndpoints < 0 || c.Limits.PasswordChecks < 0 {
 		return fmt.Errorf("limits must not be negative")
 	}
 	for _, d := range []struct{ name, v string }{{"gc.interval (--gc-interval, MOAT_GC_INTERVAL)", c.GC.Interval},
 		{"gc.grace (--gc-grace, MOAT_GC_GRACE)", c.GC.Grace}, {"limits.uploadExpiry (--upload-expiry, MOAT_UPLOAD_EXPIRY)", c.Limits.UploadExpiry}} {
 		if _, err := duration(d.v, 0); err != nil {
 			return fmt.Errorf("%s: %v", d.name, err)
+		}
+	}
+	for _, d := range []struct {
+		name, v string
+		max     time.Duration
+	}{{"tokens.accessLifetime (MOAT_TOKEN_ACCESS_LIFETIME)", c.Tokens.AccessLifetime, maxTokenLifetime},
+		{"tokens.refreshLifetime (MOAT_TOKEN_REFRESH_LIFETIME)", c.Tokens.RefreshLifetime, maxTokenLifetime},
+		{"tokens.offlineLifetime (MOAT_TOKEN_OFFLINE_LIFETIME)", c.Tokens.OfflineLifetime, 0}} {
+		v, err := duration(d.v, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %v", d.name, err)
+		}
+		if d.max > 0 && v > d.max {
+			return fmt.Errorf("%s: %s is longer than %s, the longest a short-lived token may live", d.name, d.v, d.max)
 		}
 	}
 	for name, v := range map[string]int{"tokenRequestsPerSecond": c.Limits.TokenRequestsPerSecond, "signInFailures": c.Limits.SignInFailures,
@@ -254,6 +314,13 @@ func (c *Config) Validate() error {
 	}
 	if err := c.S3.validate(); err != nil {
 		return err
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url / MOAT_PUBLIC_URL %q must be the server's http(s) URL without a path, e.g. https://moat.example.com:8443", c.PublicURL)
+		}
 	}
 	seen := map[string]bool{}
 	for i := range c.Listeners {
@@ -314,4 +381,42 @@ func (s S3) validate() error {
 		return fmt.Errorf("set both MOAT_S3_ACCESS_KEY and MOAT_S3_SECRET_KEY, or neither (to use the AWS default credential chain)")
 	}
 	return nil
+}
+
+// PublicURLOrDefault is PublicURL without a trailing slash, or else the URL
+// of the first public listener: https with TLS, the listener's host
+// ("localhost" for a wildcard address) and port (left out when it is the
+// scheme's default).
+func (c *Config) PublicURLOrDefault() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	scheme, def := "http", "80"
+	if c.TLSCert != "" || c.TLSAuto {
+		scheme, def = "https", "443"
+	}
+	addr := DefaultListen
+	if len(c.Listeners) > 0 {
+		addr = c.Listeners[0].Address
+	}
+	for _, l := range c.Listeners {
+		if l.Kind == KindPublic || l.Kind == "" {
+			addr = l.Address
+			break
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if port == def {
+		if strings.Contains(host, ":") {
+			return scheme + "://[" + host + "]"
+		}
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }

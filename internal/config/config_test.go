@@ -115,3 +115,27 @@ func TestS3(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{PublicURL: "https://moat.example.com:8443/"}, "https://moat.example.com:8443"},
+		{Config{}, "http://127.0.0.1:5000"},
+		{Config{Listeners: []Listener{{Address: "0.0.0.0:443", Kind: KindPublic}}, TLSAuto: true}, "https://localhost"},
+		{Config{Listeners: []Listener{{Address: ":8080"}}}, "http://localhost:8080"},
+		{Config{Listeners: []Listener{{Address: "10.0.0.1:443", Kind: KindVirtualNetwork}, {Address: "[2001:db8::1]:443", Kind: KindPublic}}, TLSCert: "c"}, "https://[2001:db8::1]"},
+		{Config{Listeners: []Listener{{Address: "moat.test:6204", Kind: KindPublic}}, TLSCert: "c"}, "https://moat.test:6204"},
+	} {
+		if got := c.cfg.PublicURLOrDefault(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.cfg, got, c.want)
+		}
+	}
+	for _, bad := range []string{"moat.example.com", "ftp://x", "https://x/path", "https://u:p@x", "https://x?q=1"} {
+		c := Config{PublicURL: bad}
+		if err := c.Validate(); err == nil {
+			t.Errorf("public URL %q accepted", bad)
+		}
+	}
+}

@@ -51,6 +51,11 @@ type Principal struct {
 	OwnerType  string `json:"ownerType,omitempty"`
 	// Instances whose secret may use this user-assigned identity.
 	AttachedTo []string `json:"attachedTo,omitempty"`
+	// Disabled principals cannot sign in, and every token issued to them
+	// stops working (Microsoft Graph's accountEnabled false).
+	Disabled bool `json:"disabled,omitempty"`
+
+	stamp string // CredentialStamp, computed when loaded
 }
 
 // Secret is a hashed password or client secret.
@@ -84,11 +89,13 @@ type Directory struct {
 	Tenant string
 	// verified remembers recent successful password checks.
 	verified verifiedPasswords
+	// checks bounds concurrent password checks (one directory per process).
+	checks *checkGate
 }
 
 // Open loads the directory.
 func Open(ctx context.Context, store meta.Resources, tenant string) (*Directory, error) {
-	d := &Directory{store: store, Tenant: tenant}
+	d := &Directory{store: store, Tenant: tenant, checks: newCheckGate(DefaultPasswordChecks())}
 	return d, d.Reload(ctx)
 }
 
@@ -111,6 +118,7 @@ func (d *Directory) Reload(ctx context.Context) error {
 			slog.Error("skipping a corrupt principal record", "id", r.ID, "err", err)
 			continue
 		}
+		p.stamp = credentialStamp(&p)
 		s.byID[strings.ToLower(p.ID)] = &p
 		s.byName[nameKey(p.Kind, p.Name)] = &p
 		if p.Kind == KindManagedIdentity && p.Assignment == SystemAssigned {
@@ -228,38 +236,71 @@ func (d *Directory) List(kind string) []*Principal {
 // Copy returns a modifiable copy of p.
 func Copy(p *Principal) *Principal {
 	c := *p
+	c.stamp = "" // the copy's secrets may change
 	c.Secrets = append([]Secret(nil), p.Secrets...)
 	c.AttachedTo = append([]string(nil), p.AttachedTo...)
 	return &c
 }
 
+// ErrBadCredentials: no such principal, or the password or secret is wrong.
+var ErrBadCredentials = errors.New("identity: invalid credentials")
+
+// ErrDisabled: the credentials are right but the principal is disabled.
+var ErrDisabled = errors.New("identity: the principal is disabled")
+
+func enabled(p *Principal) (*Principal, error) {
+	if p.Disabled {
+		return nil, ErrDisabled
+	}
+	return p, nil
+}
+
 // Authenticate checks credentials: a user's password (by UPN) or a service
-// principal's client secret (by appId). The returned principal must not be modified.
-func (d *Directory) Authenticate(kind, name, secret string) (*Principal, bool) {
+// principal's client secret (by appId). The returned principal must not be
+// modified. Password checks (argon2id) run in one of the directory's few
+// slots; when none is free in time it returns ErrBusy without checking.
+func (d *Directory) Authenticate(ctx context.Context, kind, name, secret string) (*Principal, error) {
 	p, ok := d.Find(kind, name)
+	if kind != KindUser {
+		if ok && secret != "" {
+			for _, s := range p.Secrets {
+				if CheckSecret(s.Hash, secret) {
+					return enabled(p)
+				}
+			}
+		}
+		return nil, ErrBadCredentials
+	}
 	if !ok || secret == "" {
 		// Spend the same work as a real check so timing does not reveal names.
-		if kind == KindUser {
-			CheckPassword(dummyHash(), secret)
+		if err := d.checks.run(ctx, func() { CheckPassword(dummyHash(), secret) }); err != nil {
+			return nil, err
 		}
-		return nil, false
+		return nil, ErrBadCredentials
 	}
 	for _, s := range p.Secrets {
-		if kind != KindUser {
-			if CheckSecret(s.Hash, secret) {
-				return p, true
-			}
-			continue
-		}
 		if d.verified.ok(s.Hash, secret) {
-			return p, true
+			return enabled(p)
 		}
-		if CheckPassword(s.Hash, secret) {
+		var match bool
+		if err := d.checks.run(ctx, func() { match = CheckPassword(s.Hash, secret) }); err != nil {
+			return nil, err
+		}
+		if match {
 			d.verified.add(s.Hash, secret)
-			return p, true
+			return enabled(p)
 		}
 	}
-	return nil, false
+	return nil, ErrBadCredentials
+}
+
+// LimitPasswordChecks sets how many password checks may run at once (n < 1:
+// DefaultPasswordChecks). Call it before the directory serves.
+func (d *Directory) LimitPasswordChecks(n int) {
+	if n < 1 {
+		n = DefaultPasswordChecks()
+	}
+	d.checks = newCheckGate(n)
 }
 
 // dummyHash is computed on first use, not at start-up (argon2 takes memory and time).

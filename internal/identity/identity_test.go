@@ -10,7 +10,7 @@ import (
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 )
 
-func newDir(t *testing.T) *Directory {
+func newDir(t testing.TB) *Directory {
 	t.Helper()
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
@@ -44,22 +44,22 @@ func TestUsersAndServicePrincipals(t *testing.T) {
 	if err := d.Create(ctx, &Principal{Kind: KindUser, Name: "alice@EXAMPLE.com"}); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate UPN: %v", err)
 	}
-	if p, ok := d.Authenticate(KindUser, "alice@example.com", "pw"); !ok || p.ID != u.ID {
+	if p, ok := authOK(d, KindUser, "alice@example.com", "pw"); !ok || p.ID != u.ID {
 		t.Fatal("user sign-in")
 	}
-	if _, ok := d.Authenticate(KindUser, "alice@example.com", "nope"); ok {
+	if _, ok := authOK(d, KindUser, "alice@example.com", "nope"); ok {
 		t.Fatal("wrong password accepted")
 	}
-	if _, ok := d.Authenticate(KindUser, "bob", "pw"); ok {
+	if _, ok := authOK(d, KindUser, "bob", "pw"); ok {
 		t.Fatal("unknown user accepted")
 	}
 	secret := NewSecret()
 	sp := &Principal{Kind: KindServicePrincipal, Name: "app-1", Secrets: []Secret{{ID: "s", Hash: HashSecret(secret)}}}
 	d.Create(ctx, sp)
-	if _, ok := d.Authenticate(KindServicePrincipal, "app-1", secret); !ok {
+	if _, ok := authOK(d, KindServicePrincipal, "app-1", secret); !ok {
 		t.Fatal("client secret")
 	}
-	if _, ok := d.Authenticate(KindUser, "app-1", secret); ok {
+	if _, ok := authOK(d, KindUser, "app-1", secret); ok {
 		t.Fatal("a service principal signed in as a user")
 	}
 	if err := d.Delete(ctx, u.ID); err != nil {
@@ -106,13 +106,13 @@ func TestVerifiedPasswordCache(t *testing.T) {
 	ctx := context.Background()
 	u := &Principal{Kind: KindUser, Name: "carol", Secrets: []Secret{{ID: "p", Hash: HashPassword("first-password")}}}
 	d.Create(ctx, u)
-	if _, ok := d.Authenticate(KindUser, "carol", "first-password"); !ok {
+	if _, ok := authOK(d, KindUser, "carol", "first-password"); !ok {
 		t.Fatal("sign-in")
 	}
 	if !d.verified.ok(u.Secrets[0].Hash, "first-password") {
 		t.Fatal("a successful check was not remembered")
 	}
-	if _, ok := d.Authenticate(KindUser, "carol", "wrong"); ok {
+	if _, ok := authOK(d, KindUser, "carol", "wrong"); ok {
 		t.Fatal("wrong password accepted after a cached success")
 	}
 	// A new password replaces the hash: the remembered check no longer applies.
@@ -121,10 +121,10 @@ func TestVerifiedPasswordCache(t *testing.T) {
 	if err := d.Update(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := d.Authenticate(KindUser, "carol", "first-password"); ok {
+	if _, ok := authOK(d, KindUser, "carol", "first-password"); ok {
 		t.Fatal("the old password still works after a change")
 	}
-	if _, ok := d.Authenticate(KindUser, "carol", "second-password"); !ok {
+	if _, ok := authOK(d, KindUser, "carol", "second-password"); !ok {
 		t.Fatal("new password")
 	}
 }
@@ -135,7 +135,7 @@ func BenchmarkAuthenticatePassword(b *testing.B) {
 	d, _ := Open(context.Background(), s, "t")
 	d.Create(context.Background(), &Principal{Kind: KindUser, Name: "bench", Secrets: []Secret{{ID: "p", Hash: HashPassword("bench-password")}}})
 	for b.Loop() {
-		if _, ok := d.Authenticate(KindUser, "bench", "bench-password"); !ok {
+		if _, ok := authOK(d, KindUser, "bench", "bench-password"); !ok {
 			b.Fatal("sign-in")
 		}
 	}
@@ -181,6 +181,12 @@ func TestCreateRaceAcrossNodes(t *testing.T) {
 	if err := a.Create(ctx, &Principal{Kind: KindUser, Name: "carol@example.com"}); err != nil {
 		t.Fatalf("the name is free after delete: %v", err)
 	}
+}
+
+// authOK is Authenticate as a yes or no.
+func authOK(d *Directory, kind, name, secret string) (*Principal, bool) {
+	p, err := d.Authenticate(context.Background(), kind, name, secret)
+	return p, err == nil
 }
 
 // TestReloadSkipsCorruptRecords: a corrupt principal record grants nothing

@@ -82,7 +82,12 @@ type Settings interface {
 // Registry is a registry resource. Key is the lower-cased name; Properties
 // holds the ARM properties owned by the management plane.
 type Registry struct {
-	Key           string
+	Key string
+	// UID is the registry's immutable identity, a GUID given at creation
+	// (CreateRegistry makes one when it is empty): a registry deleted and
+	// created again under the same name has another, and tokens, audit
+	// events and caches are keyed on it so that the new one inherits nothing.
+	UID           string
 	Name          string
 	Subscription  string
 	ResourceGroup string

@@ -5,6 +5,7 @@ import (
 
 	"encoding/json"
 
+	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -120,19 +121,26 @@ func Digests(ss []string) []digest.Digest {
 var ContentTables = []string{"repositories", "manifests", "tags", "blobs", "uploads", "gc_removed"}
 
 // RegistryCols are the registries table's columns in the order ScanRegistry reads.
-const RegistryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version`
+const RegistryCols = `key, name, subscription, resource_group, location, sku, properties, created_at, version, uid`
 
 // ScanRegistry reads one row of RegistryCols.
 func ScanRegistry(sc interface{ Scan(...any) error }) (*Registry, error) {
 	var r Registry
 	var created int64
 	var props []byte
-	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version); err != nil {
+	if err := sc.Scan(&r.Key, &r.Name, &r.Subscription, &r.ResourceGroup, &r.Location, &r.SKU, &props, &created, &r.Version, &r.UID); err != nil {
 		return nil, err
 	}
 	r.Properties = props
 	r.CreatedAt = time.Unix(0, created).UTC()
 	return &r, nil
+}
+
+// NewUID gives r an immutable identity unless it has one (CreateRegistry).
+func (r *Registry) NewUID() {
+	if r.UID == "" {
+		r.UID = uuid.NewString()
+	}
 }
 
 // ScanRegistries reads rows of RegistryCols.

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/token"
@@ -16,9 +15,12 @@ type BearerAuth struct {
 	Keys   *token.Keys
 	Dir    *identity.Directory
 	Tenant string
-	cache  sync.Map // raw token -> *token.IdentityClaims
-	size   int
-	mu     sync.Mutex
+	// Audiences are the audiences accepted (the configured public URL and
+	// the ARM audiences), never derived from the request.
+	Audiences token.Audiences
+	cache     sync.Map // raw token -> *token.IdentityClaims
+	size      int
+	mu        sync.Mutex
 }
 
 func unauthenticated(msg string) error {
@@ -35,11 +37,12 @@ func (b *BearerAuth) Principal(r *http.Request) (string, error) {
 	if !ok {
 		return "", unauthenticated("the access token is invalid or expired; sign in again with 'moat login'")
 	}
-	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
-		return "", unauthenticated("the access token is not for this management API (its audience is " + strings.Join(aud, ",") + "); request a token for " + r.Host)
+	if aud, _ := c.GetAudience(); !b.Audiences.Allows(aud) {
+		return "", unauthenticated("the access token is not for this management API (its audience is " + strings.Join(aud, ",") +
+			"); request a token for " + strings.Join(b.Audiences.List(), " or ") + " (moat login does)")
 	}
-	if _, ok := b.Dir.Get(c.ObjectID); !ok {
-		return "", unauthenticated("the principal of this token no longer exists")
+	if p, ok := b.Dir.Get(c.ObjectID); !ok || p.Disabled {
+		return "", unauthenticated("the principal of this token no longer exists or is disabled")
 	}
 	return c.ObjectID, nil
 }
@@ -47,7 +50,7 @@ func (b *BearerAuth) Principal(r *http.Request) (string, error) {
 func (b *BearerAuth) verify(raw string) (*token.IdentityClaims, bool) {
 	if v, ok := b.cache.Load(raw); ok {
 		c := v.(*token.IdentityClaims)
-		return c, c.ExpiresAt.After(time.Now())
+		return c, c.ExpiresAt.After(b.Keys.Now())
 	}
 	var c token.IdentityClaims
 	if err := b.Keys.Verify(raw, &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != b.Tenant || c.ObjectID == "" || c.ExpiresAt == nil {
@@ -77,6 +80,10 @@ func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 		scheme = "https"
 	}
 	base := scheme + "://" + r.Host
+	audiences := h.Audiences
+	if len(audiences) == 0 {
+		audiences = []string{base + "/"}
+	}
 	graph := base + "/graph/"
 	doc := map[string]any{
 		"name":                     "moat",
@@ -89,7 +96,7 @@ func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 		"microsoftGraphResourceId": graph,
 		"authentication": map[string]any{
 			"loginEndpoint":    base + "/adfs",
-			"audiences":        []string{base + "/"},
+			"audiences":        audiences,
 			"tenant":           h.Tenant,
 			"identityProvider": "ADFS",
 		},

@@ -45,6 +45,9 @@ type graphSP struct {
 	Tenant   string `json:"tenant,omitempty"`
 	// ServicePrincipalType is "ManagedIdentity" for a managed identity.
 	ServicePrincipalType string `json:"servicePrincipalType,omitempty"`
+	AccountEnabled       *bool  `json:"accountEnabled,omitempty"`
+	// PasswordCredentials are the secrets' IDs (keyId), never their values.
+	PasswordCredentials []passwordCredential `json:"passwordCredentials,omitempty"`
 }
 
 // Graph serves /graph/v1.0/users and /graph/v1.0/servicePrincipals.
@@ -131,16 +134,19 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, key string) erro
 		return nil
 	case http.MethodDelete:
 		return h.deletePrincipal(w, r, p)
+	case http.MethodPatch:
+		return h.patchPrincipal(w, r, p)
 	}
 	return methodNotAllowed(r, "a user")
 }
 
 func toGraphUser(p *identity.Principal) graphUser {
-	return graphUser{ID: p.ID, UserPrincipalName: p.Name, DisplayName: p.DisplayName, AccountEnabled: true}
+	return graphUser{ID: p.ID, UserPrincipalName: p.Name, DisplayName: p.DisplayName, AccountEnabled: !p.Disabled}
 }
 
 func (h *Handler) servicePrincipals(w http.ResponseWriter, r *http.Request, key string) error {
 	ctx := r.Context()
+	key, action, _ := strings.Cut(key, "/")
 	switch {
 	case key == "" && r.Method == http.MethodGet:
 		out := []graphSP{}
@@ -178,12 +184,22 @@ func (h *Handler) servicePrincipals(w http.ResponseWriter, r *http.Request, key 
 		}
 		return notFound("service principal %q not found", key)
 	}
-	switch r.Method {
-	case http.MethodGet:
-		writeJSON(w, http.StatusOK, graphSP{ID: p.ID, AppID: p.Name, DisplayName: p.DisplayName})
+	switch {
+	case action == "addPassword" && r.Method == http.MethodPost:
+		return h.addPassword(w, r, p)
+	case action == "removePassword" && r.Method == http.MethodPost:
+		return h.removePassword(w, r, p)
+	case action != "":
+		return notFound("use /graph/v1.0/servicePrincipals/{id}, .../addPassword or .../removePassword")
+	case r.Method == http.MethodGet:
+		enabled := !p.Disabled
+		writeJSON(w, http.StatusOK, graphSP{ID: p.ID, AppID: p.Name, DisplayName: p.DisplayName, AccountEnabled: &enabled,
+			PasswordCredentials: passwordCredentials(p)})
 		return nil
-	case http.MethodDelete:
+	case r.Method == http.MethodDelete:
 		return h.deletePrincipal(w, r, p)
+	case r.Method == http.MethodPatch:
+		return h.patchPrincipal(w, r, p)
 	}
 	return methodNotAllowed(r, "a service principal")
 }

@@ -48,6 +48,9 @@ type Handler struct {
 	Tenant string
 	// ZoneSuffix is the login-server suffix, used in private DNS zone names.
 	ZoneSuffix string
+	// Audiences are the management API's token audiences, the public URL
+	// first (/metadata/endpoints reports them; clients ask for the first).
+	Audiences []string
 	// Auth and Perms authenticate and authorise callers; a nil Auth serves
 	// without either (handler tests only — the server always sets both).
 	Auth  Authenticator

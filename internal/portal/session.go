@@ -118,8 +118,9 @@ func (p *Portal) signIn(w http.ResponseWriter, r *http.Request) {
 		if out.Error != "" && out.Error != "invalid_grant" {
 			msg = "Sign-in failed: " + out.Description
 		}
-		if rec.Code == http.StatusTooManyRequests {
-			// The authority's sign-in limit (docs/security.md): say when to come back.
+		if rec.Code == http.StatusTooManyRequests || rec.Code == http.StatusServiceUnavailable {
+			// The authority's sign-in limit, or all password check slots
+			// busy (docs/security.md): say when to come back.
 			status = rec.Code
 			w.Header().Set("Retry-After", rec.Header().Get("Retry-After"))
 		}

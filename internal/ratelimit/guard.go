@@ -33,7 +33,9 @@ type Guard struct {
 	Requests *Limiter
 	// Failures and PrincipalFailures limit failed sign-ins per client address
 	// and per claimed principal name; when either is exhausted, sign-ins are
-	// refused (without checking the credentials) until it refills.
+	// refused (without checking the credentials) until it refills. Each
+	// sign-in in flight holds one event of both until it is known not to
+	// have failed.
 	Failures, PrincipalFailures *Limiter
 }
 
@@ -54,22 +56,26 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		if len(name) > maxName {
 			name = name[:maxName] // bounds the limiter's memory; longer names share a bucket
 		}
-		if blocked, wait := g.Failures.Blocked(addr); blocked {
+		// The failure allowance is reserved before the credentials are
+		// checked, so concurrent guesses cannot all pass a check made before
+		// any of them failed; a sign-in that does not fail gives it back.
+		if ok, wait := g.Failures.Allow(addr); !ok {
 			g.reject(w, r, wait, "too many failed sign-ins from %s", addr)
 			return
 		}
 		if name != "" {
-			if blocked, wait := g.PrincipalFailures.Blocked(name); blocked {
+			if ok, wait := g.PrincipalFailures.Allow(name); !ok {
+				g.Failures.Refund(addr)
 				g.reject(w, r, wait, "too many failed sign-ins for %q", clip(name))
 				return
 			}
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if g.Endpoint.Failed(r, sw.status) {
-			g.Failures.Record(addr)
+		if !g.Endpoint.Failed(r, sw.status) {
+			g.Failures.Refund(addr)
 			if name != "" {
-				g.PrincipalFailures.Record(name)
+				g.PrincipalFailures.Refund(name)
 			}
 		}
 	})

@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // maxKeys bounds the memory of one limiter. When it is reached and no bucket
@@ -22,13 +20,28 @@ const overflowKey = "\x00overflow"
 
 // Limiter is a set of token buckets keyed by a string (an address or a name).
 type Limiter struct {
-	limit rate.Limit
-	burst int
-	now   func() time.Time
+	perSec float64 // refill rate, events per second
+	burst  float64
+	now    func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	buckets map[string]*bucket
 	sweep   time.Time
+}
+
+// bucket is one token bucket: tokens as of last.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// at returns the bucket's tokens at now, refilled since last.
+func (l *Limiter) at(b *bucket, now time.Time) float64 {
+	if now.After(b.last) {
+		b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.perSec)
+		b.last = now
+	}
+	return b.tokens
 }
 
 // New returns a limiter refilling perWindow events every window, holding at
@@ -40,11 +53,11 @@ func New(perWindow int, window time.Duration, burst int) *Limiter {
 	if burst < 1 {
 		burst = perWindow
 	}
-	return &Limiter{limit: rate.Limit(float64(perWindow) / window.Seconds()), burst: burst, now: time.Now,
-		buckets: map[string]*rate.Limiter{}}
+	return &Limiter{perSec: float64(perWindow) / window.Seconds(), burst: float64(burst), now: time.Now,
+		buckets: map[string]*bucket{}}
 }
 
-func (l *Limiter) bucket(key string, now time.Time) *rate.Limiter {
+func (l *Limiter) bucket(key string, now time.Time) *bucket {
 	b, ok := l.buckets[key]
 	if ok {
 		return b
@@ -58,7 +71,7 @@ func (l *Limiter) bucket(key string, now time.Time) *rate.Limiter {
 			return b
 		}
 	}
-	b = rate.NewLimiter(l.limit, l.burst)
+	b = &bucket{tokens: l.burst, last: now}
 	l.buckets[key] = b
 	return b
 }
@@ -66,7 +79,7 @@ func (l *Limiter) bucket(key string, now time.Time) *rate.Limiter {
 // prune forgets full buckets: a full bucket is the same as a new one.
 func (l *Limiter) prune(now time.Time) {
 	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(l.burst) {
+		if l.at(b, now) >= l.burst {
 			delete(l.buckets, k)
 		}
 	}
@@ -90,42 +103,26 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.maybePrune(now)
 	b := l.bucket(key, now)
-	if b.AllowN(now, 1) {
-		return true, 0
+	if t := l.at(b, now); t < 1 {
+		return false, time.Duration(math.Ceil((1 - t) / l.perSec * float64(time.Second)))
 	}
-	return false, l.wait(b, now)
+	b.tokens--
+	return true, 0
 }
 
-// Blocked reports, without taking an event, whether key's bucket is empty.
-func (l *Limiter) Blocked(key string) (bool, time.Duration) {
-	if l == nil {
-		return false, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	b, ok := l.buckets[key]
-	if !ok || b.TokensAt(now) >= 1 {
-		return false, 0
-	}
-	return true, l.wait(b, now)
-}
-
-// Record takes one event from key's bucket if it has one (a failure).
-func (l *Limiter) Record(key string) {
+// Refund gives back an event that Allow took (a reserved failure allowance
+// that turned out not to be a failure).
+func (l *Limiter) Refund(key string) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	l.maybePrune(now)
-	l.bucket(key, now).AllowN(now, 1)
-}
-
-func (l *Limiter) wait(b *rate.Limiter, now time.Time) time.Duration {
-	missing := 1 - b.TokensAt(now)
-	return time.Duration(math.Ceil(missing / float64(l.limit) * float64(time.Second)))
+	if b, ok := l.buckets[key]; ok {
+		b.tokens = min(l.burst, l.at(b, l.now())+1)
+	} else if b, ok := l.buckets[overflowKey]; ok && len(l.buckets) >= maxKeys {
+		b.tokens = min(l.burst, l.at(b, l.now())+1)
+	}
 }
 
 // AddrKey is the bucket key of a client address: the address itself for

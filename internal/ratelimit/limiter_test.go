@@ -47,20 +47,51 @@ func TestLimiterBounded(t *testing.T) {
 	l := New(1, time.Hour, 1)
 	l.now = func() time.Time { return now }
 	for i := range maxKeys {
-		l.Record(strconv.Itoa(i))
+		l.Allow(strconv.Itoa(i))
 	}
-	l.Record("new1")
-	if blocked, _ := l.Blocked("new2"); blocked {
-		t.Fatal("untracked key blocked")
+	if ok, _ := l.Allow("new1"); !ok {
+		t.Fatal("the overflow bucket refused its first key")
+	}
+	if ok, _ := l.Allow("new2"); ok {
+		t.Fatal("untracked keys beyond the bound do not share the overflow bucket")
 	}
 	if len(l.buckets) > maxKeys+1 {
 		t.Fatalf("%d buckets", len(l.buckets))
 	}
 	now = now.Add(2 * time.Hour)
-	l.Record("fresh")
+	l.Allow("fresh")
 	if len(l.buckets) > 2 {
 		t.Fatalf("full buckets kept: %d", len(l.buckets))
 	}
+}
+
+// TestLimiterRefund: a refunded event is available again, never beyond the burst.
+func TestLimiterRefund(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := New(2, time.Hour, 2)
+	l.now = func() time.Time { return now }
+	l.Allow("a")
+	l.Allow("a")
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("third event allowed")
+	}
+	l.Refund("a")
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("refunded event refused")
+	}
+	l.Refund("a")
+	l.Refund("a")
+	l.Refund("a")
+	for i := range 2 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("event %d after refunds refused", i)
+		}
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("refunds filled the bucket beyond its burst")
+	}
+	var off *Limiter
+	off.Refund("x")
 }
 
 func TestAddrKey(t *testing.T) {

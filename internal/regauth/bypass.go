@@ -28,14 +28,14 @@ func (s *Service) Bypasser(r *http.Request) (*policy.Principal, bool) {
 
 func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if c, ok := s.verify(raw, s.audience(r)); ok {
+		if c, ok := s.verify(raw, s.audience(r)); ok && s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
 			return c.Subject, c.Subject != ""
 		}
 		return "", false
 	}
 	if user, pw, ok := r.BasicAuth(); ok && user == ZeroUser {
-		sub, err := s.fromRefresh(r, pw)
-		return string(sub), err == nil && sub != ""
+		c, err := s.fromRefresh(r, pw)
+		return refreshSubject(c, err)
 	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/oauth2/") {
 		return "", false
@@ -45,19 +45,26 @@ func (s *Service) credentialSubject(r *http.Request) (string, bool) {
 		return "", false
 	}
 	if rt := r.PostForm.Get("refresh_token"); rt != "" {
-		sub, err := s.fromRefresh(r, rt)
-		return string(sub), err == nil && sub != ""
+		c, err := s.fromRefresh(r, rt)
+		return refreshSubject(c, err)
 	}
 	if at := r.PostForm.Get("access_token"); at != "" {
 		var c token.IdentityClaims
-		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && managementAudience(&c, r) {
+		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && s.managementAudience(&c) {
 			return c.ObjectID, c.ObjectID != ""
 		}
 	}
 	return "", false
 }
 
-func managementAudience(c *token.IdentityClaims, r *http.Request) bool {
+func (s *Service) managementAudience(c *token.IdentityClaims) bool {
 	aud, _ := c.GetAudience()
-	return token.ManagementAudience(aud, r.Host)
+	return s.ManagementAudiences.Allows(aud)
+}
+
+func refreshSubject(c *caller, err error) (string, bool) {
+	if err != nil {
+		return "", false
+	}
+	return string(c.sub), c.sub != ""
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
@@ -26,8 +25,11 @@ func (s *Service) Authorize(r *http.Request, needs []token.Access) (string, erro
 	if !ok {
 		return "", s.challenge(r, needs, "invalid_token", "the access token is invalid, expired or for another registry; log in again")
 	}
+	if !s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
+		return "", s.challenge(r, needs, "invalid_token", "the access token was revoked: the password or secret it was issued for has changed, or its user, service principal or admin user was disabled or deleted; log in again")
+	}
 	for _, n := range needs {
-		if covers(c.Access, n) {
+		if covers(c.Access, n, s.needRegistry(r, n)) {
 			continue
 		}
 		// A signed-in principal that lacks the permission itself is denied;
@@ -86,10 +88,11 @@ const maxCached = 20000
 func (s *Service) verify(raw, aud string) (*token.RegistryClaims, bool) {
 	if v, ok := s.cache.m.Load(raw); ok {
 		c := v.(*token.RegistryClaims)
-		if c.ExpiresAt.After(time.Now()) && len(c.Audience) == 1 && c.Audience[0] == aud {
+		now := s.now()
+		if c.ExpiresAt.After(now) && len(c.Audience) == 1 && c.Audience[0] == aud {
 			return c, true
 		}
-		if !c.ExpiresAt.After(time.Now()) {
+		if !c.ExpiresAt.After(now) {
 			s.cache.m.Delete(raw)
 		}
 		return nil, false
@@ -104,6 +107,26 @@ func (s *Service) verify(raw, aud string) (*token.RegistryClaims, bool) {
 	}
 	s.cache.m.Store(raw, &c)
 	return &c, true
+}
+
+// needRegistry is the UID of the registry a needed (or requested) access is
+// on: the registry a repository name resolves to, or for the catalog the
+// registry of a host-style login server; "" when it names none (the
+// path-style catalog, which lists each registry only if the caller may pull
+// from it).
+func (s *Service) needRegistry(r *http.Request, a token.Access) string {
+	if a.Type == "repository" {
+		if reg, _, ok := s.target(r, a.Name); ok {
+			return reg.UID
+		}
+		return ""
+	}
+	if name, ok := s.Addressing.HostRegistry(r.Host); ok {
+		if reg, ok := s.Registries.Lookup(strings.ToLower(name)); ok {
+			return reg.UID
+		}
+	}
+	return ""
 }
 
 // roleFor names the least built-in role that grants a data action.

@@ -19,7 +19,14 @@ func (s *Service) Mint(host, principal string, scopes []string) (string, error) 
 		if !ok || a.Type != "repository" {
 			continue
 		}
-		access = append(access, token.Access{Type: a.Type, Name: a.Name, Actions: expand(a.Actions)})
+		if reg, _, ok := s.target(r, a.Name); ok {
+			access = append(access, token.Access{Type: a.Type, Name: a.Name, Actions: expand(a.Actions), Registry: reg.UID})
+		}
 	}
-	return s.sign(r, subject(strings.ToLower(principal)), token.KindAccess, access, AccessTTL)
+	c := &caller{sub: subject(strings.ToLower(principal))}
+	if p, ok := s.Dir.Get(principal); ok {
+		c.cred = p.CredentialStamp()
+	}
+	raw, _, err := s.sign(r, c, token.KindAccess, access, s.Lifetimes.access())
+	return raw, err
 }

@@ -35,12 +35,13 @@ func FormatScope(a token.Access) string {
 	return a.Type + ":" + a.Name + ":" + strings.Join(a.Actions, ",")
 }
 
-// covers reports whether granted access includes every action of need.
-func covers(granted []token.Access, need token.Access) bool {
+// covers reports whether granted access includes every action of need, on
+// the registry of UID rid (when the need is on a registry: "" otherwise).
+func covers(granted []token.Access, need token.Access, rid string) bool {
 	for _, act := range need.Actions {
 		ok := false
 		for _, g := range granted {
-			if g.Type == need.Type && g.Name == need.Name && (slices.Contains(g.Actions, act) || slices.Contains(g.Actions, "*")) {
+			if g.Type == need.Type && g.Name == need.Name && g.Registry == rid && (slices.Contains(g.Actions, act) || slices.Contains(g.Actions, "*")) {
 				ok = true
 				break
 			}

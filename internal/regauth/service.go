@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci"
@@ -17,12 +18,6 @@ import (
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/resid"
 	"github.com/moat-registry/moat/internal/token"
-)
-
-// Lifetimes of registry tokens (the cloud's are 75 minutes and 3 hours).
-const (
-	AccessTTL  = time.Hour
-	RefreshTTL = 3 * time.Hour
 )
 
 // ZeroUser is the user name that says "the password is a refresh token".
@@ -46,7 +41,12 @@ type Service struct {
 	Admin      AdminCredentials
 	// Observer, when set, is told every token request's outcome.
 	Observer Observer
-	cache    verifiedCache
+	// Lifetimes of the tokens issued (zero: the defaults).
+	Lifetimes Lifetimes
+	// ManagementAudiences are the audiences of the identity tokens that
+	// /oauth2/exchange accepts (the management API's).
+	ManagementAudiences token.Audiences
+	cache               verifiedCache
 }
 
 // subject is who a token speaks for: a principal's object ID, a registry's
@@ -93,39 +93,41 @@ func unauthorized(format string, args ...any) error {
 
 // getToken answers the Docker token request: Basic credentials (user,
 // service principal, admin user, or ZeroUser with a refresh token), or none.
+// A refresh token is answered only when asked for (offline_token=true).
 func (s *Service) getToken(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
-	sub := subject("")
+	c := anonymous
 	if user, pw, ok := r.BasicAuth(); ok {
 		var err error
-		if sub, err = s.authenticate(r, user, pw); err != nil {
+		if c, err = s.authenticate(r, user, pw); err != nil {
 			return err
 		}
 	} else if r.Header.Get("Authorization") != "" {
 		return unauthorized("unsupported Authorization header on the token endpoint: use Basic credentials")
 	}
-	return s.issue(w, r, sub, r.URL.Query()["scope"], sub != "", ev)
+	return s.issue(w, r, c, r.URL.Query()["scope"], r.URL.Query().Get("offline_token") == "true", ev)
 }
 
 // postToken serves the OAuth2 form: grant_type=refresh_token or password.
+// A refresh token is answered only when asked for (access_type=offline).
 func (s *Service) postToken(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		return errcode.New(errcode.Unsupported, "the token request must be a form (application/x-www-form-urlencoded)")
 	}
-	var sub subject
+	var c *caller
 	var err error
 	switch r.PostForm.Get("grant_type") {
 	case "refresh_token":
-		sub, err = s.fromRefresh(r, r.PostForm.Get("refresh_token"))
+		c, err = s.fromRefresh(r, r.PostForm.Get("refresh_token"))
 	case "password":
-		sub, err = s.authenticate(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+		c, err = s.authenticate(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
 	default:
 		return unauthorized("grant_type must be refresh_token or password")
 	}
 	if err != nil {
 		return err
 	}
-	return s.issue(w, r, sub, strings.Fields(strings.Join(r.PostForm["scope"], " ")), false, ev)
+	return s.issue(w, r, c, strings.Fields(strings.Join(r.PostForm["scope"], " ")), r.PostForm.Get("access_type") == "offline", ev)
 }
 
 // exchange turns an identity-service token into a registry refresh token.
@@ -138,11 +140,12 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEven
 	if err := s.Keys.Verify(r.PostForm.Get("access_token"), &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != s.Dir.Tenant {
 		return unauthorized("the access_token is not a valid identity token of this server; sign in again (moat login)")
 	}
-	if aud, _ := c.GetAudience(); !token.ManagementAudience(aud, r.Host) {
-		return unauthorized("the access_token must be issued for this server's management API (scope https://%s/.default)", r.Host)
+	if aud, _ := c.GetAudience(); !s.ManagementAudiences.Allows(aud) {
+		return unauthorized("the access_token must be issued for this server's management API (scope %s.default)", s.ManagementAudiences.List()[0])
 	}
-	if _, ok := s.Dir.Get(c.ObjectID); !ok {
-		return unauthorized("the principal of this token no longer exists")
+	p, ok := s.Dir.Get(c.ObjectID)
+	if !ok || p.Disabled {
+		return unauthorized("the principal of this token no longer exists or is disabled")
 	}
 	// A path-style login server names its registry (<host>/<registry>): it must exist.
 	if svc := r.PostForm.Get("service"); strings.Contains(svc, "/") {
@@ -151,7 +154,7 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEven
 			return errcode.New(errcode.NameUnknown, "registry %q does not exist on this server", name)
 		}
 	}
-	rt, err := s.sign(r, subject(c.ObjectID), token.KindRefresh, nil, RefreshTTL)
+	rt, _, err := s.sign(r, &caller{sub: subject(p.ID), cred: p.CredentialStamp()}, token.KindRefresh, nil, s.Lifetimes.refresh())
 	if err != nil {
 		return err
 	}
@@ -159,46 +162,51 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEven
 	return writeJSON(w, map[string]string{"refresh_token": rt})
 }
 
-// authenticate checks Basic or password-grant credentials.
-func (s *Service) authenticate(r *http.Request, user, pw string) (subject, error) {
+// authenticate checks Basic or password-grant credentials: a service
+// principal's secret and the registry's admin user first (fast hashes), then
+// a user's password (argon2id, in one of the directory's few check slots).
+func (s *Service) authenticate(r *http.Request, user, pw string) (*caller, error) {
 	bad := unauthorized("invalid username or password")
 	switch {
 	case user == "" || pw == "":
-		return "", bad
+		return nil, bad
 	case user == ZeroUser:
 		return s.fromRefresh(r, pw)
 	}
-	if p, ok := s.Dir.Authenticate(identity.KindUser, user, pw); ok {
-		return subject(p.ID), nil
-	}
-	if p, ok := s.Dir.Authenticate(identity.KindServicePrincipal, user, pw); ok {
-		return subject(p.ID), nil
+	ctx := r.Context()
+	p, err := s.Dir.Authenticate(ctx, identity.KindServicePrincipal, user, pw)
+	if err == nil {
+		return principalCaller(p), nil
+	} else if errors.Is(err, identity.ErrDisabled) {
+		return nil, unauthorized("the service principal %s is disabled", user)
 	}
 	if reg, ok := s.Registries.Lookup(strings.ToLower(user)); ok && s.Admin != nil {
-		pws, err := s.Admin.AdminPasswords(r.Context(), reg)
+		pws, err := s.Admin.AdminPasswords(ctx, reg)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		for _, p := range pws {
 			if subtle.ConstantTimeCompare([]byte(p), []byte(pw)) == 1 {
-				return subject(adminPrefix + reg.Key), nil
+				return &caller{sub: subject(adminPrefix + reg.Key), cred: adminStamp(reg.UID, p), rid: reg.UID, signedIn: true}, nil
 			}
 		}
 	}
-	return "", bad
-}
-
-func (s *Service) fromRefresh(r *http.Request, raw string) (subject, error) {
-	var c token.RegistryClaims
-	if err := s.Keys.Verify(raw, &c, s.audience(r)); err != nil || c.Kind != token.KindRefresh {
-		return "", unauthorized("the refresh token is invalid, expired or for another registry; log in again")
+	p, err = s.Dir.Authenticate(ctx, identity.KindUser, user, pw)
+	switch {
+	case errors.Is(err, identity.ErrBusy):
+		return nil, errcode.New(errcode.Unavailable, "moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.",
+			int(identity.BusyRetryAfter/time.Second)).WithHeader("Retry-After", strconv.Itoa(int(identity.BusyRetryAfter/time.Second)))
+	case errors.Is(err, identity.ErrDisabled):
+		return nil, unauthorized("the user %s is disabled", user)
+	case err != nil:
+		return nil, bad
 	}
-	return subject(c.Subject), nil
+	return principalCaller(p), nil
 }
 
-// issue grants what the subject may do of the requested scopes and answers
-// with an access token (and, for a credential sign-in, a refresh token).
-func (s *Service) issue(w http.ResponseWriter, r *http.Request, sub subject, scopes []string, withRefresh bool, ev *TokenEvent) error {
+// issue grants what the caller may do of the requested scopes and answers
+// with an access token, and a refresh token when the request asks for one.
+func (s *Service) issue(w http.ResponseWriter, r *http.Request, c *caller, scopes []string, offline bool, ev *TokenEvent) error {
 	var granted []token.Access
 	for _, sc := range scopes {
 		for one := range strings.FieldsSeq(sc) {
@@ -206,49 +214,44 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, sub subject, sco
 			if !ok {
 				continue
 			}
-			if acts := s.grant(r, sub, a); len(acts) > 0 {
-				granted = append(granted, token.Access{Type: a.Type, Name: a.Name, Actions: acts})
+			if acts, rid := s.grant(r, c.sub, a); len(acts) > 0 {
+				granted = append(granted, token.Access{Type: a.Type, Name: a.Name, Actions: acts, Registry: rid})
 			}
 		}
 	}
-	at, err := s.sign(r, sub, token.KindAccess, granted, AccessTTL)
+	at, life, err := s.sign(r, c, token.KindAccess, granted, s.Lifetimes.access())
 	if err != nil {
 		return err
 	}
-	ev.Subject, ev.Granted = string(sub), granted
-	out := map[string]any{"token": at, "access_token": at, "expires_in": int(AccessTTL.Seconds()), "issued_at": time.Now().UTC().Format(time.RFC3339)}
-	if withRefresh {
-		if out["refresh_token"], err = s.sign(r, sub, token.KindRefresh, nil, RefreshTTL); err != nil {
+	ev.Subject, ev.Granted = string(c.sub), granted
+	out := map[string]any{"token": at, "access_token": at, "expires_in": int(life.Seconds()), "issued_at": s.now().UTC().Format(time.RFC3339)}
+	if offline {
+		rt, err := s.offlineToken(r, c)
+		if err != nil {
 			return err
+		}
+		if rt != "" {
+			out["refresh_token"] = rt
 		}
 	}
 	return writeJSON(w, out)
 }
 
-func (s *Service) sign(r *http.Request, sub subject, kind string, access []token.Access, ttl time.Duration) (string, error) {
-	now := time.Now()
-	c := token.RegistryClaims{
-		RegisteredClaims: jwt.RegisteredClaims{Issuer: "moat", Subject: string(sub), Audience: jwt.ClaimStrings{s.audience(r)},
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
-		Kind: kind, Access: access, TenantID: s.Dir.Tenant,
-	}
-	return s.Keys.Sign(c)
-}
-
-// grant returns the actions of a requested scope the subject may have.
-func (s *Service) grant(r *http.Request, sub subject, a token.Access) []string {
+// grant returns the actions of a requested scope the subject may have, and
+// the UID of the registry they are on ("" for the path-style catalog).
+func (s *Service) grant(r *http.Request, sub subject, a token.Access) ([]string, string) {
 	if a.Type == "registry" && a.Name == "catalog" {
 		if sub != "" {
-			return []string{"*"}
+			return []string{"*"}, s.needRegistry(r, a)
 		}
-		return nil
+		return nil, ""
 	}
 	if a.Type != "repository" {
-		return nil
+		return nil, ""
 	}
 	reg, _, ok := s.target(r, a.Name)
 	if !ok {
-		return nil
+		return nil, ""
 	}
 	var out []string
 	for _, act := range expand(a.Actions) {
@@ -256,7 +259,7 @@ func (s *Service) grant(r *http.Request, sub subject, a token.Access) []string {
 			out = append(out, act)
 		}
 	}
-	return out
+	return out, reg.UID
 }
 
 func expand(actions []string) []string {

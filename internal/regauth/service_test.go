@@ -90,8 +90,10 @@ func FuzzTokenEndpoint(f *testing.F) {
 func BenchmarkAuthorize(b *testing.B) {
 	svc := newService(b)
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/v2/regone/app/manifests/v1", nil)
+	alice, _ := svc.Dir.Find(identity.KindUser, "alice")
+	reg, _ := svc.Registries.Lookup("regone")
 	sign := func() string {
-		tok, err := svc.sign(req, "alice-id", token.KindAccess, []token.Access{{Type: "repository", Name: "regone/app", Actions: []string{"pull"}}}, time.Hour)
+		tok, _, err := svc.sign(req, principalCaller(alice), token.KindAccess, []token.Access{{Type: "repository", Name: "regone/app", Actions: []string{"pull"}, Registry: reg.UID}}, time.Hour)
 		if err != nil {
 			b.Fatal(err)
 		}

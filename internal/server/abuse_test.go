@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,6 +269,43 @@ func TestPacedReadFrom(t *testing.T) {
 		}
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("GET with Range %q: %s, %d bytes (want %d), %v", rng, resp.Status, len(got), len(want), err)
+		}
+	}
+}
+
+// TestSignInAllowanceReservedBeforeCheck: the failure allowance is taken
+// before the password is checked, so 60 concurrent bad sign-ins from one
+// address with an allowance of 5 get at most 5 password checks (401); the
+// others are refused at once with 429. (Checking before and counting after
+// let all 60 through to the expensive check.)
+func TestSignInAllowanceReservedBeforeCheck(t *testing.T) {
+	e := startAbuse(t, config.Limits{SignInFailures: 5})
+	const n = 60
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[int]int{}
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st, _ := status(t, e.tokenAs("198.51.100.60", "admin", fmt.Sprintf("wrong-%d", i)))
+			mu.Lock()
+			got[st]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if got[http.StatusUnauthorized] > 5 || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
+		t.Fatalf("answers %v: want at most 5 checked (401) and the rest 429", got)
+	}
+	// A success gives its reservation back: the right password from a fresh
+	// address, many times, never uses up that address's allowance.
+	for i := range 8 {
+		if st, body := status(t, e.tokenAs("198.51.100.61", "admin", opsPassword)); st != http.StatusOK {
+			t.Fatalf("good sign-in %d: %d %s", i, st, body)
 		}
 	}
 }

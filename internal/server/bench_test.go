@@ -70,7 +70,7 @@ func callWith(b *testing.B, method, url string, body any, hdr ...string) *http.R
 func setupRegistry(b *testing.B, ts *httptest.Server, sub, tenant, name string, rules bool) string {
 	mg := ts.URL + "/subscriptions/" + sub + "/resourceGroups/default/providers/"
 	v := "?api-version=2025-11-01"
-	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"bench-password-1"}, "client_id": {"bench"}, "scope": {ts.URL + "/.default"}}
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"bench-password-1"}, "client_id": {"bench"}, "scope": {managementScope(b, ts.URL)}}
 	resp, err := http.PostForm(ts.URL+"/identity/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		b.Fatal(err)

@@ -72,10 +72,11 @@ func (e *bypassEnv) identityToken(form url.Values) string {
 	return identityToken(e.t, e.ts.URL, e.srv.Tenant(), form)
 }
 
-// identityToken gets a token for the management API from moat's authority.
+// identityToken gets a token for the management API from moat's authority,
+// for the audience the server reports, as clients do.
 func identityToken(t *testing.T, base, tenant string, form url.Values) string {
 	t.Helper()
-	form.Set("scope", base+"/.default")
+	form.Set("scope", managementScope(t, base))
 	resp, err := http.PostForm(base+"/identity/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)
@@ -225,4 +226,22 @@ func TestTrustedServiceBypass(t *testing.T) {
 	// patch: the virtual-network rules go only when it says so.)
 	e.admin(http.MethodPatch, reg, `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"16.17.18.0/24"}],"virtualNetworkRules":[]}}}`)
 	expect("bypass applies to IP-rule registries", task, "", notFound)
+}
+
+// managementScope is the scope of the management API's audience that
+// /metadata/endpoints reports (the server's public URL).
+func managementScope(t testing.TB, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metadata/endpoints")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var md struct {
+		Authentication struct{ Audiences []string } `json:"authentication"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil || len(md.Authentication.Audiences) == 0 {
+		t.Fatalf("/metadata/endpoints: %v %+v", err, md)
+	}
+	return strings.TrimRight(md.Authentication.Audiences[0], "/") + "/.default"
 }

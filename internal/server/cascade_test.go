@@ -136,7 +136,7 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 		var tok string
 		eventually(t, "bob signs in", func() (bool, string) {
 			resp, err := http.PostForm(n.URL+"/identity/"+tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"password"},
-				"username": {"bob"}, "password": {"bob-password-1"}, "client_id": {"moat-cli"}, "scope": {n.URL + "/.default"}})
+				"username": {"bob"}, "password": {"bob-password-1"}, "client_id": {"moat-cli"}, "scope": {managementScope(t, n.URL)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +150,7 @@ func groupDeleteCascades(t *testing.T, n1, n2 node) {
 		})
 		return tok
 	}
-	msi := "/identity/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(n2.URL)
+	msi := "/identity/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(strings.TrimSuffix(managementScope(t, n2.URL), ".default"))
 	var miTok string
 	eventually(t, "node 2 gives the workspace identity a token", func() (bool, string) {
 		st, out := call(t, n2, "secret:"+ws.Properties.InstanceSecret, http.MethodGet, msi, "")

@@ -60,7 +60,7 @@ func (e *bypassEnv) newUser(name, role, scope string) (id, tok string) {
 // an instance secret (and a user-assigned identity's client ID).
 func (e *bypassEnv) msiToken(secret, clientID string) (int, string) {
 	e.t.Helper()
-	q := url.Values{"api-version": {"2019-08-01"}, "resource": {e.ts.URL}}
+	q := url.Values{"api-version": {"2019-08-01"}, "resource": {strings.TrimSuffix(managementScope(e.t, e.ts.URL), ".default")}}
 	if clientID != "" {
 		q.Set("client_id", clientID)
 	}

@@ -25,7 +25,12 @@ func (s *Server) openOps() error {
 		}
 		retention = d
 	}
-	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: retention})
+	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: retention, RegistryID: func(key string) string {
+		if reg, ok := s.index.Lookup(key); ok {
+			return reg.UID
+		}
+		return ""
+	}})
 	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GCGrace(), UploadExpiry: s.cfg.UploadExpiry(),
 		Metrics: gc.NewMetrics(s.metrics), Audit: s.auditLog}
 	s.obs = newObserver(s.metrics, s.auditLog, s.index, s.meta, s.dir, oci.Addressing{Suffix: s.cfg.LoginServerSuffix})
@@ -84,14 +89,28 @@ func (s *Server) reloadCerts(cfg config.Config) error {
 // network denials of netguard as events of type denial.
 type auditView struct{ s *Server }
 
+// Events: a registry's events are those of this registry, not of an earlier one of
+// the same name: events carry the registry's UID (those written before
+// registries had one count from the registry's creation), and the denial
+// aggregates (per minute, keyed by name) count from the minute of creation.
 func (v auditView) Events(ctx context.Context, regKey string, since time.Time, typ string) ([]audit.Event, error) {
+	mine := func(string, time.Time) bool { return true }
+	if reg, ok := v.s.index.Lookup(regKey); ok && regKey != audit.ServerWide {
+		mine = func(uid string, at time.Time) bool {
+			return uid == reg.UID || uid == "" && !at.Before(reg.CreatedAt)
+		}
+	}
 	var out []audit.Event
 	if typ != audit.TypeDenial {
 		evs, err := v.s.auditLog.List(ctx, regKey, since, typ)
 		if err != nil {
 			return nil, err
 		}
-		out = evs
+		for _, e := range evs {
+			if mine(e.RegistryID, e.Time) {
+				out = append(out, e)
+			}
+		}
 	}
 	if typ == "" || typ == audit.TypeDenial {
 		ds, err := v.s.audit.List(ctx, regKey, since)
@@ -99,6 +118,9 @@ func (v auditView) Events(ctx context.Context, regKey string, since time.Time, t
 			return nil, err
 		}
 		for _, d := range ds {
+			if !mine("", d.LastSeen) {
+				continue
+			}
 			out = append(out, audit.Event{Time: d.LastSeen, Registry: d.Registry, Type: audit.TypeDenial, Outcome: audit.Failure,
 				ClientIP: d.ClientIP, NetworkPath: d.Path, Reason: d.Reason, Count: d.Count,
 				Detail: "route " + d.Route + denialWhere(d.Subnet, d.PrivateEndpoint) + ", first seen " + d.FirstSeen.Format(time.RFC3339)})

@@ -147,9 +147,17 @@ func (s *Server) open(ctx context.Context) error {
 	if s.keys, err = token.OpenKeys(ctx, s.meta); err != nil {
 		return err
 	}
+	// Retired signing keys verify as long as docker login's refresh tokens
+	// live (0: as long as their credential, so forever).
+	_, _, offline := s.cfg.TokenLifetimes()
+	s.keys.SetRetention(offline)
+	if err := s.keys.Reload(ctx); err != nil {
+		return err
+	}
 	if s.dir, err = identity.Open(ctx, s.meta, s.tenant); err != nil {
 		return err
 	}
+	s.dir.LimitPasswordChecks(s.cfg.Limits.PasswordChecks)
 	if s.authz, err = rbac.NewAuthorizer(ctx, s.meta); err != nil {
 		return err
 	}
@@ -216,7 +224,10 @@ func (s *Server) routes(ctx context.Context) error {
 	for _, p := range auth.Patterns() {
 		mux.Handle(p, limited(auth, auth))
 	}
-	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr}
+	access, refresh, offline := s.cfg.TokenLifetimes()
+	audiences := token.NewAudiences(s.cfg.PublicURLOrDefault())
+	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr,
+		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
 		Principals: tokens, Record: s.audit}
@@ -231,8 +242,8 @@ func (s *Server) routes(ctx context.Context) error {
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.state, s.audit, s.trusted()},
-		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix,
-		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant}}, Audit: auditView{s},
+		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix, Audiences: audiences.List(),
+		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc,
 		LogSigner: s.keys}

@@ -31,7 +31,7 @@ func TestSignInAudit(t *testing.T) {
 	}
 	secret, _ := e.managedIdentity(identity.SystemAssigned, vmType, "Reader")
 	msi := func(secret string) (int, string) {
-		q := url.Values{"api-version": {"2019-08-01"}, "resource": {e.ts.URL}}
+		q := url.Values{"api-version": {"2019-08-01"}, "resource": {strings.TrimSuffix(managementScope(e.t, e.ts.URL), ".default")}}
 		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/identity/msi/token?"+q.Encode(), nil)
 		req.Header.Set("X-IDENTITY-HEADER", secret)
 		var out struct {

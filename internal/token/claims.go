@@ -1,9 +1,6 @@
 package token
 
 import (
-	"net/url"
-	"strings"
-
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -20,6 +17,10 @@ type Access struct {
 	Type    string   `json:"type"`
 	Name    string   `json:"name"`
 	Actions []string `json:"actions"`
+	// Registry is the immutable ID of the registry the entry was granted on
+	// (its creation GUID): a registry deleted and created again under the
+	// same name has another, so old tokens do not open it.
+	Registry string `json:"rid,omitempty"`
 }
 
 // RegistryClaims are the claims of registry access and refresh tokens.
@@ -29,7 +30,18 @@ type RegistryClaims struct {
 	Kind     string   `json:"typ"`
 	Access   []Access `json:"access,omitempty"`
 	TenantID string   `json:"tid,omitempty"`
+	// Credential is the stamp of the credential the token came from (a
+	// principal's CredentialStamp, or one admin password's): when that
+	// credential changes, the token stops working on every node.
+	Credential string `json:"cred,omitempty"`
+	// Registry is, for the tokens of a registry's admin user, the registry's
+	// immutable ID.
+	Registry string `json:"rid,omitempty"`
 }
+
+// CredentialBound reports whether the token is a refresh token tied to the
+// credential it came from (see Keys.Verify: such tokens may outlive their key).
+func (c *RegistryClaims) CredentialBound() bool { return c.Kind == KindRefresh && c.Credential != "" }
 
 // IdentityClaims are the claims of tokens from the identity service, shaped
 // like Entra ID's v2 tokens.
@@ -44,22 +56,4 @@ type IdentityClaims struct {
 	IDType   string `json:"idtyp"` // user or app
 	// MIResourceID is the resource that owns a managed identity (xms_mirid in the cloud).
 	MIResourceID string `json:"xms_mirid,omitempty"`
-}
-
-// ManagementAudience reports whether an identity token's audience is the
-// management API of the server reached at host: a URL of that host (what
-// 'moat login' and the Azure SDK ask for), or the cloud's management
-// resource names that az and the SDK use by default.
-func ManagementAudience(aud []string, host string) bool {
-	for _, a := range aud {
-		a = strings.TrimRight(strings.ToLower(a), "/")
-		switch a {
-		case "https://management.azure.com", "https://management.core.windows.net":
-			return true
-		}
-		if u, err := url.Parse(a); err == nil && (u.Scheme == "https" || u.Scheme == "http") && strings.EqualFold(u.Host, host) {
-			return true
-		}
-	}
-	return false
 }

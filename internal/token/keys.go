@@ -25,8 +25,10 @@ import (
 	"github.com/moat-registry/moat/internal/meta"
 )
 
-// MaxLifetime bounds every token moat issues; a retired key keeps verifying
-// for this long, so rotation never invalidates a token in flight.
+// MaxLifetime bounds every token moat issues except the registry refresh
+// tokens of docker login, which live as long as their credential (or
+// tokens.offlineLifetime); a retired key keeps verifying for at least this
+// long, so rotation never invalidates a token in flight.
 const MaxLifetime = 24 * time.Hour
 
 const keyType = "moat/signingKeys"
@@ -52,16 +54,43 @@ type keySet struct {
 }
 
 // Keys holds the signing keys: the newest signs, every key not retired for
-// longer than MaxLifetime verifies.
+// longer than its retention (SetRetention; MaxLifetime by default) verifies.
 type Keys struct {
 	store  meta.Resources
 	snap   atomic.Pointer[keySet]
 	rotate sync.Mutex
+	clock  atomic.Pointer[func() time.Time]
+	// retain is how long a retired key keeps verifying; 0 is forever.
+	retain atomic.Int64
 }
+
+// SetRetention sets how long a retired key keeps verifying: at least
+// MaxLifetime, or forever (0) when some tokens live as long as their
+// credential. Reload applies it.
+func (k *Keys) SetRetention(d time.Duration) {
+	if d != 0 {
+		d = max(d, MaxLifetime)
+	}
+	k.retain.Store(int64(d))
+}
+
+// Now is the time tokens are issued and checked at: the clock set with
+// SetClock, else the system's.
+func (k *Keys) Now() time.Time {
+	if f := k.clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+// SetClock makes every token issued and checked through k use now (tests
+// move it forward instead of waiting for tokens to expire).
+func (k *Keys) SetClock(now func() time.Time) { k.clock.Store(&now) }
 
 // OpenKeys loads the keys, creating the first one on a fresh server.
 func OpenKeys(ctx context.Context, store meta.Resources) (*Keys, error) {
 	k := &Keys{store: store}
+	k.SetRetention(MaxLifetime)
 	if err := k.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -86,7 +115,7 @@ func (k *Keys) Reload(ctx context.Context) error {
 		if err := json.Unmarshal(r.Body, &sk); err != nil {
 			return fmt.Errorf("signing key %s: %w", r.ID, err)
 		}
-		if sk.RetiredAt != nil && time.Since(*sk.RetiredAt) > MaxLifetime {
+		if retain := time.Duration(k.retain.Load()); sk.RetiredAt != nil && retain > 0 && time.Since(*sk.RetiredAt) > retain {
 			continue
 		}
 		b, _ := pem.Decode([]byte(sk.PEM))
@@ -108,7 +137,7 @@ func (k *Keys) Reload(ctx context.Context) error {
 }
 
 // Rotate makes a new signing key and retires the current one (it keeps
-// verifying for MaxLifetime).
+// verifying for the retention).
 func (k *Keys) Rotate(ctx context.Context) error {
 	k.rotate.Lock()
 	defer k.rotate.Unlock()
@@ -165,16 +194,22 @@ var ErrInvalid = errors.New("invalid token")
 // audience (any of auds), and decodes it into claims.
 func (k *Keys) Verify(raw string, claims jwt.Claims, auds ...string) error {
 	set := k.snap.Load()
-	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second)}
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30 * time.Second),
+		jwt.WithTimeFunc(k.Now)}
+	var signer *key
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		kk, ok := set.byKID[kid]
 		if !ok {
 			return nil, fmt.Errorf("unknown signing key %q", kid)
 		}
+		signer = kk
 		return &kk.priv.PublicKey, nil
 	}, opts...)
 	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := k.retiredMayVerify(signer, claims); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if len(auds) > 0 {
@@ -187,6 +222,30 @@ func (k *Keys) Verify(raw string, claims jwt.Claims, auds ...string) error {
 			}
 		}
 		return fmt.Errorf("%w: audience %v is not %v", ErrInvalid, got, auds)
+	}
+	return nil
+}
+
+// CredentialBound is implemented by claims that die with the credential they
+// came from (docker login's refresh tokens).
+type CredentialBound interface {
+	CredentialBound() bool
+}
+
+// retiredMayVerify keeps rotation meaningful while retired keys are retained
+// for credential-bound tokens: a key retired more than MaxLifetime ago (no
+// other token it signed can still be valid) verifies only credential-bound
+// tokens issued before it retired, so a leaked old key cannot mint new
+// access tokens.
+func (k *Keys) retiredMayVerify(kk *key, claims jwt.Claims) error {
+	if kk == nil || kk.retired == nil || k.Now().Sub(*kk.retired) <= MaxLifetime {
+		return nil
+	}
+	if cb, ok := claims.(CredentialBound); !ok || !cb.CredentialBound() {
+		return fmt.Errorf("signing key %s retired at %s", kk.kid, kk.retired.Format(time.RFC3339))
+	}
+	if iat, err := claims.GetIssuedAt(); err != nil || iat == nil || iat.After(*kk.retired) {
+		return fmt.Errorf("token issued after its signing key %s retired", kk.kid)
 	}
 	return nil
 }

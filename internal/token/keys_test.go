@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,5 +137,73 @@ func TestRotateIfDue(t *testing.T) {
 	}
 	if k.snap.Load().signer.kid == old {
 		t.Fatal("signer unchanged")
+	}
+}
+
+// TestRetention: a key retired longer ago than MaxLifetime stops verifying,
+// unless the retention is forever (docker login's refresh tokens live as
+// long as their credential, across rotations).
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	k := newKeys(t)
+	long, _ := k.Sign(claims("a", 10*365*24*time.Hour))
+	bound := func(iat time.Time) string {
+		raw, _ := k.Sign(&RegistryClaims{Kind: KindRefresh, Credential: "stamp", RegisteredClaims: jwt.RegisteredClaims{
+			Audience: jwt.ClaimStrings{"a"}, IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(10 * 365 * 24 * time.Hour))}})
+		return raw
+	}
+	refresh := bound(time.Now().Add(-72 * time.Hour))
+	forged := bound(time.Now()) // signed by the old key after it retired
+	old := k.snap.Load().signer.kid
+	if err := k.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Retire the old key two days ago.
+	r, _ := k.store.GetResource(ctx, "/moat/signingKeys/"+old)
+	var sk storedKey
+	if err := json.Unmarshal(r.Body, &sk); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-48 * time.Hour)
+	sk.RetiredAt = &at
+	r.Body, _ = json.Marshal(sk)
+	if err := k.store.PutResource(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Verify(long, &jwt.RegisteredClaims{}, "a"); err == nil {
+		t.Fatal("a key retired two days ago still verifies with the default retention")
+	}
+	k.SetRetention(0)
+	if err := k.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Verify(refresh, &RegistryClaims{}, "a"); err != nil {
+		t.Fatalf("a credential-bound refresh token of a retired key, retention forever: %v", err)
+	}
+	if err := k.Verify(long, &jwt.RegisteredClaims{}, "a"); err == nil {
+		t.Fatal("a key retired two days ago verifies a token that is not credential-bound")
+	}
+	if err := k.Verify(forged, &RegistryClaims{}, "a"); err == nil {
+		t.Fatal("a key retired two days ago verifies a refresh token issued after it retired")
+	}
+	k.SetRetention(time.Hour) // raised to MaxLifetime: still gone after two days
+	if err := k.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Verify(refresh, &RegistryClaims{}, "a"); err == nil {
+		t.Fatal("retention of an hour kept a key retired two days ago")
+	}
+}
+
+// TestClock: tokens are checked at the keys' clock.
+func TestClock(t *testing.T) {
+	k := newKeys(t)
+	tok, _ := k.Sign(claims("a", time.Hour))
+	k.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	if err := k.Verify(tok, &jwt.RegisteredClaims{}, "a"); err == nil {
+		t.Fatal("a token expired by the clock verifies")
 	}
 }

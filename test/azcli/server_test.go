@@ -97,12 +97,13 @@ func (s *moatServer) writeConfig(vnet string) {
 	cfg := fmt.Sprintf(`dataDir: %s
 tlsAuto: true
 loginServerSuffix: %s
+publicURL: https://%s:%d
 listeners:
   - name: public
     address: 127.0.0.1:%d
     kind: public
     trustedProxies: [%s/32]
-`, filepath.Join(s.dir, "data"), suffix, s.port, vmPublicProxyIP)
+`, filepath.Join(s.dir, "data"), suffix, suffix, s.port, s.port, vmPublicProxyIP)
 	if vnet != "" {
 		cfg += fmt.Sprintf(`  - name: vm-subnet
     address: 127.0.0.1:%d

@@ -200,7 +200,7 @@ func managementToken(t *testing.T, base string) (tok, sub string) {
 	}
 	resp, err = http.PostForm(base+"/identity/"+md.Authentication.Tenant+"/oauth2/v2.0/token", url.Values{
 		"grant_type": {"password"}, "username": {"admin"}, "password": {adminPassword}, "client_id": {"moat-durability"},
-		"scope": {base + "/.default"}})
+		"scope": {"https://management.azure.com/.default"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,7 +172,18 @@ type tokenAnswer struct {
 // Host the server sees.
 func (s *server) tokenRequest(t *testing.T, host string, header map[string]string, scopes ...string) (httpResult, tokenAnswer) {
 	t.Helper()
-	q := url.Values{"service": {host}}
+	return s.tokenRequestQuery(t, host, header, url.Values{"service": {host}}, scopes...)
+}
+
+// offlineTokenRequest is tokenRequest asking for a refresh token as docker
+// login does (offline_token=true, client_id=docker).
+func (s *server) offlineTokenRequest(t *testing.T, host string, header map[string]string, scopes ...string) (httpResult, tokenAnswer) {
+	t.Helper()
+	return s.tokenRequestQuery(t, host, header, url.Values{"service": {host}, "offline_token": {"true"}, "client_id": {"docker"}}, scopes...)
+}
+
+func (s *server) tokenRequestQuery(t *testing.T, host string, header map[string]string, q url.Values, scopes ...string) (httpResult, tokenAnswer) {
+	t.Helper()
 	for _, sc := range scopes {
 		q.Add("scope", sc)
 	}
@@ -552,8 +563,13 @@ func TestHTTPTokenEndpointCredentials(t *testing.T) {
 	step(t, "admin credentials", func(t *testing.T) {
 		r, a := s.tokenRequest(t, s.addr, s.adminBasic(), scope)
 		expectStatus(t, r, http.StatusOK)
+		if a.AccessToken == "" || a.RefreshToken != "" || a.ExpiresIn <= 0 {
+			t.Fatalf("want access_token and expires_in, and no refresh_token without offline_token=true: %s", r.desc)
+		}
+		r, a = s.offlineTokenRequest(t, s.addr, s.adminBasic(), scope)
+		expectStatus(t, r, http.StatusOK)
 		if a.AccessToken == "" || a.RefreshToken == "" || a.ExpiresIn <= 0 {
-			t.Fatalf("want access_token, refresh_token and expires_in: %s", r.desc)
+			t.Fatalf("want access_token, refresh_token and expires_in with offline_token=true: %s", r.desc)
 		}
 		if got := grantedAccess(t, a.AccessToken); len(got) != 1 || got[0] != "repository:"+reg+"/team/app:pull,push" {
 			t.Fatalf("the administrator's token grants %q, want exactly pull,push on %s/team/app", got, reg)
@@ -670,7 +686,7 @@ func TestHTTPMalformedTokens(t *testing.T) {
 		}
 		return string(b)
 	}
-	_, refreshAnswer := s.tokenRequest(t, s.addr, s.adminBasic(), "repository:"+name+":pull")
+	_, refreshAnswer := s.offlineTokenRequest(t, s.addr, s.adminBasic(), "repository:"+name+":pull")
 
 	bad := []struct{ what, value string }{
 		{"garbage", "garbage"},

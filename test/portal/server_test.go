@@ -89,7 +89,7 @@ func (e *env) signIn(user, pw string) string {
 	e.t.Helper()
 	resp, err := http.PostForm(e.base+"/identity/"+e.srv.Tenant()+"/oauth2/v2.0/token", url.Values{
 		"grant_type": {"password"}, "client_id": {"portal-test"}, "username": {user}, "password": {pw},
-		"scope": {e.base + "/.default"}})
+		"scope": {"https://management.azure.com/.default"}})
 	return e.accessToken("sign-in", resp, err)
 }
 

@@ -161,7 +161,7 @@ func (n *node) armToken(t *testing.T) string {
 		t.Fatalf("metadata: %s", b)
 	}
 	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {password},
-		"client_id": {"moat-scaleout-test"}, "scope": {n.url + "/.default"}}
+		"client_id": {"moat-scaleout-test"}, "scope": {"https://management.azure.com/.default"}}
 	resp, b := call(t, http.MethodPost, strings.TrimSuffix(md.Authentication.LoginEndpoint, "/")+"/oauth2/token", // the ADFS-shaped authority
 		"", []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
 	var tok struct {

@@ -347,7 +347,7 @@ func (e *env) mgmt(method, path string, body any) ([]byte, error) {
 
 func (e *env) setup() {
 	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {e.adminPW}, "client_id": {"soak"},
-		"scope": {"http://" + e.addr + "/.default"}}
+		"scope": {"https://management.azure.com/.default"}}
 	resp, err := http.PostForm("http://"+e.addr+"/identity/"+e.srv.Tenant()+"/oauth2/v2.0/token", form)
 	if err != nil {
 		e.t.Fatal(err)

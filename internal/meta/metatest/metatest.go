@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		"Uploads":           testUploads,
 		"RegistryIsolation": testIsolation,
 		"DeleteRegistry":    testDeleteRegistry,
+		"RegistryUID":       testRegistryUID,
 		"Settings":          testSettings,
 		"Resources":         testResources,
 	}
@@ -311,6 +312,39 @@ func testDeleteRegistry(t *testing.T, s meta.Store) {
 	newRegistry(t, s, "alpha1")
 	if _, err := s.GetManifest(ctx, "alpha1", "app", m.Digest); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatal("content of a deleted registry reappeared in a new one of the same name")
+	}
+}
+
+// testRegistryUID: every registry gets an immutable ID at creation, kept by
+// updates and lists, and a registry created again under the same name gets
+// another one (tokens, audit and caches key on it, not on the name).
+func testRegistryUID(t *testing.T, s meta.Store) {
+	newRegistry(t, s, "alpha1")
+	r, err := s.GetRegistry(ctx, "alpha1")
+	if err != nil || len(r.UID) != 36 {
+		t.Fatalf("get: UID %q %v", r.UID, err)
+	}
+	first := r.UID
+	r.SKU = "Basic"
+	if err := s.UpdateRegistry(ctx, r); err != nil || r.UID != first {
+		t.Fatalf("update: %v, UID %q", err, r.UID)
+	}
+	if list, _ := s.ListRegistries(ctx); len(list) != 1 || list[0].UID != first {
+		t.Fatalf("list: %+v", list)
+	}
+	if err := s.DeleteRegistry(ctx, "alpha1"); err != nil {
+		t.Fatal(err)
+	}
+	newRegistry(t, s, "alpha1")
+	if r, _ := s.GetRegistry(ctx, "alpha1"); r.UID == first || len(r.UID) != 36 {
+		t.Fatalf("re-created registry UID %q, first was %q", r.UID, first)
+	}
+	given := &meta.Registry{Key: "beta12", Name: "beta12", UID: "11111111-2222-4333-8444-555555555555", CreatedAt: time.Now()}
+	if err := s.CreateRegistry(ctx, given); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.GetRegistry(ctx, "beta12"); r.UID != given.UID {
+		t.Fatalf("a given UID was not kept: %q", r.UID)
 	}
 }
 

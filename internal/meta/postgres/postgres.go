@@ -143,6 +143,9 @@ var migrations = []string{
 		WHERE m.reg = r.reg AND m.repo = r.name), r.created_time);
 	CREATE INDEX tags_by_time ON tags (reg, repo, updated_time, tag);
 	CREATE INDEX manifests_by_time ON manifests (reg, repo, updated_time, digest);`,
+	// Registries' immutable identity (a GUID); existing registries get one now.
+	`ALTER TABLE registries ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+	UPDATE registries SET uid = gen_random_uuid()::text;`,
 }
 
 // attributeColumns adds the changeable attributes to a table (all true).
@@ -228,10 +231,11 @@ func lockRegistry(ctx context.Context, tx pgx.Tx, reg string) error {
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) (err error) {
 	defer s.announce(&err)
+	r.NewUID()
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1)
+		tag, err := tx.Exec(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1,$9)
 			ON CONFLICT (key) DO NOTHING`,
-			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano())
+			r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.UID)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -130,4 +133,36 @@ func TestGCLockAcrossNodes(t *testing.T) {
 func BenchmarkListTags(b *testing.B) {
 	pgtest.DSN(b)
 	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store { return pgtest.Open(b, pgtest.FreshSchema(b)) })
+}
+
+// TestRegistryUIDMigration: registries created before registries had an
+// immutable ID get one, each its own, when the schema is upgraded.
+func TestRegistryUIDMigration(t *testing.T) {
+	cfg := pgtest.FreshSchema(t)
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	before := slices.IndexFunc(postgres.Migrations, func(m string) bool { return strings.Contains(m, "registries ADD COLUMN uid") })
+	stmts := []string{`CREATE TABLE schema_version (v INTEGER NOT NULL)`}
+	for i := range before {
+		stmts = append(stmts, postgres.Migrations[i], fmt.Sprintf(`INSERT INTO schema_version (v) VALUES (%d)`, i+1))
+	}
+	for _, name := range []string{"old1reg", "old2reg"} {
+		stmts = append(stmts, `INSERT INTO registries (key, name, subscription, resource_group, location, sku, properties, created_at, version)
+			VALUES ('`+name+`', '`+name+`', 's', 'default', 'local', 'Premium', NULL, 1, 1)`)
+	}
+	for _, q := range stmts {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s := pgtest.Open(t, cfg)
+	a, err1 := s.GetRegistry(ctx, "old1reg")
+	b, err2 := s.GetRegistry(ctx, "old2reg")
+	if err1 != nil || err2 != nil || len(a.UID) != 36 || len(b.UID) != 36 || a.UID == b.UID {
+		t.Fatalf("after the upgrade: %+v %+v %v %v", a, b, err1, err2)
+	}
 }

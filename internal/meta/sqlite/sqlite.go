@@ -128,6 +128,10 @@ var migrations = []string{
 		WHERE m.reg = repositories.reg AND m.repo = repositories.name), created_time);
 	CREATE INDEX tags_by_time ON tags (reg, repo, updated_time, tag);
 	CREATE INDEX manifests_by_time ON manifests (reg, repo, updated_time, digest);`,
+	// Registries' immutable identity (a GUID); existing registries get one now.
+	`ALTER TABLE registries ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+	UPDATE registries SET uid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+		substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));`,
 }
 
 // attributeColumns adds the changeable attributes to a table (all true).
@@ -185,8 +189,9 @@ func noRows(err error) error {
 
 func (s *Store) CreateRegistry(ctx context.Context, r *meta.Registry) error {
 	r.Version = 1
-	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version)
+	r.NewUID()
+	_, err := s.w.execKeep(ctx, `INSERT INTO registries (`+meta.RegistryCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		r.Key, r.Name, r.Subscription, r.ResourceGroup, r.Location, r.SKU, []byte(r.Properties), r.CreatedAt.UnixNano(), r.Version, r.UID)
 	if isUnique(err) {
 		return meta.ErrExists
 	}

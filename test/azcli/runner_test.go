@@ -69,8 +69,10 @@ func newRunner(t *testing.T, srv *moatServer, kind string) *runner {
 		// az (Python requests) and crane (Go) trust moat's local CA.
 		"REQUESTS_CA_BUNDLE=" + srv.ca,
 		"SSL_CERT_FILE=" + srv.ca,
-		// Debian's azure-cli 2.45 packaging bug (testdata/azshim/sitecustomize.py).
+		// Debian's azure-cli 2.45 packaging bug (testdata/azshim/sitecustomize.py),
+		// without writing its bytecode into the source tree.
 		"PYTHONPATH=" + shim,
+		"PYTHONDONTWRITEBYTECODE=1",
 		// No telemetry, survey or online error help (the test is offline);
 		// az group delete's (y/n) prompt answered as a script would.
 		"AZURE_CORE_COLLECT_TELEMETRY=no",

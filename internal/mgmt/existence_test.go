@@ -39,6 +39,7 @@ var existenceRoutes = []struct{ method, path string }{
 	{"DELETE", "{g}/providers/Microsoft.Authorization/roleAssignments/{ra}"},
 	{"GET", "{reg}/providers/Microsoft.Authorization/roleAssignments"},
 	{"PUT", "{reg}/providers/Microsoft.Authorization/roleAssignments/{ra}"},
+	{"GET", "{reg}/providers/Microsoft.Authorization/roleDefinitions"},
 }
 
 // names fills the placeholders of an existence route.

@@ -91,6 +91,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if scope, name, ok := splitRoleAssignmentPath(r.URL.Path); ok {
 		return h.roleAssignments(w, r, scope, name)
 	}
+	if scope, id, ok := splitRoleDefinitionPath(r.URL.Path); ok {
+		return h.roleDefinitions(w, r, scope, id)
+	}
 	if strings.EqualFold(r.URL.Path, "/tenants") {
 		return h.listTenants(w, r)
 	}

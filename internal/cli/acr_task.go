@@ -196,7 +196,6 @@ func (x *exec) waitRun(runPath string) (any, error) {
 			if st != "Succeeded" {
 				return nil, fmt.Errorf("Run ID: %s failed (%s): %s", str(cur, "name"), st, str(cur, "properties", "runErrorMessage"))
 			}
-			fmt.Fprintf(x.cmd.ErrOrStderr(), "Run ID: %s was successful\n", str(cur, "name"))
 			return cur, nil
 		}
 		time.Sleep(500 * time.Millisecond)

@@ -84,13 +84,15 @@ func (s *Service) execute(ctx context.Context, run *Run, job Job) {
 		return
 	}
 	err := s.steps(ctx, job, l)
+	// The last line, as ACR's runner writes it.
+	took := time.Since(*run.Properties.StartTime).Round(time.Second)
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		l.printf("run timed out after %v", job.Timeout)
+		l.printf("Run ID: %s timed out after %v", run.Properties.RunID, job.Timeout)
 	case err != nil:
-		l.printf("run failed: %v", err)
+		l.printf("Run ID: %s failed after %v. Error: %v", run.Properties.RunID, took, err)
 	default:
-		l.printf("run succeeded")
+		l.printf("Run ID: %s was successful after %v", run.Properties.RunID, took)
 	}
 	l.update(func(p *RunProperties) {
 		end := time.Now().UTC()

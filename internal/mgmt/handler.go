@@ -88,10 +88,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if scope, name, ok := splitRoleAssignmentPath(r.URL.Path); ok {
+	if scope, name, ok := splitScopedPath(r.URL.Path, roleAssignmentsSegment); ok {
 		return h.roleAssignments(w, r, scope, name)
 	}
-	if scope, id, ok := splitRoleDefinitionPath(r.URL.Path); ok {
+	if scope, id, ok := splitScopedPath(r.URL.Path, roleDefinitionsSegment); ok {
 		return h.roleDefinitions(w, r, scope, id)
 	}
 	if strings.EqualFold(r.URL.Path, "/tenants") {

@@ -145,7 +145,6 @@ func (h *Handler) createEndpoint(ctx context.Context, id resid.ID, in PrivateEnd
 	}
 	pec := PrivateEndpointConnection{ID: reg + "/privateEndpointConnections/" + pecName(pe), Name: pecName(pe), Type: typePEC}
 	pec.Properties.PrivateEndpoint = &SubResource{ID: pe.ID}
-	pec.Properties.GroupIDs = []string{"registry"}
 	pec.Properties.PrivateLinkServiceConnectionState = &ConnectionState{Status: status, Description: describe(status), ActionsRequired: "None"}
 	pec.Properties.ProvisioningState = "Succeeded"
 	if _, err := h.save(ctx, pec.ID, typePEC, pec, 0); err != nil {

@@ -21,13 +21,14 @@ type Roles interface {
 
 const roleAssignmentsSegment = "/providers/microsoft.authorization/roleassignments"
 
-// splitRoleAssignmentPath splits {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
-func splitRoleAssignmentPath(path string) (scope, name string, ok bool) {
-	i := strings.Index(strings.ToLower(path), roleAssignmentsSegment)
+// splitScopedPath splits {scope}/providers/Microsoft.Authorization/{segment}[/{name}]
+// (segment: the lower-case "/providers/microsoft.authorization/<type>").
+func splitScopedPath(path, segment string) (scope, name string, ok bool) {
+	i := strings.Index(strings.ToLower(path), segment)
 	if i < 0 {
 		return "", "", false
 	}
-	rest := strings.Trim(path[i+len(roleAssignmentsSegment):], "/")
+	rest := strings.Trim(path[i+len(segment):], "/")
 	if strings.Contains(rest, "/") {
 		return "", "", false
 	}

@@ -37,19 +37,6 @@ type permission struct {
 	NotDataActions []string `json:"notDataActions"`
 }
 
-// splitRoleDefinitionPath splits {scope}/providers/Microsoft.Authorization/roleDefinitions[/{id}].
-func splitRoleDefinitionPath(path string) (scope, id string, ok bool) {
-	i := strings.Index(strings.ToLower(path), roleDefinitionsSegment)
-	if i < 0 {
-		return "", "", false
-	}
-	rest := strings.Trim(path[i+len(roleDefinitionsSegment):], "/")
-	if strings.Contains(rest, "/") {
-		return "", "", false
-	}
-	return strings.TrimRight(path[:i], "/"), rest, true
-}
-
 func (h *Handler) roleDefinitions(w http.ResponseWriter, r *http.Request, scope, id string) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(r, "role definitions (built-in, read-only)")

@@ -56,8 +56,7 @@ func (h *Handler) runLogURL(w http.ResponseWriter, r *http.Request, id resid.ID)
 	if h.LogSigner == nil {
 		return armErr(http.StatusNotImplemented, "NotImplemented", "this server serves no run logs")
 	}
-	c := newCall(h, r, resid.ID{Subscription: id.Subscription, ResourceGroup: id.ResourceGroup, Namespace: id.Namespace,
-		Types: id.Types[:2], Names: id.Names})
+	c := h.resourceCall(r, id)
 	if err := runsKind.parent(c); err != nil {
 		return err
 	}

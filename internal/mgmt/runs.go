@@ -165,8 +165,7 @@ func (h *Handler) taskDetails(w http.ResponseWriter, r *http.Request, id resid.I
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(r, "listDetails (use POST)")
 	}
-	c := newCall(h, r, resid.ID{Subscription: id.Subscription, ResourceGroup: id.ResourceGroup, Namespace: id.Namespace,
-		Types: id.Types[:2], Names: id.Names})
+	c := h.resourceCall(r, id)
 	if err := registryParent(c); err != nil {
 		return err
 	}
@@ -178,4 +177,11 @@ func (h *Handler) taskDetails(w http.ResponseWriter, r *http.Request, id resid.I
 		return tasksKind.missing(c, "")
 	}
 	return tasksKind.write(c, w, http.StatusOK, t, version)
+}
+
+// resourceCall is a call on the resource an action's path names
+// (.../registries/{r}/tasks/{t}/listDetails: the task).
+func (h *Handler) resourceCall(r *http.Request, id resid.ID) *call {
+	id.Types = id.Types[:len(id.Names)]
+	return newCall(h, r, id)
 }

@@ -285,7 +285,6 @@ type PrivateEndpointConnection struct {
 type PECProperties struct {
 	PrivateEndpoint                   *SubResource     `json:"privateEndpoint"`
 	PrivateLinkServiceConnectionState *ConnectionState `json:"privateLinkServiceConnectionState"`
-	GroupIDs                          []string         `json:"groupIds,omitempty"`
 	ProvisioningState                 string           `json:"provisioningState,omitempty"`
 }
 

@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/acrapi"
+	"github.com/moat-registry/moat/internal/addressing"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
-	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 	"github.com/opencontainers/go-digest"
 )
@@ -47,7 +48,7 @@ func (g *recordingGate) Authorize(r *http.Request, needs []token.Access) (string
 	return "someone", nil
 }
 
-func (g *recordingGate) MayList(*http.Request, string, *meta.Registry) bool { return true }
+func (g *recordingGate) MayList(*http.Request, string, *regindex.Registry) bool { return true }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
@@ -63,15 +64,20 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a, err := addressing.New(suffix, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.SetAddressing(a)
 	e := &env{t: t, meta: m, gate: &recordingGate{}}
-	h := &acrapi.Handler{Meta: m, Registries: idx, Addressing: oci.Addressing{Suffix: suffix}, Auth: e.gate,
+	h := &acrapi.Handler{Meta: m, Auth: e.gate,
 		LoginServer: func(r *http.Request, reg *meta.Registry) string {
-			if _, ok := (oci.Addressing{Suffix: suffix}).HostRegistry(r.Host); ok {
-				return reg.Key + "." + suffix
+			if _, ok := a.HostRegistry(r.Host); ok {
+				return a.LoginServer(reg.Key)
 			}
 			return r.Host + "/" + reg.Key
 		}}
-	e.srv = httptest.NewServer(h)
+	e.srv = httptest.NewServer(target.Middleware(idx, h))
 	t.Cleanup(e.srv.Close)
 	return e
 }

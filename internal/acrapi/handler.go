@@ -8,12 +8,13 @@ package acrapi
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/regindex"
+	reqtarget "github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -23,11 +24,11 @@ type Store interface {
 	DeleteTag(ctx context.Context, reg, repo, tag string) error
 }
 
-// Handler serves /acr/v1/.
+// Handler serves /acr/v1/. It reads each request's target (endpoint,
+// registry, repository, reference) from internal/target: serve it behind
+// target.Middleware, as /v2/ is.
 type Handler struct {
-	Meta       Store
-	Registries oci.RegistryLookup
-	Addressing oci.Addressing
+	Meta Store
 	// Auth checks tokens (the same gate as /v2/); nil serves without
 	// authentication (tests only).
 	Auth oci.Gate
@@ -38,7 +39,7 @@ type Handler struct {
 
 // target is the registry and repository a request addresses.
 type target struct {
-	reg  *meta.Registry
+	reg  *regindex.Registry
 	repo string // the repository inside the registry
 	name string // as the client names it (with the registry in path style)
 	ls   string // the registry's login server
@@ -51,17 +52,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
-	rt := ParseRoute(r.URL.Path)
-	if rt.Kind == KindInvalid {
+	rt, ok := reqtarget.Of(r)
+	switch {
+	case !ok:
+		return errcode.New(errcode.Internal, "the request's target was not resolved")
+	case !rt.Kind.ACR() || rt.Kind == reqtarget.KindACRInvalid:
 		return errcode.New(errcode.RouteUnknown, "no ACR API endpoint at %s: use /acr/v1/_catalog, /acr/v1/<repository>[/_tags[/<tag>]|/_manifests[/<digest>]]", r.URL.Path)
-	}
-	if !methodAllowed(rt.Kind, r.Method) {
+	case !methodAllowed(rt.Kind, r.Method):
 		return errcode.New(errcode.Unsupported, "method %s is not supported on %s", r.Method, r.URL.Path)
+	case rt.Kind == reqtarget.KindACRCatalog:
+		return h.catalog(w, r, rt)
 	}
-	if rt.Kind == KindCatalog {
-		return h.catalog(w, r, rt.Name)
-	}
-	t, err := h.resolve(r, rt.Name)
+	t, err := h.resolve(r, rt)
 	if err != nil {
 		return err
 	}
@@ -69,13 +71,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch rt.Kind {
-	case KindRepository:
+	case reqtarget.KindACRRepository:
 		return h.repository(w, r, t)
-	case KindTags:
+	case reqtarget.KindACRTags:
 		return h.tags(w, r, t)
-	case KindTag:
+	case reqtarget.KindACRTag:
 		return h.tag(w, r, t, rt.Ref)
-	case KindManifests:
+	case reqtarget.KindACRManifests:
 		return h.manifests(w, r, t)
 	}
 	return h.manifest(w, r, t, rt.Ref)
@@ -83,16 +85,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 // methods are the methods of each endpoint (ACR has no DELETE of
 // /_manifests/{digest}: manifests are deleted through /v2/).
-var methods = map[Kind][]string{
-	KindCatalog:    {http.MethodGet},
-	KindRepository: {http.MethodGet, http.MethodPatch, http.MethodDelete},
-	KindTags:       {http.MethodGet},
-	KindTag:        {http.MethodGet, http.MethodPatch, http.MethodDelete},
-	KindManifests:  {http.MethodGet},
-	KindManifest:   {http.MethodGet, http.MethodPatch},
+var methods = map[reqtarget.Kind][]string{
+	reqtarget.KindACRCatalog:    {http.MethodGet},
+	reqtarget.KindACRRepository: {http.MethodGet, http.MethodPatch, http.MethodDelete},
+	reqtarget.KindACRTags:       {http.MethodGet},
+	reqtarget.KindACRTag:        {http.MethodGet, http.MethodPatch, http.MethodDelete},
+	reqtarget.KindACRManifests:  {http.MethodGet},
+	reqtarget.KindACRManifest:   {http.MethodGet, http.MethodPatch},
 }
 
-func methodAllowed(k Kind, method string) bool {
+func methodAllowed(k reqtarget.Kind, method string) bool {
 	for _, m := range methods[k] {
 		if m == method || m == http.MethodGet && method == http.MethodHead {
 			return true
@@ -121,38 +123,37 @@ func (h *Handler) authorize(r *http.Request, needs []token.Access) (string, erro
 	return h.Auth.Authorize(r, needs)
 }
 
-// resolve finds the registry and repository a repository name addresses,
+// resolve checks the registry and repository the request's target names,
 // as /v2/ does: the Host names the registry in host style, the first path
 // segment in path style.
-func (h *Handler) resolve(r *http.Request, name string) (target, error) {
-	regName, repo := h.Addressing.Split(r.Host, name)
-	if regName == "" || repo == "" {
-		return target{}, errcode.New(errcode.NameInvalid, "repository name %q must be <registry>/<repository> on this host", name)
+func (h *Handler) resolve(r *http.Request, rt *reqtarget.Target) (target, error) {
+	if rt.RegistryName == "" || rt.Repo == "" {
+		return target{}, errcode.New(errcode.NameInvalid, "repository name %q must be <registry>/<repository> on this host", rt.Name)
 	}
-	if !names.ValidRepository(repo) {
+	if !names.ValidRepository(rt.Repo) {
 		return target{}, errcode.New(errcode.NameInvalid,
-			"invalid repository name %q: use lowercase letters, digits and separators (. _ __ -) between path components", repo)
+			"invalid repository name %q: use lowercase letters, digits and separators (. _ __ -) between path components", rt.Repo)
 	}
-	reg, err := h.registry(regName)
+	reg, err := registry(rt.Registry, rt.RegistryName)
 	if err != nil {
 		return target{}, err
 	}
-	return target{reg: reg, repo: repo, name: name, ls: h.loginServer(r, reg)}, nil
+	return target{reg: reg, repo: rt.Repo, name: rt.Name, ls: h.loginServer(r, reg)}, nil
 }
 
-func (h *Handler) registry(name string) (*meta.Registry, error) {
-	reg, ok := h.Registries.Lookup(strings.ToLower(name))
-	if !ok {
+// registry is reg, the registry named name, or NAME_UNKNOWN when there is none.
+func registry(reg *regindex.Registry, name string) (*regindex.Registry, error) {
+	if reg == nil {
 		return nil, errcode.New(errcode.NameUnknown, "registry %q does not exist on this server; create it with 'moat acr create --name %s --sku Premium'", name, name)
 	}
 	return reg, nil
 }
 
-func (h *Handler) loginServer(r *http.Request, reg *meta.Registry) string {
+func (h *Handler) loginServer(r *http.Request, reg *regindex.Registry) string {
 	if h.LoginServer == nil {
 		return reg.Key
 	}
-	return h.LoginServer(r, reg)
+	return h.LoginServer(r, reg.Registry)
 }
 
 var _ http.Handler = (*Handler)(nil)

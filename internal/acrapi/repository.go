@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	reqtarget "github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -50,7 +51,7 @@ func nonNil(s []string) []string {
 // catalog serves GET /acr/v1/_catalog: the listable repositories of the
 // registry the Host names (host style) or the path names
 // (/acr/v1/<registry>/_catalog, path style), by name.
-func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string) error {
+func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, rt *reqtarget.Target) error {
 	l, err := parseListing(r, false)
 	if err != nil {
 		return err
@@ -59,17 +60,19 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 	if err != nil {
 		return err
 	}
-	if hostReg, ok := h.Addressing.HostRegistry(r.Host); ok {
-		if regName != "" && !strings.EqualFold(regName, hostReg) {
+	regName, reg := rt.Name, rt.Registry
+	if rt.HostStyle {
+		if regName != "" && !strings.EqualFold(regName, rt.RegistryName) {
 			return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
 		}
-		regName = hostReg
+		regName = rt.RegistryName
+	} else if regName != rt.RegistryName {
+		reg = nil // "<a>/<b>/_catalog": no registry is named "a/b"
 	}
 	if regName == "" {
 		return errcode.New(errcode.NameUnknown, "this host serves several registries: list one with /acr/v1/<registry>/_catalog")
 	}
-	reg, err := h.registry(regName)
-	if err != nil {
+	if reg, err = registry(reg, regName); err != nil {
 		return err
 	}
 	if h.Auth != nil && !h.Auth.MayList(r, sub, reg) {

@@ -27,7 +27,7 @@ func (h *Handler) SignIn(r *http.Request) (string, bool) {
 	case "password":
 		return form.Get("username"), true
 	case "client_credentials":
-		if id, _, ok := r.BasicAuth(); ok {
+		if id, _, ok := basicClient(r); ok {
 			return id, true
 		}
 		return form.Get("client_id"), true

@@ -191,16 +191,9 @@ func validResource(r string) bool {
 // clientAuth is the client's credentials from the form or Basic auth.
 func clientAuth(req *tokenRequest) (id, secret string, basic bool, e *oauthError) {
 	id, secret = req.get("client_id"), req.get("client_secret")
-	bid, bsecret, ok := req.r.BasicAuth()
+	bid, bsecret, ok := basicClient(req.r)
 	if !ok {
 		return id, secret, false, nil
-	}
-	// RFC 6749 2.3.1: both are form-urlencoded before Basic encoding.
-	if v, err := url.QueryUnescape(bid); err == nil {
-		bid = v
-	}
-	if v, err := url.QueryUnescape(bsecret); err == nil {
-		bsecret = v
 	}
 	if secret != "" {
 		return "", "", true, newError(http.StatusBadRequest, "invalid_request", codeMalformed,
@@ -211,6 +204,21 @@ func clientAuth(req *tokenRequest) (id, secret string, basic bool, e *oauthError
 			"The client_id in the body differs from the one in the Authorization header.")
 	}
 	return bid, bsecret, true, nil
+}
+
+// basicClient is the client ID and secret of an Authorization: Basic header,
+// form-decoded as RFC 6749 2.3.1 says they were encoded. The sign-in limits
+// read the client ID through it too, so that they count the client that is
+// authenticated, however its name is spelled.
+func basicClient(r *http.Request) (id, secret string, ok bool) {
+	id, secret, ok = r.BasicAuth()
+	if v, err := url.QueryUnescape(id); err == nil {
+		id = v
+	}
+	if v, err := url.QueryUnescape(secret); err == nil {
+		secret = v
+	}
+	return id, secret, ok
 }
 
 func badClient() *oauthError {

@@ -99,6 +99,19 @@ func UploadAlgorithm(alg digest.Algorithm) (digest.Algorithm, error) {
 	return "", ErrUnsupportedDigest
 }
 
+// CommitDigest checks the digest a commit names: ErrDigestMismatch when it
+// is malformed (no content can match it), ErrUnsupportedDigest for an
+// algorithm other than sha256 and sha512.
+func CommitDigest(d digest.Digest) error {
+	if d.Validate() != nil {
+		return ErrDigestMismatch
+	}
+	if alg := d.Algorithm(); alg != digest.SHA256 && alg != digest.SHA512 {
+		return ErrUnsupportedDigest
+	}
+	return nil
+}
+
 // UploadLocks serialises one process's requests on the same upload ID (a
 // store may add its own guard across processes).
 type UploadLocks struct{ m sync.Map } // upload ID -> *sync.Mutex

@@ -28,6 +28,9 @@ type cliConfig struct {
 	Server string `json:"server,omitempty"`
 	// Subscriptions maps a server URL to its default subscription ID.
 	Subscriptions map[string]string `json:"subscriptions,omitempty"`
+	// CACertificates maps a server URL to the PEM of the CA that its
+	// `moat login --ca-file` trusted (see ca.go).
+	CACertificates map[string]string `json:"caCertificates,omitempty"`
 }
 
 func configPath() (string, error) {

@@ -162,6 +162,12 @@ func TestACRLoginWithoutRegistryRead(t *testing.T) {
 	if out != "reg1.moat.test\n" {
 		t.Errorf("host style: %q", out)
 	}
+	// Not on 443: the server's acrLoginServer suffix names the port.
+	idp.suffix = "moat.test:6204"
+	out = f.mustRun("acr", "login", "-n", "Reg1", "--expose-token", "--query", "loginServer", "-o", "tsv")
+	if out != "reg1.moat.test:6204\n" {
+		t.Errorf("host style on port 6204: %q", out)
+	}
 }
 
 func TestACRLoginCredentialHelper(t *testing.T) {

@@ -28,6 +28,8 @@ type client struct {
 	debug io.Writer
 	// tok is the session's token once read (see accessToken).
 	tok string
+	// caPEM is the CA of --ca-file / MOAT_CA_FILE, which moat login remembers.
+	caPEM []byte
 }
 
 func newClientFor(base, subFlag string) *client {
@@ -162,7 +164,7 @@ func (c *client) roundTrip(req *http.Request) (*http.Response, []byte, error) {
 		hint := "set --server or MOAT_SERVER"
 		var unknownCA x509.UnknownAuthorityError
 		if errors.As(err, &unknownCA) {
-			hint = "trust the server's CA with --ca-file or MOAT_CA_FILE, e.g. <data-dir>/tls/ca.pem"
+			hint = "trust the server's CA with --ca-file or MOAT_CA_FILE, e.g. <data-dir>/tls/ca.pem; moat login --ca-file remembers it"
 		}
 		where := "the moat server at " + c.base
 		if !strings.HasPrefix(req.URL.String(), c.base) {

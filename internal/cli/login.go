@@ -405,10 +405,10 @@ func runLogin(x *exec) (any, error) {
 	if err := saveSession(c.base, s); err != nil {
 		return nil, err
 	}
-	// The server signed in to becomes the default of later commands.
-	if cfg, err := loadConfig(); err == nil && cfg.Server != c.base {
-		cfg.Server = c.base
-		_ = saveConfig(cfg)
+	// The server signed in to becomes the default of later commands, and
+	// the CA it was trusted with is remembered for it.
+	if err := rememberLogin(c.base, c.caPEM); err != nil {
+		return nil, err
 	}
 	c.tok = s.AccessToken
 	cur, err := c.subscription()
@@ -486,7 +486,7 @@ func (c *client) addIdentity(v object, s *session) {
 
 func newLogout() *cobra.Command {
 	return leaf(spec{
-		use: "logout", short: "Sign out of the server: forget its session",
+		use: "logout", short: "Sign out of the server: forget its session and the CA its login remembered",
 		flags: func(cmd *cobra.Command) {
 			cmd.Flags().String("username", "", "accepted for az compatibility: the server's one session is forgotten")
 		},
@@ -501,7 +501,10 @@ func newLogout() *cobra.Command {
 			if u := x.str("username"); u != "" && !strings.EqualFold(u, s.UserName) {
 				return nil, fmt.Errorf("the session for %s is %s's, not %s's", x.c.base, s.UserName, u)
 			}
-			return nil, saveSession(x.c.base, nil)
+			if err := saveSession(x.c.base, nil); err != nil {
+				return nil, err
+			}
+			return nil, forgetCA(x.c.base)
 		},
 	})
 }

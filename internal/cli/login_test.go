@@ -47,12 +47,16 @@ func fakeJWT(claims map[string]any) string {
 func newFakeIdP(f *fakeARM) *fakeIdP {
 	p := &fakeIdP{f: f, expiresIn: 3600}
 	f.handle("/metadata/endpoints", func(w http.ResponseWriter, r *http.Request) {
+		base := "http://" + r.Host
+		if r.TLS != nil {
+			base = "https://" + r.Host
+		}
 		aud := p.audience
 		if aud == "" {
-			aud = "http://" + r.Host + "/"
+			aud = base + "/"
 		}
 		writeTestJSON(w, 200, object{"name": "moat", "authentication": object{
-			"loginEndpoint": "http://" + r.Host + "/identity/", "tenant": testTenant, "audiences": []any{aud}},
+			"loginEndpoint": base + "/identity/", "tenant": testTenant, "audiences": []any{aud}},
 			"suffixes": object{"acrLoginServer": p.suffix}})
 	})
 	f.handle("/identity/", p.token)

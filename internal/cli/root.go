@@ -3,11 +3,8 @@
 package cli
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -53,14 +50,14 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
 	pf.String("server", "", "management API URL of the moat server (env MOAT_SERVER; default: the server of the last moat login, else http://127.0.0.1:5000)")
-	pf.String("ca-file", "", "PEM file of a CA to trust for an https --server, e.g. <data-dir>/tls/ca.pem (env MOAT_CA_FILE)")
+	pf.String("ca-file", "", "PEM file of a CA to trust for an https --server, e.g. <data-dir>/tls/ca.pem (env MOAT_CA_FILE); moat login remembers it for the server")
 	pf.StringP("output", "o", "json", "output format: json, jsonc, yaml, yamlc, table, tsv or none")
 	pf.String("query", "", "JMESPath query string, applied to the result before it is printed")
 	pf.String("subscription", "", "name or ID of the subscription (default: the one set with moat account set, else the server's)")
 	pf.Bool("only-show-errors", false, "print no warnings, only errors")
 	pf.Bool("debug", false, "print every request to the management API on stderr")
 	root.AddCommand(newServe(), newACR(), newIdentity(), newML(), newNetwork(), newProvider(), newGroup(), newAccount(),
-		newLogin(), newLogout(), newAD(), newRole(), newAudit(), newBench())
+		newLogin(), newLogout(), newAD(), newRole(), newAudit())
 	return root
 }
 
@@ -86,25 +83,8 @@ func newClient(cmd *cobra.Command) (*client, error) {
 	if debug, _ := cmd.Flags().GetBool("debug"); debug {
 		c.debug = cmd.ErrOrStderr()
 	}
-	ca, _ := cmd.Flags().GetString("ca-file")
-	if ca == "" {
-		ca = os.Getenv("MOAT_CA_FILE")
-	}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %v", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", ca)
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		c.http.Transport = tr
+	if err := c.trustCA(cmd); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -45,6 +45,7 @@ func newServe() *cobra.Command {
 				for _, l := range cfg.Listeners {
 					addrs = append(addrs, l.Address)
 				}
+				// A wildcard for the suffix, never a port: SANs carry none.
 				files, err := tlsauto.Ensure(filepath.Join(cfg.DataDir, "tls"), tlsauto.Names(addrs, cfg.LoginServerSuffix))
 				if err != nil {
 					return fmt.Errorf("--tls-auto: %w", err)

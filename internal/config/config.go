@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moat-registry/moat/internal/addressing"
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 )
@@ -197,7 +198,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("gc-grace", "", "blob links and blobs younger than this are never collected, e.g. 1h (env MOAT_GC_GRACE; default 1h)")
 	fs.String("upload-expiry", "", "idle upload sessions older than this are removed, e.g. 24h; 0 = never (env MOAT_UPLOAD_EXPIRY; default 24h)")
 	fs.String("public-url", "", "the URL clients reach the server at, e.g. https://moat.example.com:8443: the audience of management tokens (env MOAT_PUBLIC_URL; default from the first public listener and the TLS settings)")
-	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix> (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
+	fs.String("login-server-suffix", "", "DNS suffix of host-style login servers <registry>.<suffix>[:port], optionally with the port clients dial when it is not the public listener's (env MOAT_LOGIN_SERVER_SUFFIX); unset: path style only")
 }
 
 // Load builds the configuration from fs (after parsing) and the environment.
@@ -302,6 +303,9 @@ func (c *Config) Validate() error {
 		if v < -1 {
 			return fmt.Errorf("limits.%s must be a positive number, 0 for the default or -1 for no limit", name)
 		}
+	}
+	if _, _, err := addressing.SplitSuffix(c.LoginServerSuffix); err != nil {
+		return fmt.Errorf("--login-server-suffix / MOAT_LOGIN_SERVER_SUFFIX: %v", err)
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("--log-format / MOAT_LOG_FORMAT %q must be json or text", c.LogFormat)

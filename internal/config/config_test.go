@@ -77,6 +77,8 @@ func TestInvalid(t *testing.T) {
 		"gc interval":   "gc:\n  interval: hourly\n",
 		"gc grace < 0":  "gc:\n  grace: -1h\n",
 		"upload expiry": "limits:\n  uploadExpiry: 1d\n",
+		"suffix url":    "loginServerSuffix: https://moat.test\n",
+		"suffix port":   "loginServerSuffix: moat.test:http\n",
 	} {
 		f := filepath.Join(dir, "c.yaml")
 		os.WriteFile(f, []byte(yml), 0o600)

@@ -22,6 +22,7 @@ import (
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -123,7 +124,7 @@ func newEnv(t testing.TB, m meta.Store, b blob.Store) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, meta: &hookMeta{Store: m}, blobs: &hookBlobs{Store: b}, reg: "alpha"}
-	srv := httptest.NewServer(&oci.Handler{Meta: e.meta, Blobs: e.blobs, Registries: idx})
+	srv := httptest.NewServer(target.Middleware(idx, &oci.Handler{Meta: e.meta, Blobs: e.blobs}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	e.gc = &gc.Collector{Meta: e.meta, Blobs: e.blobs, Grace: 0, UploadExpiry: time.Hour}

@@ -137,7 +137,7 @@ func (e *credsEnv) dataPlane(t *testing.T, name string) []string {
 	if !ok {
 		t.Fatalf("registry %s not in the index", name)
 	}
-	pws, err := e.creds.AdminPasswords(context.Background(), reg)
+	pws, err := e.creds.AdminPasswords(context.Background(), reg.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 			"tenant":           h.Tenant,
 			"identityProvider": "ADFS",
 		},
-		"suffixes": map[string]any{"acrLoginServer": h.ZoneSuffix},
+		"suffixes": map[string]any{"acrLoginServer": h.loginServerSuffix()},
 	}
 	switch r.URL.Query().Get("api-version") {
 	case "2019-05-01", "2020-06-01":
@@ -108,4 +108,12 @@ func (h *Handler) Metadata(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, doc)
 	}
+}
+
+// loginServerSuffix is what follows "<registry>." in a host-style login server.
+func (h *Handler) loginServerSuffix() string {
+	if h.LoginServerSuffix != nil {
+		return h.LoginServerSuffix()
+	}
+	return h.ZoneSuffix
 }

@@ -46,8 +46,12 @@ type Handler struct {
 	Limits       Limits
 	// Tenant is the directory's tenant ID.
 	Tenant string
-	// ZoneSuffix is the login-server suffix, used in private DNS zone names.
-	ZoneSuffix string
+	// ZoneSuffix is the login-server suffix (without a port), used in private
+	// DNS zone names; LoginServerSuffix is what follows "<registry>." in a
+	// login server (with the port when clients must name one), reported to
+	// clients as the cloud's acrLoginServer suffix. nil: ZoneSuffix.
+	ZoneSuffix        string
+	LoginServerSuffix func() string
 	// Audiences are the management API's token audiences, the public URL
 	// first (/metadata/endpoints reports them; clients ask for the first).
 	Audiences []string

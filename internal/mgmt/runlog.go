@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -83,16 +82,13 @@ func (h *Handler) runLogURL(w http.ResponseWriter, r *http.Request, id resid.ID)
 	return nil
 }
 
-// logHost is the blob host of run logs, with the port the client used.
+// logHost is the blob host of run logs: runlogs.blob.<suffix>, with the
+// port the login servers carry.
 func (h *Handler) logHost(r *http.Request) string {
 	if h.ZoneSuffix == "" {
 		return r.Host
 	}
-	host := logAccount + ".blob." + strings.ToLower(h.ZoneSuffix)
-	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "443" {
-		host += ":" + port
-	}
-	return host
+	return logAccount + ".blob." + h.loginServerSuffix()
 }
 
 // RunLog serves a run's log at its log link (GET and HEAD, with Range or

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/addressing"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/rbac"
@@ -172,17 +173,8 @@ func (h *Handler) importSource(r *http.Request, in ImportRequest) (src tasks.Ref
 // splitRef returns the registry and repository a reference names on this
 // server (host style when the host ends in the login-server suffix).
 func (h *Handler) splitRef(r tasks.Ref) (registry, repo string) {
-	host := r.Host
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	if h.ZoneSuffix != "" {
-		if label, ok := strings.CutSuffix(host, "."+strings.ToLower(h.ZoneSuffix)); ok && !strings.Contains(label, ".") {
-			return label, r.Repo
-		}
-	}
-	registry, repo, _ = strings.Cut(r.Repo, "/")
-	return registry, repo
+	a, _ := addressing.New(h.ZoneSuffix, "") // validated with the configuration
+	return a.Split(r.Host, r.Repo)
 }
 
 // importPrincipal is the identity a registry imports as: its system-assigned

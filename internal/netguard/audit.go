@@ -48,10 +48,13 @@ const (
 // Audit aggregates denials in memory and writes them to the store in batches.
 type Audit struct {
 	store     meta.Resources
-	mu        sync.Mutex
+	mu        sync.Mutex // pending and perMinute
 	pending   map[string]*Denial
 	perMinute map[string]int // registry|minute -> distinct sources
-	lastPrune time.Time
+	// flushing serialises flushes: a query's flush waits for a periodic one
+	// that is still writing, so the query sees everything queued before it.
+	flushing  sync.Mutex
+	lastPrune time.Time // under flushing
 	decisions *prometheus.CounterVec
 }
 
@@ -69,30 +72,30 @@ func NewAudit(store meta.Resources, reg prometheus.Registerer) *Audit {
 }
 
 // Decided counts a decision.
-func (a *Audit) Decided(reg *meta.Registry, d policy.Decision) {
+func (a *Audit) Decided(regKey string, d policy.Decision) {
 	outcome := "deny"
 	if d.Allow {
 		outcome = "allow"
 	}
-	a.decisions.WithLabelValues(reg.Key, outcome, d.Reason).Inc()
+	a.decisions.WithLabelValues(regKey, outcome, d.Reason).Inc()
 }
 
 // Denied records a denial.
-func (a *Audit) Denied(reg *meta.Registry, id netid.Identity, d policy.Decision, route string, at time.Time) {
+func (a *Audit) Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time) {
 	at = at.UTC()
 	minute := at.Truncate(time.Minute)
 	ip := ""
 	if id.ClientIP.IsValid() {
 		ip = id.ClientIP.String()
 	}
-	rec := Denial{Registry: reg.Key, Minute: minute, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
+	rec := Denial{Registry: regKey, Minute: minute, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
 		PrivateEndpoint: id.PrivateEndpoint, Reason: d.Reason, Route: route}
 	key := strings.Join([]string{rec.Registry, minute.Format(time.RFC3339), rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Reason}, "|")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.pending[key]
 	if !ok {
-		slot := reg.Key + "|" + minute.Format(time.RFC3339)
+		slot := regKey + "|" + minute.Format(time.RFC3339)
 		if a.perMinute[slot] >= maxSources {
 			rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Path = "other", "", "", "other"
 			key = slot + "|other|" + rec.Reason
@@ -115,7 +118,10 @@ func recordID(d *Denial) string {
 }
 
 // Flush writes pending records, merging with what an earlier flush wrote.
+// When it returns, everything recorded before it was called is stored.
 func (a *Audit) Flush(ctx context.Context) error {
+	a.flushing.Lock()
+	defer a.flushing.Unlock()
 	a.mu.Lock()
 	batch := a.pending
 	a.pending = map[string]*Denial{}
@@ -127,8 +133,11 @@ func (a *Audit) Flush(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	var errs []error
-	for _, d := range batch {
-		errs = append(errs, a.merge(ctx, d))
+	for key, d := range batch {
+		if err := a.merge(ctx, d); err != nil {
+			errs = append(errs, err)
+			a.requeue(key, d) // the next flush writes it: never lost to a failed write
+		}
 	}
 	if time.Since(a.lastPrune) > time.Hour {
 		a.lastPrune = time.Now()
@@ -137,23 +146,41 @@ func (a *Audit) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// requeue puts back a record whose write failed, with what was recorded
+// for it meanwhile.
+func (a *Audit) requeue(key string, d *Denial) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.pending[key]
+	if !ok {
+		a.pending[key] = d
+		return
+	}
+	e.Count += d.Count
+	if d.FirstSeen.Before(e.FirstSeen) {
+		e.FirstSeen = d.FirstSeen
+	}
+}
+
+// merge adds d to what an earlier flush stored for the same record.
 func (a *Audit) merge(ctx context.Context, d *Denial) error {
 	id := recordID(d)
 	r, err := a.store.GetResource(ctx, id)
+	rec := *d
 	var version int64
 	if err == nil {
 		var old Denial
 		if json.Unmarshal(r.Body, &old) == nil {
-			d.Count += old.Count
-			if old.FirstSeen.Before(d.FirstSeen) {
-				d.FirstSeen = old.FirstSeen
+			rec.Count += old.Count
+			if old.FirstSeen.Before(rec.FirstSeen) {
+				rec.FirstSeen = old.FirstSeen
 			}
 		}
 		version = r.Version
 	} else if !errors.Is(err, meta.ErrNotFound) {
 		return err
 	}
-	body, _ := json.Marshal(d)
+	body, _ := json.Marshal(rec)
 	return a.store.PutResource(ctx, &meta.Resource{ID: id, Type: denialType, Body: body, Version: version})
 }
 

@@ -17,19 +17,22 @@ import (
 //   - Every entry trusted: the left-most one is the client (a request that
 //     started at a trusted host, or went through trusted proxies only).
 //   - A malformed entry (not an IP address, IP:port or [IPv6]:port; an IPv6
-//     zone; an unspecified address; "unknown"; an obfuscated identifier) stops
-//     the walk and the last good address is the client. That address is always
-//     a trusted proxy (the walk would have stopped at an untrusted one), and is
-//     the peer itself when the right-most entry is malformed: the chain that
-//     the trusted proxies vouch for ends there, so nothing left of it is
-//     believed. A missing header is the same: the peer is the client.
+//     zone; an unspecified address; "unknown"; an obfuscated identifier)
+//     reached by the walk is where the client should stand: the trusted
+//     proxies vouch for a client they could not name. Nothing is believed
+//     then, not even the proxy's own address: ok is false and the request has
+//     no network identity (denied, fail closed), exactly like a PROXY header
+//     that announces an unspecified client. Garbage left of the client is
+//     never reached, so it does not matter.
+//   - A missing header (or one with no entries) is a request that starts at
+//     the proxy itself: the peer is the client.
 //   - Empty list elements ("a, , b", a trailing comma) are skipped, as HTTP
 //     list syntax requires (RFC 9110 5.6.1); spaces and tabs around an entry
 //     are ignored.
 //
 // Addresses are returned unmapped (IPv4-mapped IPv6 becomes IPv4). The
 // standard Forwarded header (RFC 7239) is not read.
-func forwardedClient(values []string, peer netip.Addr, trusted func(netip.Addr) bool) netip.Addr {
+func forwardedClient(values []string, peer netip.Addr, trusted func(netip.Addr) bool) (netip.Addr, bool) {
 	last := peer
 	for i := len(values) - 1; i >= 0; i-- {
 		rest := values[i]
@@ -39,10 +42,10 @@ func forwardedClient(values []string, peer netip.Addr, trusted func(netip.Addr) 
 			if entry != "" {
 				a, ok := parseForwarded(entry)
 				if !ok {
-					return last
+					return netip.Addr{}, false
 				}
 				if !trusted(a) {
-					return a
+					return a, true
 				}
 				last = a
 			}
@@ -52,7 +55,7 @@ func forwardedClient(values []string, peer netip.Addr, trusted func(netip.Addr) 
 			rest = rest[:comma]
 		}
 	}
-	return last
+	return last, true
 }
 
 // parseForwarded parses one X-Forwarded-For entry: an IPv4 or IPv6 address,

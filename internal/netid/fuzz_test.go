@@ -32,7 +32,7 @@ func fuzzTrusts(a netip.Addr) bool {
 
 // refForwarded is the walk written the obvious way (split everything, then
 // scan backwards), to check the allocation-free walk against.
-func refForwarded(lines []string, peer netip.Addr) netip.Addr {
+func refForwarded(lines []string, peer netip.Addr) (netip.Addr, bool) {
 	var entries []string
 	for _, l := range lines {
 		for _, e := range strings.Split(l, ",") {
@@ -45,14 +45,14 @@ func refForwarded(lines []string, peer netip.Addr) netip.Addr {
 	for i := len(entries) - 1; i >= 0; i-- {
 		a, ok := parseForwarded(entries[i])
 		if !ok {
-			return last
+			return netip.Addr{}, false
 		}
 		if !fuzzTrusts(a) {
-			return a
+			return a, true
 		}
 		last = a
 	}
-	return last
+	return last, true
 }
 
 func FuzzForwardedFor(f *testing.F) {
@@ -68,15 +68,15 @@ func FuzzForwardedFor(f *testing.F) {
 	peer := netip.MustParseAddr("127.0.0.1")
 	f.Fuzz(func(t *testing.T, raw string) {
 		lines := strings.Split(raw, "\n")
-		got := forwardedClient(lines, peer, fuzzTrusts)
-		if !got.IsValid() || got.Is4In6() || got.Zone() != "" || got.IsUnspecified() {
-			t.Fatalf("forwardedClient(%q) = %v: not a clean client address", raw, got)
+		got, ok := forwardedClient(lines, peer, fuzzTrusts)
+		if ok && (!got.IsValid() || got.Is4In6() || got.Zone() != "" || got.IsUnspecified()) || !ok && got.IsValid() {
+			t.Fatalf("forwardedClient(%q) = %v %v: not a clean client address", raw, got, ok)
 		}
-		if want := refForwarded(lines, peer); got != want {
-			t.Fatalf("forwardedClient(%q) = %v, reference walk says %v", raw, got, want)
+		if want, wantOK := refForwarded(lines, peer); got != want || ok != wantOK {
+			t.Fatalf("forwardedClient(%q) = %v %v, reference walk says %v %v", raw, got, ok, want, wantOK)
 		}
 		// Without X-Forwarded-For, or from nobody's list, nothing changes.
-		if got := forwardedClient(nil, peer, fuzzTrusts); got != peer {
+		if got, ok := forwardedClient(nil, peer, fuzzTrusts); got != peer || !ok {
 			t.Fatalf("no header: %v", got)
 		}
 	})
@@ -224,7 +224,7 @@ func FuzzProxyHeader(f *testing.F) {
 		if (id.Path == PrivateEndpoint) != (id.PrivateEndpoint != "") || (id.Path == ServiceEndpoint) != (id.Subnet != "") {
 			t.Fatalf("inconsistent identity %+v", id)
 		}
-		if hdr != nil && hdr.Command.IsProxy() {
+		if hdr != nil && hdr.Command.IsProxy() && hdr.TransportProtocol != proxyproto.UNSPEC {
 			s, _, _ := hdr.TCPAddrs()
 			if want := addrOf(s); id.ClientIP != want {
 				t.Fatalf("PROXY source %v, identity %+v", want, id)

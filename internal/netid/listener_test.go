@@ -103,7 +103,15 @@ func TestPublicListener(t *testing.T) {
 		{name: "PROXY v2 LOCAL then trusted XFF", cfg: trusted,
 			prefix: rawHeader(t, &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}),
 			lines:  []string{"X-Forwarded-For: 16.17.18.19"}, want: public("16.17.18.19"), wantOK: true},
-		{name: "PROXY v1 UNKNOWN: no identity", cfg: trusted, prefix: []byte("PROXY UNKNOWN\r\n"), wantOK: false},
+		// The PROXY protocol: UNKNOWN and AF_UNSPEC mean "use the real connection's endpoints".
+		{name: "PROXY v1 UNKNOWN uses the real endpoints", cfg: trusted, prefix: []byte("PROXY UNKNOWN\r\n"), want: public("127.0.0.1"), wantOK: true},
+		{name: "PROXY v1 UNKNOWN with addresses ignores them", cfg: trusted, prefix: []byte("PROXY UNKNOWN 16.17.18.19 198.51.100.10 1 443\r\n"), want: public("127.0.0.1"), wantOK: true},
+		{name: "PROXY v1 UNKNOWN then trusted XFF", cfg: trusted, prefix: []byte("PROXY UNKNOWN\r\n"),
+			lines: []string{"X-Forwarded-For: 16.17.18.19"}, want: public("16.17.18.19"), wantOK: true},
+		// v2 health checks are LOCAL (with AF_UNSPEC): above. A PROXY command with
+		// AF_UNSPEC is one the spec lets the receiver refuse; go-proxyproto does.
+		{name: "PROXY v2 PROXY command with AF_UNSPEC closes", cfg: trusted,
+			prefix: rawHeader(t, &proxyproto.Header{Version: 2, Command: proxyproto.PROXY, TransportProtocol: proxyproto.UNSPEC}), closeIt: true},
 		{name: "PROXY v2 UDP: no identity", cfg: trusted,
 			prefix: rawHeader(t, &proxyproto.Header{Version: 2, Command: proxyproto.PROXY, TransportProtocol: proxyproto.UDPv4,
 				SourceAddr: &net.UDPAddr{IP: net.ParseIP("16.17.18.19"), Port: 5}, DestinationAddr: &net.UDPAddr{IP: net.ParseIP("198.51.100.10"), Port: 443}}),
@@ -124,10 +132,18 @@ func TestPublicListener(t *testing.T) {
 			lines: []string{"X-Forwarded-For: 16.17.18.19", "X-Forwarded-For: 10.1.1.1"}, want: public("16.17.18.19"), wantOK: true},
 		{name: "XFF all trusted: left-most", cfg: chain,
 			lines: []string{"X-Forwarded-For: 10.1.1.2, 10.1.1.1"}, want: public("10.1.1.2"), wantOK: true},
-		{name: "XFF malformed entry: last good", cfg: chain,
-			lines: []string{"X-Forwarded-For: 16.17.18.19, unknown, 10.1.1.1"}, want: public("10.1.1.1"), wantOK: true},
-		{name: "XFF right-most malformed: the peer", cfg: chain,
-			lines: []string{"X-Forwarded-For: 16.17.18.19, not-an-ip"}, want: public("127.0.0.1"), wantOK: true},
+		// Where the client should stand, an unusable entry: no identity (fail closed, as PROXY 0.0.0.0).
+		{name: "XFF malformed entry behind trusted hops: no identity", cfg: chain,
+			lines: []string{"X-Forwarded-For: 16.17.18.19, unknown, 10.1.1.1"}, wantOK: false},
+		{name: "XFF right-most malformed: no identity", cfg: chain,
+			lines: []string{"X-Forwarded-For: 16.17.18.19, not-an-ip"}, wantOK: false},
+		{name: "XFF unknown: no identity", cfg: trusted, lines: []string{"X-Forwarded-For: unknown"}, wantOK: false},
+		{name: "XFF unspecified: no identity", cfg: trusted, lines: []string{"X-Forwarded-For: 0.0.0.0"}, wantOK: false},
+		{name: "XFF unspecified IPv6: no identity", cfg: trusted, lines: []string{"X-Forwarded-For: ::"}, wantOK: false},
+		{name: "XFF zoned: no identity", cfg: trusted, lines: []string{"X-Forwarded-For: fe80::1%eth0"}, wantOK: false},
+		{name: "XFF garbage left of the client is never reached", cfg: trusted,
+			lines: []string{"X-Forwarded-For: unknown, 16.17.18.19"}, want: public("16.17.18.19"), wantOK: true},
+		{name: "XFF without entries: the peer", cfg: trusted, lines: []string{"X-Forwarded-For: , ,"}, want: public("127.0.0.1"), wantOK: true},
 		{name: "XFF with port", cfg: trusted, lines: []string{"X-Forwarded-For: 16.17.18.19:4711"}, want: public("16.17.18.19"), wantOK: true},
 		{name: "XFF bracketed IPv6 with port", cfg: trusted, lines: []string{"X-Forwarded-For: [2001:db8::5]:443"}, want: public("2001:db8::5"), wantOK: true},
 		{name: "XFF IPv6", cfg: trusted, lines: []string{"X-Forwarded-For: 2001:db8::5"}, want: public("2001:db8::5"), wantOK: true},
@@ -203,7 +219,7 @@ func TestVirtualNetworkListener(t *testing.T) {
 		{name: "PROXY v2 LOCAL: real endpoints", cfg: vn("127.0.0.3:0", "127.0.0.1/32"), topo: topo,
 			prefix: rawHeader(t, &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}),
 			want:   pe("127.0.0.1"), wantOK: true},
-		{name: "PROXY v1 UNKNOWN: no identity", cfg: vn("127.0.0.3:0", "127.0.0.1/32"), topo: topo, prefix: []byte("PROXY UNKNOWN\r\n"), wantOK: false},
+		{name: "PROXY v1 UNKNOWN: real endpoints", cfg: vn("127.0.0.3:0", "127.0.0.1/32"), topo: topo, prefix: []byte("PROXY UNKNOWN\r\n"), want: pe("127.0.0.1"), wantOK: true},
 	})
 }
 

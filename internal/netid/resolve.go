@@ -105,7 +105,8 @@ func (st *settings) resolve(topo Topology, peer, local netip.Addr, hdr *proxypro
 		case proxied:
 			id.ClientIP = src
 		case trusted:
-			id.ClientIP = forwardedClient(h.Values("X-Forwarded-For"), peer, st.trusts)
+			// An unusable entry where the client should stand: no identity.
+			id.ClientIP, _ = forwardedClient(h.Values("X-Forwarded-For"), peer, st.trusts)
 		default:
 			id.ClientIP = peer
 		}
@@ -135,14 +136,18 @@ func (st *settings) resolve(topo Topology, peer, local netip.Addr, hdr *proxypro
 	return id, true
 }
 
-// proxyAddrs reads a PROXY header from a trusted proxy. use is false for a
-// v2 LOCAL command (the proxy's own connection, e.g. a health check: the real
-// endpoints apply, as the protocol says). ok is false when the header names no
-// usable TCP client: v1 "PROXY UNKNOWN" (the proxy relays a client it could
-// not describe), UDP or UNIX families, or unspecified addresses.
+// proxyAddrs reads a PROXY header from a trusted proxy. use is false when
+// the protocol says the connection's own endpoints apply, as if no header had
+// been sent: a v2 LOCAL command (a balancer's own health checks, family
+// AF_UNSPEC) and v1 "PROXY UNKNOWN" (a connection the proxy cannot describe).
+// A v2 PROXY command with AF_UNSPEC, which the specification lets a receiver
+// refuse, never gets here: go-proxyproto closes the connection. ok is false
+// when the header names no usable TCP client: UDP or UNIX families, or
+// unspecified addresses.
 func proxyAddrs(hdr *proxyproto.Header) (src, dst netip.Addr, use, ok bool) {
-	if hdr.Command.IsLocal() {
-		return src, dst, false, hdr.Version == 2
+	// go-proxyproto reads v1 UNKNOWN as a LOCAL command of family UNSPEC.
+	if hdr.Command.IsLocal() || hdr.TransportProtocol == proxyproto.UNSPEC {
+		return src, dst, false, true
 	}
 	if !hdr.Command.IsProxy() {
 		return src, dst, false, false

@@ -19,129 +19,10 @@ import (
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// endpointSegment is the path segment before Ref of each endpoint with a Ref.
-var endpointSegment = map[oci.Kind]string{
-	oci.KindManifest:  "/manifests/",
-	oci.KindBlob:      "/blobs/",
-	oci.KindUpload:    "/blobs/uploads/",
-	oci.KindReferrers: "/referrers/",
-}
-
-// canonicalPath rebuilds the path of a route in its one canonical spelling.
-func canonicalPath(rt oci.Route) string {
-	switch rt.Kind {
-	case oci.KindPing:
-		return "/v2/"
-	case oci.KindCatalog:
-		if rt.Name == "" {
-			return "/v2/_catalog"
-		}
-		return "/v2/" + rt.Name + "/_catalog"
-	case oci.KindTags:
-		return "/v2/" + rt.Name + "/tags/list"
-	case oci.KindUploadStart:
-		return "/v2/" + rt.Name + "/blobs/uploads/"
-	}
-	return "/v2/" + rt.Name + endpointSegment[rt.Kind] + rt.Ref
-}
-
-// rejectedName reports whether the handler refuses Name before it touches a
-// store, in path style and in host style.
-func rejectedName(name string) (pathStyle, hostStyle bool) {
-	a := oci.Addressing{Suffix: suffix}
-	rejected := func(host string) bool {
-		reg, repo := a.Split(host, name)
-		return reg == "" || repo == "" || !names.ValidRepository(repo)
-	}
-	return rejected("127.0.0.1:5000"), rejected("alpha." + suffix)
-}
-
-func FuzzParseRoute(f *testing.F) {
-	for _, s := range []string{
-		"/v2", "/v2/", "/v2/_catalog", "/v2/alpha/_catalog", "/v2//_catalog",
-		"/v2/alpha/app/tags/list", "/v2/alpha/a/b/manifests/latest", "/v2/alpha/app/manifests/sha256:abc",
-		"/v2/alpha/app/blobs/sha256:abc", "/v2/alpha/app/blobs/uploads/", "/v2/alpha/app/blobs/uploads",
-		"/v2/alpha/app/blobs/uploads/0123456789abcdef0123456789abcdef", "/v2/alpha/app/referrers/sha256:abc",
-		"/v2/alpha/blobs/manifests/x", "/v2/alpha/manifests/blobs/uploads/", "/v2//x/tags/list",
-		"/v2/alpha/x//manifests/y", "/v2/alpha/../x/manifests/y", "/v3/x", "", "/v2/x/manifests/",
-		"/v2/tags/list", "/v2/blobs/uploads/x",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, path string) {
-		rt := oci.ParseRoute(path)
-		switch rt.Kind {
-		case oci.KindInvalid:
-			if rt.Name != "" || rt.Ref != "" {
-				t.Fatalf("invalid route with fields: %+v", rt)
-			}
-			return
-		case oci.KindPing:
-			if path != "/v2" && path != "/v2/" || rt.Name != "" || rt.Ref != "" {
-				t.Fatalf("ping from %q: %+v", path, rt)
-			}
-			return
-		case oci.KindCatalog, oci.KindTags, oci.KindUploadStart:
-			if rt.Ref != "" {
-				t.Fatalf("%q: %+v has a Ref", path, rt)
-			}
-		default:
-			if rt.Ref == "" || strings.Contains(rt.Ref, "/") {
-				t.Fatalf("%q: bad Ref in %+v", path, rt)
-			}
-		}
-		// Rebuilding the path reproduces the input, up to the one optional
-		// slash the grammar allows.
-		c := canonicalPath(rt)
-		var alts []string
-		switch rt.Kind {
-		case oci.KindCatalog:
-			alts = []string{"/v2/" + rt.Name + "/_catalog"}
-		case oci.KindUploadStart:
-			alts = []string{strings.TrimSuffix(c, "/")}
-		}
-		if path != c && !slices.Contains(alts, path) {
-			t.Fatalf("%q parsed to %+v, which rebuilds as %q", path, rt, c)
-		}
-		if again := oci.ParseRoute(c); again != rt {
-			t.Fatalf("%q parsed to %+v, its canonical path %q to %+v", path, rt, c, again)
-		}
-		// In path style the registry is the first segment after /v2/: that is
-		// what the network gate (internal/netguard) checks before the handler
-		// runs, so the handler must never resolve another one.
-		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/v2/"), "/")
-		if rt.Kind == oci.KindCatalog {
-			// Name is a registry name, looked up as is (keys have no "/").
-			if rt.Name != "" && !strings.Contains(rt.Name, "/") && rt.Name != first {
-				t.Fatalf("%q: catalog of %q, but the first segment is %q", path, rt.Name, first)
-			}
-			return
-		}
-		if reg, repo := (oci.Addressing{Suffix: suffix}).Split("127.0.0.1", rt.Name); reg != "" && names.ValidRepository(repo) && reg != first {
-			t.Fatalf("%q: resolves to registry %q, but the first segment is %q", path, reg, first)
-		}
-		// ParseRoute does not validate names, but a name with an empty
-		// component (leading, trailing or double slash) never gets past the
-		// handler's name check in either style.
-		if rt.Name == "" || strings.HasPrefix(rt.Name, "/") || strings.HasSuffix(rt.Name, "/") || strings.Contains(rt.Name, "//") {
-			if p, h := rejectedName(rt.Name); !p || !h {
-				t.Fatalf("%q: name %q accepted (path style rejects: %v, host style rejects: %v)", path, rt.Name, p, h)
-			}
-		}
-		// Whatever is accepted is a clean relative path.
-		if p, _ := rejectedName(rt.Name); !p {
-			for _, seg := range strings.Split(rt.Name, "/") {
-				if seg == "" || seg == "." || seg == ".." {
-					t.Fatalf("%q: accepted name %q has segment %q", path, rt.Name, seg)
-				}
-			}
-		}
-	})
-}
 
 // contentRangeRE is what ParseContentRange may accept: decimal offsets, an
 // optional "bytes " or "bytes=" prefix. (strconv.ParseInt also takes a sign, so
@@ -357,7 +238,7 @@ func checkFuzzResponse(t *testing.T, req *http.Request, w *httptest.ResponseReco
 	}
 	// http.ServeContent answers an unsatisfiable Range on a blob GET itself,
 	// in text/plain (the spec allows 4xx bodies in any format).
-	if w.Code == http.StatusRequestedRangeNotSatisfiable && oci.ParseRoute(req.URL.Path).Kind == oci.KindBlob {
+	if w.Code == http.StatusRequestedRangeNotSatisfiable && target.ParseRoute(req.URL.Path).Kind == target.KindBlob {
 		return
 	}
 	if err := checkErrorBody(w.Header(), w.Body.Bytes()); err != nil {

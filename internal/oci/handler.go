@@ -4,21 +4,15 @@ package oci
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/regindex"
+	reqtarget "github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
-
-// RegistryLookup finds a registry by lower-cased name without touching the
-// database (an in-memory snapshot).
-type RegistryLookup interface {
-	Lookup(key string) (*meta.Registry, bool)
-	All() []*meta.Registry
-}
 
 // Gate authorises data-plane requests (the registry token check).
 type Gate interface {
@@ -26,22 +20,22 @@ type Gate interface {
 	// any valid token), else an error to send (401 challenge or 403).
 	Authorize(r *http.Request, needs []token.Access) (string, error)
 	// MayList reports whether subject may list reg's repositories.
-	MayList(r *http.Request, subject string, reg *meta.Registry) bool
+	MayList(r *http.Request, subject string, reg *regindex.Registry) bool
 }
 
-// Handler serves /v2/.
+// Handler serves /v2/. It reads each request's target (registry,
+// repository, endpoint) from internal/target: serve it behind
+// target.Middleware.
 type Handler struct {
-	Meta       meta.Store
-	Blobs      blob.Store
-	Registries RegistryLookup
-	Addressing Addressing
+	Meta  meta.Store
+	Blobs blob.Store
 	// Auth checks tokens; nil serves without authentication (tests only —
 	// the server always sets it).
 	Auth Gate
 	// Network filters listings that span registries to those the client's
 	// network may reach (nil: no filter, tests only).
 	Network interface {
-		Allows(r *http.Request, reg *meta.Registry) bool
+		Allows(r *http.Request, reg *regindex.Registry) bool
 	}
 	// MaxUploadSessions bounds the open upload sessions of one registry
 	// (0: no limit). Checked before a session starts, so concurrent starts
@@ -51,30 +45,42 @@ type Handler struct {
 
 // target is the registry and repository a request addresses.
 type target struct {
-	reg  *meta.Registry
+	reg  *regindex.Registry
 	repo string // repository inside the registry
 	name string // the repository as the client names it (with the registry prefix in path style)
+	req  *reqtarget.Target
+}
+
+// APIVersion sets Docker-Distribution-API-Version on every /v2/ answer, the
+// network gate's and the rate limits' included: Docker checks it on every
+// response, and without it falls back to plain HTTP and reports a 400
+// instead of the registry's message.
+func APIVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP dispatches a /v2/ request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if err := h.serve(w, r); err != nil {
 		errcode.Write(w, r, err)
 	}
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
-	rt := ParseRoute(r.URL.Path)
+	rt, ok := reqtarget.Of(r)
+	if !ok {
+		return errcode.New(errcode.Internal, "the request's target was not resolved")
+	}
 	switch rt.Kind {
-	case KindInvalid:
-		return errcode.New(errcode.RouteUnknown, "no distribution API endpoint at %s", r.URL.Path)
-	case KindPing:
+	case reqtarget.KindPing:
 		if !allow(r, http.MethodGet, http.MethodHead) {
 			return methodErr(r)
 		}
-		if reg, host := h.Addressing.HostRegistry(r.Host); host {
-			if _, err := h.registry(reg); err != nil {
+		if rt.HostStyle {
+			if _, err := registry(rt); err != nil {
 				return err
 			}
 		}
@@ -84,10 +90,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("{}"))
 		return nil
-	case KindCatalog:
-		return h.catalog(w, r, rt.Name)
+	case reqtarget.KindCatalog:
+		return h.catalog(w, r, rt)
+	case reqtarget.KindTags, reqtarget.KindManifest, reqtarget.KindBlob, reqtarget.KindUploadStart, reqtarget.KindUpload, reqtarget.KindReferrers:
+	default:
+		return errcode.New(errcode.RouteUnknown, "no distribution API endpoint at %s", r.URL.Path)
 	}
-	t, err := h.resolve(r.Host, rt.Name)
+	t, err := resolve(rt, rt.Name)
 	if err != nil {
 		return err
 	}
@@ -95,33 +104,37 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch rt.Kind {
-	case KindTags:
+	case reqtarget.KindTags:
 		return h.tags(w, r, t)
-	case KindManifest:
+	case reqtarget.KindManifest:
 		return h.manifest(w, r, t, rt.Ref)
-	case KindBlob:
+	case reqtarget.KindBlob:
 		return h.blob(w, r, t, rt.Ref)
-	case KindUploadStart:
+	case reqtarget.KindUploadStart:
 		return h.startUpload(w, r, t)
-	case KindUpload:
+	case reqtarget.KindUpload:
 		return h.upload(w, r, t, rt.Ref)
-	case KindReferrers:
-		return h.referrers(w, r, t, rt.Ref)
 	}
-	return errcode.New(errcode.RouteUnknown, "")
+	return h.referrers(w, r, t, rt.Ref)
 }
 
-func (h *Handler) registry(name string) (*meta.Registry, error) {
-	reg, ok := h.Registries.Lookup(strings.ToLower(name))
-	if !ok {
+// registry is the registry the request's path or Host names.
+func registry(rt *reqtarget.Target) (*regindex.Registry, error) {
+	if rt.Registry == nil {
+		name := rt.RegistryName
 		return nil, errcode.New(errcode.NameUnknown, "registry %q does not exist on this server; create it with 'moat acr create --name %s --sku Premium'", name, name)
 	}
-	return reg, nil
+	return rt.Registry, nil
 }
 
-// resolve finds the registry and repository that the client's name addresses.
-func (h *Handler) resolve(host, name string) (target, error) {
-	regName, repo := h.Addressing.Split(host, name)
+// resolve finds the registry and repository that a repository name of the
+// request addresses: the request's own (the name of its path), or another
+// (a mount's source).
+func resolve(rt *reqtarget.Target, name string) (target, error) {
+	reg, regName, repo := rt.Registry, rt.RegistryName, rt.Repo
+	if name != rt.Name {
+		reg, regName, repo = rt.Split(name)
+	}
 	if regName == "" || repo == "" {
 		return target{}, errcode.New(errcode.NameInvalid, "repository name %q must be <registry>/<repository> on this host", name)
 	}
@@ -129,11 +142,10 @@ func (h *Handler) resolve(host, name string) (target, error) {
 		return target{}, errcode.New(errcode.NameInvalid,
 			"invalid repository name %q: use lowercase letters, digits and separators (. _ __ -) between path components", repo)
 	}
-	reg, err := h.registry(regName)
-	if err != nil {
-		return target{}, err
+	if reg == nil {
+		return target{}, errcode.New(errcode.NameUnknown, "registry %q does not exist on this server; create it with 'moat acr create --name %s --sku Premium'", regName, regName)
 	}
-	return target{reg: reg, repo: repo, name: name}, nil
+	return target{reg: reg, repo: repo, name: name, req: rt}, nil
 }
 
 func allow(r *http.Request, methods ...string) bool {
@@ -161,25 +173,29 @@ func setLocation(w http.ResponseWriter, t target, kind, ref string) {
 
 var _ http.Handler = (*Handler)(nil)
 
+// The actions a request needs, shared and never modified (one allocation
+// fewer per request).
+var pullAction, pushAction, deleteAction = []string{"pull"}, []string{"push"}, []string{"delete"}
+
 // needs is the access a request to a repository requires: GET and HEAD pull,
 // DELETE of content deletes, everything else pushes; a mount also pulls from
 // its source repository.
-func needs(r *http.Request, kind Kind, name string) []token.Access {
-	act := "push"
+func needs(r *http.Request, kind reqtarget.Kind, name string) []token.Access {
+	act := pushAction
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		if kind != KindUpload {
-			act = "pull"
+		if kind != reqtarget.KindUpload {
+			act = pullAction
 		}
-	case r.Method == http.MethodDelete && (kind == KindManifest || kind == KindBlob):
-		act = "delete"
+	case r.Method == http.MethodDelete && (kind == reqtarget.KindManifest || kind == reqtarget.KindBlob):
+		act = deleteAction
 	}
-	out := []token.Access{{Type: "repository", Name: name, Actions: []string{act}}}
-	if kind != KindUploadStart {
+	out := []token.Access{{Type: "repository", Name: name, Actions: act}}
+	if kind != reqtarget.KindUploadStart {
 		return out // no query to parse: a parse per request showed in the HEAD profile
 	}
 	if from := r.URL.Query().Get("from"); from != "" && from != name {
-		out = append(out, token.Access{Type: "repository", Name: from, Actions: []string{"pull"}})
+		out = append(out, token.Access{Type: "repository", Name: from, Actions: pullAction})
 	}
 	return out
 }

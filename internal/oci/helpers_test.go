@@ -13,11 +13,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/addressing"
 	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -37,7 +39,7 @@ type env struct {
 	srv     *httptest.Server
 	meta    *sqlite.Store
 	index   *regindex.Index
-	handler *oci.Handler
+	handler http.Handler // the handler behind its middleware, as the server mounts it
 }
 
 // newEnv builds a handler on a fresh SQLite store and blob directory with the
@@ -68,7 +70,12 @@ func newEnv(t testing.TB) *env {
 	if err := idx.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &oci.Handler{Meta: m, Blobs: b, Registries: idx, Addressing: oci.Addressing{Suffix: suffix}}
+	a, err := addressing.New(suffix, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.SetAddressing(a)
+	h := oci.APIVersion(target.Middleware(idx, &oci.Handler{Meta: m, Blobs: b}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, meta: m, index: idx, handler: h}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	reqtarget "github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -77,7 +78,7 @@ func (h *Handler) tags(w http.ResponseWriter, r *http.Request, t target) error {
 // catalog lists repositories. In host style, and at /v2/<registry>/_catalog, it
 // lists one registry; /v2/_catalog on a path-style host lists the repositories
 // of every registry as <registry>/<repository>, the names clients use there.
-func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string) error {
+func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, rt *reqtarget.Target) error {
 	if !allow(r, http.MethodGet, http.MethodHead) {
 		return methodErr(r)
 	}
@@ -89,19 +90,21 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 	if err != nil {
 		return err
 	}
-	if hostReg, ok := h.Addressing.HostRegistry(r.Host); ok {
+	regName, reg := rt.Name, rt.Registry
+	if rt.HostStyle {
 		// In host style the Host names the registry (the one the network gate
 		// checked): never list another.
-		if regName != "" && !strings.EqualFold(regName, hostReg) {
+		if regName != "" && !strings.EqualFold(regName, rt.RegistryName) {
 			return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
 		}
-		regName = hostReg
+		regName = rt.RegistryName
+	} else if regName != rt.RegistryName {
+		reg = nil // "<a>/<b>/_catalog": no registry is named "a/b"
 	}
 	var repos []string
 	if regName != "" {
-		reg, err := h.registry(regName)
-		if err != nil {
-			return err
+		if reg == nil {
+			return errcode.New(errcode.NameUnknown, "registry %q does not exist on this server; create it with 'moat acr create --name %s --sku Premium'", regName, regName)
 		}
 		if h.Auth != nil && !h.Auth.MayList(r, sub, reg) {
 			return errcode.New(errcode.Denied, "listing the repositories of %s needs pull permission on it", reg.Name)
@@ -110,7 +113,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 		if err != nil {
 			return errcode.Wrap(errcode.Internal, err, "")
 		}
-	} else if repos, err = h.allRepositories(r, sub, last, n+1); err != nil {
+	} else if repos, err = h.allRepositories(r, rt, sub, last, n+1); err != nil {
 		return err
 	}
 	writePage(w, r, repos, n, func(items []string) any { return repoList{items} })
@@ -118,10 +121,10 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, regName string
 }
 
 // allRepositories lists up to n qualified names <registry>/<repository> after last.
-func (h *Handler) allRepositories(r *http.Request, sub, last string, n int) ([]string, error) {
+func (h *Handler) allRepositories(r *http.Request, rt *reqtarget.Target, sub, last string, n int) ([]string, error) {
 	out := []string{}
 	lastReg, lastRepo, _ := strings.Cut(last, "/")
-	for _, reg := range h.Registries.All() { // sorted by key
+	for _, reg := range rt.Snap.All() { // sorted by key
 		if reg.Key < lastReg || h.Auth != nil && !h.Auth.MayList(r, sub, reg) || h.Network != nil && !h.Network.Allows(r, reg) {
 			continue
 		}

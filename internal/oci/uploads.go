@@ -31,7 +31,7 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, t target) 
 		if err != nil {
 			return err
 		}
-		if ok, err := h.mount(ctx, r.Host, t, d, q.Get("from"), q.Has("from")); err != nil {
+		if ok, err := h.mount(ctx, t, d, q.Get("from"), q.Has("from")); err != nil {
 			return err
 		} else if ok {
 			return blobCreated(w, t, d)
@@ -96,11 +96,11 @@ func (h *Handler) checkUploadSessions(ctx context.Context, t target) error {
 
 // mount links d into t from another repository of the same registry (from) or,
 // when from is absent, from anywhere in the registry. Blobs never cross registries.
-func (h *Handler) mount(ctx context.Context, host string, t target, d digest.Digest, from string, hasFrom bool) (bool, error) {
+func (h *Handler) mount(ctx context.Context, t target, d digest.Digest, from string, hasFrom bool) (bool, error) {
 	var size int64
 	var err error
 	if hasFrom {
-		src, rerr := h.resolve(host, from)
+		src, rerr := resolve(t.req, from)
 		if rerr != nil || src.reg.Key != t.reg.Key {
 			return false, nil
 		}

@@ -17,7 +17,7 @@ func BenchmarkDecide(b *testing.B) {
 	for i := range 100 {
 		subnets = append(subnets, fmt.Sprintf("/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v%d/subnets/s", i))
 	}
-	r := Compile(props("Enabled", "Deny", ips, subnets, "AzureServices", false), nil)
+	r := compileJSON(props("Enabled", "Deny", ips, subnets, "AzureServices", false), nil)
 	cases := map[string]netid.Identity{
 		"last-ip-rule": pub("20.199.1.2"),
 		"subnet-rule":  svc(subnets[99], "10.0.0.5"),

@@ -63,6 +63,23 @@ var DefaultTrusted = TrustedServices{
 	Tasks: "Microsoft.ContainerRegistry/registries/tasks",
 }
 
+// TrustedFrom is the trusted services of the operator's trustedServices list
+// (empty: the defaults). A registry's networkRuleBypassAllowedForTasks lets
+// task identities through only while the list names the task type: the
+// operator's list wins over a registry's setting.
+func TrustedFrom(types []string) TrustedServices {
+	if len(types) == 0 {
+		return DefaultTrusted
+	}
+	t := TrustedServices{Types: types}
+	for _, typ := range types {
+		if strings.EqualFold(typ, DefaultTrusted.Tasks) {
+			t.Tasks = DefaultTrusted.Tasks
+		}
+	}
+	return t
+}
+
 // Decide is the access decision of SPEC 4 for one request. p is the verified
 // principal, or nil before authentication.
 func Decide(r *Rules, id netid.Identity, p *Principal, trusted TrustedServices) Decision {

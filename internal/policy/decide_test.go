@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/netid"
 )
 
@@ -19,6 +20,22 @@ const (
 	tasks   = "Microsoft.ContainerRegistry/registries/tasks"
 	ml      = "Microsoft.MachineLearningServices/workspaces"
 )
+
+// compileJSON compiles stored properties as the registry snapshot does.
+func compileJSON(raw json.RawMessage, pes []string) *Rules {
+	var p model.RegistryProperties
+	if json.Unmarshal(raw, &p) != nil {
+		return DenyAll
+	}
+	return Compile(p, pes)
+}
+
+// TestDenyAll: rules that could not be read deny everyone, trusted services too.
+func TestDenyAll(t *testing.T) {
+	if d := Decide(DenyAll, pub("16.17.18.19"), sysTask, DefaultTrusted); d.Allow || d.Reason != ReasonInvalidConfiguration {
+		t.Fatalf("DenyAll: %+v", d)
+	}
+}
 
 // props builds stored registry properties.
 func props(public, action string, ips []string, subnets []string, bypass string, tasksBypass bool) json.RawMessage {
@@ -100,11 +117,10 @@ func TestDecide(t *testing.T) {
 		{"6 bypass None", offNoBypass, nil, pub("8.8.8.8"), sysTask, false, ReasonPublicAccessDisabled, ""},
 		{"6 bypass None but tasks allowed: task passes", offTasksOnly, nil, pub("8.8.8.8"), sysTask, true, ReasonTrustedService, tasks},
 		{"6 bypass None but tasks allowed: ML does not", offTasksOnly, nil, pub("8.8.8.8"), sysML, false, ReasonPublicAccessDisabled, ""},
-		{"corrupt configuration fails closed", json.RawMessage(`{"networkRuleSet":`), nil, pub("16.17.18.19"), sysTask, false, ReasonInvalidConfiguration, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := Decide(Compile(c.props, c.pes), c.id, c.p, DefaultTrusted)
+			d := Decide(compileJSON(c.props, c.pes), c.id, c.p, DefaultTrusted)
 			if d.Allow != c.allow || d.Reason != c.reason || d.Rule != c.rule {
 				t.Fatalf("got %+v, want allow=%v %s %s", d, c.allow, c.reason, c.rule)
 			}
@@ -144,7 +160,7 @@ func TestAddingAnAllowRuleNeverDenies(t *testing.T) {
 		}
 		ids := []netid.Identity{pub(randIP()), svc(subnets[rng.IntN(2)], randIP()), viaPE([]string{pe1, pe2}[rng.IntN(2)])}
 		id := ids[rng.IntN(3)]
-		before := Decide(Compile(normalise(props(public, action, ips, vnets, "AzureServices", false)), pes), id, nil, DefaultTrusted)
+		before := Decide(compileJSON(normalise(props(public, action, ips, vnets, "AzureServices", false)), pes), id, nil, DefaultTrusted)
 		// Add one allowing thing.
 		switch rng.IntN(3) {
 		case 0:
@@ -154,7 +170,7 @@ func TestAddingAnAllowRuleNeverDenies(t *testing.T) {
 		case 2:
 			pes = append(pes, []string{pe1, pe2}[rng.IntN(2)])
 		}
-		after := Decide(Compile(normalise(props(public, action, ips, vnets, "AzureServices", false)), pes), id, nil, DefaultTrusted)
+		after := Decide(compileJSON(normalise(props(public, action, ips, vnets, "AzureServices", false)), pes), id, nil, DefaultTrusted)
 		if before.Allow && !after.Allow {
 			t.Fatalf("adding a rule denied %+v: before %+v, after %+v (ips %v vnets %v pes %v)", id, before, after, ips, vnets, pes)
 		}
@@ -177,20 +193,21 @@ func normalise(raw json.RawMessage) json.RawMessage {
 	return b
 }
 
-func TestPrefixSetLongestMatch(t *testing.T) {
-	s := newPrefixSet[string]()
-	s.add(netip.MustParsePrefix("16.0.0.0/8"), "wide")
-	s.add(netip.MustParsePrefix("16.17.18.0/24"), "narrow")
-	if v, _ := s.lookup(netip.MustParseAddr("16.17.18.19")); v != "narrow" {
-		t.Fatalf("got %s", v)
-	}
-	if v, _ := s.lookup(netip.MustParseAddr("16.1.1.1")); v != "wide" {
-		t.Fatalf("got %s", v)
-	}
-	if _, ok := s.lookup(netip.MustParseAddr("17.1.1.1")); ok {
-		t.Fatal("matched outside every prefix")
-	}
-	if _, ok := s.lookup(netip.MustParseAddr("2001:db8::1")); ok {
-		t.Fatal("IPv6 address matched an IPv4 prefix")
+// TestTrustedFrom: the operator's list decides whether tasks are a trusted
+// type at all; networkRuleBypassAllowedForTasks cannot add them.
+func TestTrustedFrom(t *testing.T) {
+	tasksOnly := compileJSON(props("Disabled", "Deny", nil, nil, "None", true), nil)
+	for _, c := range []struct {
+		types []string
+		allow bool
+	}{
+		{nil, true},
+		{[]string{tasks}, true},
+		{[]string{strings.ToUpper(tasks), ml}, true},
+		{[]string{ml}, false},
+	} {
+		if d := Decide(tasksOnly, pub("203.0.113.5"), sysTask, TrustedFrom(c.types)); d.Allow != c.allow {
+			t.Errorf("trustedServices %v: %v, want allow=%v", c.types, d, c.allow)
+		}
 	}
 }

@@ -4,7 +4,6 @@
 package policy
 
 import (
-	"encoding/json"
 	"net/netip"
 	"strings"
 
@@ -17,30 +16,27 @@ import (
 type Rules struct {
 	publicDisabled bool
 	defaultAllow   bool
-	ip             *prefixSet[string] // prefix -> rule value as configured
-	subnets        map[string]string  // lower-cased subnet ID -> ID as configured
-	approvedPEs    map[string]bool    // lower-cased private endpoint IDs with an Approved connection
-	bypassServices bool               // networkRuleBypassOptions AzureServices
-	bypassTasks    bool               // networkRuleBypassAllowedForTasks
-	invalid        bool               // the stored configuration could not be read: deny everything
+	ip             *netrule.PrefixSet[string] // prefix -> rule value as configured
+	subnets        map[string]string          // lower-cased subnet ID -> ID as configured
+	approvedPEs    map[string]bool            // lower-cased private endpoint IDs with an Approved connection
+	bypassServices bool                       // networkRuleBypassOptions AzureServices
+	bypassTasks    bool                       // networkRuleBypassAllowedForTasks
+	invalid        bool                       // the stored configuration could not be read: deny everything
 }
 
 // DenyAll is the rules of a registry whose configuration cannot be read:
 // fail closed.
-var DenyAll = &Rules{invalid: true, ip: newPrefixSet[string]()}
+var DenyAll = &Rules{invalid: true, ip: netrule.NewPrefixSet[string]()}
 
-// Compile builds Rules from a registry's stored properties and the IDs of the
-// private endpoints whose connection to it is Approved.
-func Compile(props json.RawMessage, approvedPEs []string) *Rules {
-	var p model.RegistryProperties
-	if len(props) > 0 && json.Unmarshal(props, &p) != nil {
-		return DenyAll
-	}
+// Compile builds Rules from a registry's decoded properties and the IDs of
+// the private endpoints whose connection to it is Approved. (Properties that
+// cannot be decoded get DenyAll from their reader: fail closed.)
+func Compile(p model.RegistryProperties, approvedPEs []string) *Rules {
 	p = p.WithDefaults()
 	r := &Rules{
 		publicDisabled: strings.EqualFold(p.PublicNetworkAccess, "Disabled"),
 		defaultAllow:   !strings.EqualFold(p.NetworkRuleSet.DefaultAction, "Deny"),
-		ip:             newPrefixSet[string](),
+		ip:             netrule.NewPrefixSet[string](),
 		subnets:        map[string]string{},
 		approvedPEs:    map[string]bool{},
 		bypassServices: !strings.EqualFold(p.NetworkRuleBypassOptions, "None"),
@@ -51,7 +47,7 @@ func Compile(props json.RawMessage, approvedPEs []string) *Rules {
 		if err != nil {
 			continue // validated on write; an unreadable rule allows nothing
 		}
-		r.ip.add(pfx, rule.Value)
+		r.ip.Add(pfx, rule.Value)
 	}
 	for _, v := range p.NetworkRuleSet.VirtualNetworkRules {
 		r.subnets[strings.ToLower(v.ID)] = v.ID
@@ -71,5 +67,5 @@ func (r *Rules) matchIP(a netip.Addr) (string, bool) {
 	if !a.IsValid() {
 		return "", false
 	}
-	return r.ip.lookup(a.Unmap())
+	return r.ip.Lookup(a.Unmap())
 }

@@ -6,16 +6,18 @@ import (
 
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
 // Bypasser returns the verified managed identity a request speaks for, for
-// the trusted-service bypass of the network rules. It reads the credential
-// the request carries: a bearer access token, a refresh token (Basic with
-// ZeroUser or a refresh_token form), or an identity token being exchanged.
-// Passwords are not considered: managed identities have none.
-func (s *Service) Bypasser(r *http.Request) (*policy.Principal, bool) {
-	sub, ok := s.credentialSubject(r)
+// the trusted-service bypass of the network rules. It reads exactly the
+// credential the request's target says the request carries, the one its
+// handler will check: at the token endpoints the token request's credential
+// (a refresh token, or an identity token being exchanged; passwords are not
+// considered: managed identities have none), elsewhere a bearer access token.
+func (s *Service) Bypasser(r *http.Request, t *target.Target) (*policy.Principal, bool) {
+	sub, ok := s.credentialSubject(r, t)
 	if !ok {
 		return nil, false
 	}
@@ -26,31 +28,23 @@ func (s *Service) Bypasser(r *http.Request) (*policy.Principal, bool) {
 	return &policy.Principal{SystemAssigned: p.Assignment == identity.SystemAssigned, ServiceType: p.OwnerType}, true
 }
 
-func (s *Service) credentialSubject(r *http.Request) (string, bool) {
-	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if c, ok := s.verify(raw, s.audience(r)); ok && s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
+func (s *Service) credentialSubject(r *http.Request, t *target.Target) (string, bool) {
+	if t.Token == nil {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			return "", false
+		}
+		if c, ok := s.verify(raw, t.Audience); ok && s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
 			return c.Subject, c.Subject != ""
 		}
 		return "", false
 	}
-	if user, pw, ok := r.BasicAuth(); ok && user == ZeroUser {
-		c, err := s.fromRefresh(r, pw)
-		return refreshSubject(c, err)
-	}
-	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/oauth2/") {
-		return "", false
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	if r.ParseForm() != nil {
-		return "", false
-	}
-	if rt := r.PostForm.Get("refresh_token"); rt != "" {
-		c, err := s.fromRefresh(r, rt)
-		return refreshSubject(c, err)
-	}
-	if at := r.PostForm.Get("access_token"); at != "" {
+	switch t.Token.Grant {
+	case target.GrantRefresh:
+		return refreshSubject(s.fromRefresh(r, t.Token.Secret))
+	case target.GrantExchange:
 		var c token.IdentityClaims
-		if err := s.Keys.Verify(at, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && s.managementAudience(&c) {
+		if err := s.Keys.Verify(t.Token.Secret, &c); err == nil && c.Kind == token.KindIdentity && c.TenantID == s.Dir.Tenant && s.managementAudience(&c) {
 			return c.ObjectID, c.ObjectID != ""
 		}
 	}

@@ -82,11 +82,11 @@ func (s *Service) current(ctx context.Context, sub subject, cred, rid string) bo
 		return true
 	}
 	if key, ok := sub.adminOf(); ok {
-		reg, ok := s.Registries.Lookup(key)
+		reg, ok := s.Index.Load().Lookup(key)
 		if !ok || reg.UID == "" || reg.UID != rid || s.Admin == nil {
 			return false
 		}
-		pws, err := s.Admin.AdminPasswords(ctx, reg)
+		pws, err := s.Admin.AdminPasswords(ctx, reg.Registry)
 		if err != nil {
 			return false
 		}

@@ -7,8 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -43,14 +44,14 @@ func (s *Service) Authorize(r *http.Request, needs []token.Access) (string, erro
 				}
 			}
 		}
-		return "", s.challenge(r, needs, "insufficient_scope", "the access token does not grant "+FormatScope(n))
+		return "", s.challenge(r, needs, "insufficient_scope", "the access token does not grant "+target.FormatScope(n))
 	}
 	return c.Subject, nil
 }
 
 // MayList reports whether subject may list the repositories of reg (the
 // path-style catalog lists only such registries).
-func (s *Service) MayList(r *http.Request, sub string, reg *meta.Registry) bool {
+func (s *Service) MayList(r *http.Request, sub string, reg *regindex.Registry) bool {
 	return sub != "" && s.may(r.Context(), subject(sub), reg, "pull")
 }
 
@@ -65,7 +66,7 @@ func (s *Service) challenge(r *http.Request, needs []token.Access, errCode, msg 
 	if len(needs) > 0 {
 		var sc []string
 		for _, n := range needs {
-			sc = append(sc, FormatScope(n))
+			sc = append(sc, target.FormatScope(n))
 		}
 		h += fmt.Sprintf(`,scope="%s"`, strings.Join(sc, " "))
 	}
@@ -121,10 +122,8 @@ func (s *Service) needRegistry(r *http.Request, a token.Access) string {
 		}
 		return ""
 	}
-	if name, ok := s.Addressing.HostRegistry(r.Host); ok {
-		if reg, ok := s.Registries.Lookup(strings.ToLower(name)); ok {
-			return reg.UID
-		}
+	if t, ok := target.Of(r); ok && t.HostStyle && t.Registry != nil {
+		return t.Registry.UID
 	}
 	return ""
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/ratelimit"
+	"github.com/moat-registry/moat/internal/target"
 )
 
 // SignIns describes the token endpoints to the rate limiter
@@ -13,24 +14,21 @@ type SignIns struct{}
 
 var _ ratelimit.Endpoint = SignIns{}
 
-// SignIn: Basic credentials on /oauth2/token, a password or refresh-token
-// form, or an exchange. Refresh tokens name no principal (the ZeroUser name
-// is everyone's), so they count per address only.
+// SignIn: a token request that presents a credential, read from the
+// request's target: the very credential the token service then checks (one
+// parse per request, so a second credential cannot dodge the per-name
+// limit). Refresh and identity tokens name no principal (the ZeroUser name
+// is everyone's), so they count per address only. A request whose target
+// could not be read is no sign-in: it is answered 400 before any check.
 func (SignIns) SignIn(r *http.Request) (string, bool) {
-	if r.URL.Path != "/oauth2/token" && r.URL.Path != "/oauth2/exchange" {
+	t, ok := target.Of(r)
+	if !ok || t.Token == nil {
 		return "", false
 	}
-	if user, _, ok := r.BasicAuth(); ok {
-		if user == ZeroUser {
-			return "", true
-		}
-		return user, true
-	}
-	form := ratelimit.PeekForm(r)
-	switch {
-	case form.Get("grant_type") == "password":
-		return form.Get("username"), true
-	case form.Has("refresh_token"), form.Has("access_token"):
+	switch t.Token.Grant {
+	case target.GrantBasic, target.GrantPassword:
+		return t.Token.User, true
+	case target.GrantRefresh, target.GrantExchange:
 		return "", true
 	}
 	return "", false

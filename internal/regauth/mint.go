@@ -2,8 +2,10 @@ package regauth
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -12,10 +14,12 @@ import (
 // management API has checked the caller's pull and push permissions. The
 // token still passes the network gate and the data plane's checks like any.
 func (s *Service) Mint(host, principal string, scopes []string) (string, error) {
-	r := &http.Request{Host: host}
+	// A request to host made up in-process, resolved like any: the scopes'
+	// registries and the audience come from the same addressing.
+	r := target.Attach(&http.Request{Method: http.MethodGet, Host: host, URL: &url.URL{Path: "/v2/"}, Header: http.Header{}}, s.Index.Load())
 	var access []token.Access
 	for _, sc := range scopes {
-		a, ok := ParseScope(sc)
+		a, ok := target.ParseScope(sc)
 		if !ok || a.Type != "repository" {
 			continue
 		}

@@ -2,8 +2,9 @@ package regauth
 
 import (
 	"net/http"
-	"strings"
+	"slices"
 
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -37,66 +38,31 @@ func (e TokenEvent) SignIn() bool {
 	return e.Grant == "basic" || e.Grant == "password" || e.Grant == "access_token"
 }
 
-// describe completes an event after the request was served.
-func (s *Service) describe(r *http.Request, ev *TokenEvent, err error) {
+// describe completes an event after the request was served, from the
+// request's target: the grant and user it presented, the scopes it asked
+// for, and the registries it names (those of its scopes, else its service's
+// and Host's).
+func (s *Service) describe(r *http.Request, t *target.Target, ev *TokenEvent, err error) {
 	ev.Err = err
+	tr := t.Token
+	ev.Endpoint, ev.Grant, ev.Requested = "token", tr.Grant, tr.Scopes
 	switch {
-	case r.URL.Path == "/oauth2/exchange":
-		ev.Endpoint, ev.Grant = "exchange", "access_token"
-	case r.Method == http.MethodGet:
-		ev.Endpoint = "token"
-		if user, _, ok := r.BasicAuth(); ok {
-			ev.Grant, ev.User = "basic", user
-			if user == ZeroUser {
-				ev.Grant, ev.User = "refresh_token", ""
-			}
-		} else {
-			ev.Grant = "anonymous"
-		}
-		ev.Requested = r.URL.Query()["scope"]
-	default:
-		ev.Endpoint = "token"
-		switch g := r.PostForm.Get("grant_type"); g {
-		case "refresh_token", "password":
-			ev.Grant = g
-		default:
-			ev.Grant = "invalid"
-		}
-		if ev.Grant == "password" {
-			ev.User = r.PostForm.Get("username")
-		}
-		ev.Requested = strings.Fields(strings.Join(r.PostForm["scope"], " "))
+	case t.Kind == target.KindExchange:
+		ev.Endpoint, ev.Grant = "exchange", target.GrantExchange
+	case tr.Grant == target.GrantBasic || tr.Grant == target.GrantPassword:
+		ev.User = tr.User
 	}
-	seen := map[string]bool{}
-	add := func(key string) {
-		if key != "" && !seen[key] {
-			seen[key] = true
-			ev.Registries = append(ev.Registries, key)
+	for _, a := range tr.Access {
+		if a.Type != "repository" {
+			continue
 		}
-	}
-	for _, sc := range ev.Requested {
-		for one := range strings.FieldsSeq(sc) {
-			if a, ok := ParseScope(one); ok && a.Type == "repository" {
-				if reg, _, ok := s.target(r, a.Name); ok {
-					add(reg.Key)
-				}
-			}
+		if reg, _, _ := t.Split(a.Name); reg != nil && !slices.Contains(ev.Registries, reg.Key) {
+			ev.Registries = append(ev.Registries, reg.Key)
 		}
 	}
 	if len(ev.Registries) == 0 {
-		svc := r.URL.Query().Get("service")
-		if svc == "" && r.PostForm != nil {
-			svc = r.PostForm.Get("service")
-		}
-		if i := strings.LastIndexByte(svc, '/'); i >= 0 {
-			if reg, ok := s.Registries.Lookup(strings.ToLower(svc[i+1:])); ok {
-				add(reg.Key)
-			}
-		}
-		if name, ok := s.Addressing.HostRegistry(r.Host); ok {
-			if reg, ok := s.Registries.Lookup(strings.ToLower(name)); ok {
-				add(reg.Key)
-			}
+		for _, reg := range t.Registries {
+			ev.Registries = append(ev.Registries, reg.Key)
 		}
 	}
 }

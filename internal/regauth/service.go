@@ -13,15 +13,15 @@ import (
 
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/rbac"
-	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
 // ZeroUser is the user name that says "the password is a refresh token".
-const ZeroUser = "00000000-0000-0000-0000-000000000000"
+const ZeroUser = target.ZeroUser
 
 // adminPrefix marks the subject of a registry's admin user.
 const adminPrefix = "registry-admin:"
@@ -31,14 +31,16 @@ type AdminCredentials interface {
 	AdminPasswords(ctx context.Context, reg *meta.Registry) ([]string, error)
 }
 
-// Service issues and checks registry tokens.
+// Service issues and checks registry tokens. It serves requests behind
+// target.Middleware and decides on the target it resolved (which registries,
+// which credential); it parses nothing of the request itself.
 type Service struct {
-	Keys       *token.Keys
-	Dir        *identity.Directory
-	Authz      *rbac.Authorizer
-	Registries oci.RegistryLookup
-	Addressing oci.Addressing
-	Admin      AdminCredentials
+	Keys  *token.Keys
+	Dir   *identity.Directory
+	Authz *rbac.Authorizer
+	// Index is the registries' snapshot, for what has no request (Mint).
+	Index target.Snapshots
+	Admin AdminCredentials
 	// Observer, when set, is told every token request's outcome.
 	Observer Observer
 	// Lifetimes of the tokens issued (zero: the defaults).
@@ -56,25 +58,37 @@ type subject string
 func (s subject) adminOf() (string, bool) { return strings.CutPrefix(string(s), adminPrefix) }
 
 // audience is what tokens for this request are bound to: the login server in
-// host style, the host in path style.
+// host style, the host in path style (target.Target.Audience).
 func (s *Service) audience(r *http.Request) string {
-	if reg, ok := s.Addressing.HostRegistry(r.Host); ok {
-		return reg + "." + strings.ToLower(s.Addressing.Suffix)
+	if t, ok := target.Of(r); ok {
+		return t.Audience
 	}
-	return strings.ToLower(r.Host)
+	return s.Index.Load().Addressing.Audience(r.Host) // a request without a target (tests)
 }
 
 // ServeHTTP serves /oauth2/token and /oauth2/exchange.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, ok := target.Of(r)
+	switch {
+	case !ok:
+		errcode.Write(w, r, errcode.New(errcode.Internal, "the request's target was not resolved"))
+		return
+	case t.Err != nil: // the network gate answers these first
+		errcode.Write(w, r, t.Err)
+		return
+	case t.Token == nil:
+		errcode.Write(w, r, errcode.New(errcode.RouteUnknown, "token endpoints: GET or POST /oauth2/token, POST /oauth2/exchange"))
+		return
+	}
 	var err error
 	var ev TokenEvent
 	switch {
-	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodGet:
-		err = s.getToken(w, r, &ev)
-	case r.URL.Path == "/oauth2/token" && r.Method == http.MethodPost:
-		err = s.postToken(w, r, &ev)
-	case r.URL.Path == "/oauth2/exchange" && r.Method == http.MethodPost:
-		err = s.exchange(w, r, &ev)
+	case t.Kind == target.KindToken && r.Method == http.MethodGet:
+		err = s.getToken(w, r, t.Token, &ev)
+	case t.Kind == target.KindToken && r.Method == http.MethodPost:
+		err = s.postToken(w, r, t.Token, &ev)
+	case t.Kind == target.KindExchange && r.Method == http.MethodPost:
+		err = s.exchange(w, r, t, &ev)
 	default:
 		err = errcode.New(errcode.RouteUnknown, "token endpoints: GET or POST /oauth2/token, POST /oauth2/exchange")
 	}
@@ -82,7 +96,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errcode.Write(w, r, err)
 	}
 	if s.Observer != nil {
-		s.describe(r, &ev, err)
+		s.describe(r, t, &ev, err)
 		s.Observer.TokenRequest(r, ev)
 	}
 }
@@ -94,50 +108,46 @@ func unauthorized(format string, args ...any) error {
 // getToken answers the Docker token request: Basic credentials (user,
 // service principal, admin user, or ZeroUser with a refresh token), or none.
 // A refresh token is answered only when asked for (offline_token=true).
-func (s *Service) getToken(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
+func (s *Service) getToken(w http.ResponseWriter, r *http.Request, tr *target.TokenRequest, ev *TokenEvent) error {
 	c := anonymous
-	if user, pw, ok := r.BasicAuth(); ok {
+	switch {
+	case tr.Grant == target.GrantBasic || tr.Grant == target.GrantRefresh:
 		var err error
-		if c, err = s.authenticate(r, user, pw); err != nil {
+		if c, err = s.authenticate(r, tr.User, tr.Secret); err != nil {
 			return err
 		}
-	} else if r.Header.Get("Authorization") != "" {
+	case tr.OtherAuthorization:
 		return unauthorized("unsupported Authorization header on the token endpoint: use Basic credentials")
 	}
-	return s.issue(w, r, c, r.URL.Query()["scope"], r.URL.Query().Get("offline_token") == "true", ev)
+	return s.issue(w, r, c, tr.Scopes, tr.Params.Get("offline_token") == "true", ev)
 }
 
 // postToken serves the OAuth2 form: grant_type=refresh_token or password.
 // A refresh token is answered only when asked for (access_type=offline).
-func (s *Service) postToken(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return errcode.New(errcode.Unsupported, "the token request must be a form (application/x-www-form-urlencoded)")
-	}
+func (s *Service) postToken(w http.ResponseWriter, r *http.Request, tr *target.TokenRequest, ev *TokenEvent) error {
 	var c *caller
 	var err error
-	switch r.PostForm.Get("grant_type") {
-	case "refresh_token":
-		c, err = s.fromRefresh(r, r.PostForm.Get("refresh_token"))
-	case "password":
-		c, err = s.authenticate(r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+	switch tr.Grant {
+	case target.GrantRefresh:
+		c, err = s.fromRefresh(r, tr.Secret)
+	case target.GrantPassword:
+		c, err = s.authenticate(r, tr.User, tr.Secret)
 	default:
 		return unauthorized("grant_type must be refresh_token or password")
 	}
 	if err != nil {
 		return err
 	}
-	return s.issue(w, r, c, strings.Fields(strings.Join(r.PostForm["scope"], " ")), r.PostForm.Get("access_type") == "offline", ev)
+	return s.issue(w, r, c, tr.Scopes, tr.Params.Get("access_type") == "offline", ev)
 }
 
 // exchange turns an identity-service token into a registry refresh token.
-func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEvent) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "access_token" {
+func (s *Service) exchange(w http.ResponseWriter, r *http.Request, t *target.Target, ev *TokenEvent) error {
+	if t.Token.Grant != target.GrantExchange {
 		return unauthorized("send grant_type=access_token&service=<login server>&access_token=<identity token> as a form")
 	}
 	var c token.IdentityClaims
-	if err := s.Keys.Verify(r.PostForm.Get("access_token"), &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != s.Dir.Tenant {
+	if err := s.Keys.Verify(t.Token.Secret, &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != s.Dir.Tenant {
 		return unauthorized("the access_token is not a valid identity token of this server; sign in again (moat login)")
 	}
 	if aud, _ := c.GetAudience(); !s.ManagementAudiences.Allows(aud) {
@@ -148,9 +158,9 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, ev *TokenEven
 		return unauthorized("the principal of this token no longer exists or is disabled")
 	}
 	// A path-style login server names its registry (<host>/<registry>): it must exist.
-	if svc := r.PostForm.Get("service"); strings.Contains(svc, "/") {
+	if svc := t.Token.Service; strings.Contains(svc, "/") {
 		name := svc[strings.LastIndexByte(svc, '/')+1:]
-		if _, ok := s.Registries.Lookup(strings.ToLower(name)); !ok {
+		if _, ok := t.Snap.LookupName(name); !ok {
 			return errcode.New(errcode.NameUnknown, "registry %q does not exist on this server", name)
 		}
 	}
@@ -180,8 +190,8 @@ func (s *Service) authenticate(r *http.Request, user, pw string) (*caller, error
 	} else if errors.Is(err, identity.ErrDisabled) {
 		return nil, unauthorized("the service principal %s is disabled", user)
 	}
-	if reg, ok := s.Registries.Lookup(strings.ToLower(user)); ok && s.Admin != nil {
-		pws, err := s.Admin.AdminPasswords(ctx, reg)
+	if reg, ok := s.snapshot(r).LookupName(user); ok && s.Admin != nil {
+		pws, err := s.Admin.AdminPasswords(ctx, reg.Registry)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +220,7 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, c *caller, scope
 	var granted []token.Access
 	for _, sc := range scopes {
 		for one := range strings.FieldsSeq(sc) {
-			a, ok := ParseScope(one)
+			a, ok := target.ParseScope(one)
 			if !ok {
 				continue
 			}
@@ -270,10 +280,21 @@ func expand(actions []string) []string {
 }
 
 // target resolves a scope's repository name to its registry on this host.
-func (s *Service) target(r *http.Request, name string) (*meta.Registry, string, bool) {
-	regName, repo := s.Addressing.Split(r.Host, name)
-	reg, ok := s.Registries.Lookup(strings.ToLower(regName))
-	return reg, repo, ok && repo != ""
+func (s *Service) target(r *http.Request, name string) (*regindex.Registry, string, bool) {
+	t, ok := target.Of(r)
+	if !ok {
+		return nil, "", false
+	}
+	reg, _, repo := t.Split(name)
+	return reg, repo, reg != nil && repo != ""
+}
+
+// snapshot is the registries' snapshot the request is decided on.
+func (s *Service) snapshot(r *http.Request) *regindex.Snapshot {
+	if t, ok := target.Of(r); ok {
+		return t.Snap
+	}
+	return s.Index.Load()
 }
 
 // rbacAction is the role action each repository scope action needs. ACR's
@@ -286,14 +307,14 @@ var rbacAction = map[string]string{"pull": rbac.ActionPull, "push": rbac.ActionP
 	"metadata_read": rbac.ActionPull, "metadata_write": rbac.ActionPush}
 
 // may decides one data action of a subject on a registry.
-func (s *Service) may(ctx context.Context, sub subject, reg *meta.Registry, act string) bool {
+func (s *Service) may(ctx context.Context, sub subject, reg *regindex.Registry, act string) bool {
 	if regKey, ok := sub.adminOf(); ok {
-		return regKey == reg.Key && s.adminEnabled(ctx, reg)
+		return regKey == reg.Key && s.adminEnabled(ctx, reg.Registry)
 	}
 	if sub == "" {
-		return act == "pull" && anonymousPull(reg)
+		return act == "pull" && reg.AnonymousPull()
 	}
-	return s.Authz.Allowed(string(sub), resid.RegistryID(reg.Subscription, reg.ResourceGroup, reg.Name), rbacAction[act])
+	return s.Authz.Allowed(string(sub), reg.ID, rbacAction[act])
 }
 
 func (s *Service) adminEnabled(ctx context.Context, reg *meta.Registry) bool {
@@ -302,13 +323,6 @@ func (s *Service) adminEnabled(ctx context.Context, reg *meta.Registry) bool {
 	}
 	pws, err := s.Admin.AdminPasswords(ctx, reg)
 	return err == nil && len(pws) > 0
-}
-
-func anonymousPull(reg *meta.Registry) bool {
-	var p struct {
-		AnonymousPullEnabled bool `json:"anonymousPullEnabled"`
-	}
-	return json.Unmarshal(reg.Properties, &p) == nil && p.AnonymousPullEnabled
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

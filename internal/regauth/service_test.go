@@ -13,9 +13,9 @@ import (
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
-	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 )
 
@@ -44,7 +44,7 @@ func newService(tb testing.TB) *Service {
 	d.Create(ctx, &identity.Principal{Kind: identity.KindUser, Name: "alice", Secrets: []identity.Secret{{ID: "p", Hash: identity.HashPassword("alice-password")}}})
 	az, _ := rbac.NewAuthorizer(ctx, s)
 	idx, _ := regindex.New(ctx, s)
-	return &Service{Keys: keys, Dir: d, Authz: az, Registries: idx, Addressing: oci.Addressing{}}
+	return &Service{Keys: keys, Dir: d, Authz: az, Index: idx}
 }
 
 // FuzzTokenEndpoint sends arbitrary methods, Authorization headers, queries
@@ -68,7 +68,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 		req.Header.Set("Authorization", auth)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		w := httptest.NewRecorder()
-		svc.ServeHTTP(w, req)
+		target.Middleware(svc.Index, svc).ServeHTTP(w, req)
 		if w.Code >= 500 {
 			t.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
 		}
@@ -89,9 +89,9 @@ func FuzzTokenEndpoint(f *testing.F) {
 // token verifies its ES256 signature; later uses hit the verified-token cache.
 func BenchmarkAuthorize(b *testing.B) {
 	svc := newService(b)
-	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/v2/regone/app/manifests/v1", nil)
+	req := target.Attach(httptest.NewRequest(http.MethodGet, "http://127.0.0.1:5000/v2/regone/app/manifests/v1", nil), svc.Index.Load())
 	alice, _ := svc.Dir.Find(identity.KindUser, "alice")
-	reg, _ := svc.Registries.Lookup("regone")
+	reg, _ := svc.Index.Load().Lookup("regone")
 	sign := func() string {
 		tok, _, err := svc.sign(req, principalCaller(alice), token.KindAccess, []token.Access{{Type: "repository", Name: "regone/app", Actions: []string{"pull"}, Registry: reg.UID}}, time.Hour)
 		if err != nil {

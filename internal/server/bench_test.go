@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -149,6 +151,40 @@ func BenchmarkManifestHead(b *testing.B) {
 					resp.Body.Close()
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkHandler is the data plane's per-request cost without a network:
+// the server's handler (target resolution, observer, network gate, token
+// check, handler, SQLite) called in-process with a public identity, as the
+// listener attaches it. The request log goes to a discarding text handler so
+// that its formatting still counts.
+func BenchmarkHandler(b *testing.B) {
+	ts, srv := benchServer(b)
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(func() { slog.SetDefault(prev) })
+	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("20.199.1.2")}
+	for _, tc := range []struct {
+		name  string
+		rules bool
+	}{{"head-default-allow", false}, {"head-200ip-100vnet-rules", true}} {
+		reg := strings.ReplaceAll(tc.name, "-", "")[4:16]
+		auth := setupRegistry(b, ts, srv.Subscription(), srv.Tenant(), reg, tc.rules)
+		req := httptest.NewRequest(http.MethodHead, ts.URL+"/v2/"+reg+"/app/manifests/v1", nil) // the token is for this host
+		req.Header.Set("Authorization", auth)
+		req = req.WithContext(netid.With(req.Context(), id))
+		h := srv.Handler()
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("HEAD: %d %s", w.Code, w.Body)
+				}
+			}
 		})
 	}
 }

@@ -30,9 +30,16 @@ type bypassEnv struct {
 	regID string
 }
 
-func newBypassEnv(t *testing.T) *bypassEnv {
+func newBypassEnv(t *testing.T) *bypassEnv { return newBypassEnvWith(t, nil) }
+
+// newBypassEnvWith is newBypassEnv with a configuration changed by edit.
+func newBypassEnvWith(t *testing.T, edit func(*config.Config)) *bypassEnv {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "bypass-password-1")
-	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir()})
+	cfg := config.Config{DataDir: t.TempDir()}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

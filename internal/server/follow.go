@@ -46,5 +46,5 @@ func (s *Server) follow(ctx context.Context, raw any) {
 }
 
 func (s *Server) reloadSnapshots(ctx context.Context) error {
-	return errors.Join(s.index.Reload(ctx), s.state.Reload(ctx), s.authz.Reload(ctx), s.dir.Reload(ctx), s.keys.Reload(ctx))
+	return errors.Join(s.index.Reload(ctx), s.authz.Reload(ctx), s.dir.Reload(ctx), s.keys.Reload(ctx))
 }

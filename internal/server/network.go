@@ -2,36 +2,23 @@ package server
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/netguard"
 	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/regindex"
 )
-
-// reloaders reloads every in-memory snapshot after a management change, so the
-// change is in force for the next request.
-type reloaders []mgmt.Reloader
-
-func (rs reloaders) Reload(ctx context.Context) error {
-	var errs []error
-	for _, r := range rs {
-		errs = append(errs, r.Reload(ctx))
-	}
-	return errors.Join(errs...)
-}
 
 // networkView gives the management API the data plane's network state.
 type networkView struct {
-	state   *policy.State
+	index   *regindex.Index
 	audit   *netguard.Audit
 	trusted policy.TrustedServices
 }
 
-func (v networkView) Rules(regKey string) *policy.Rules { return v.state.Rules(regKey) }
+func (v networkView) Rules(regKey string) *policy.Rules { return v.index.Rules(regKey) }
 
-func (v networkView) HasServiceEndpoint(id string) bool { return v.state.HasServiceEndpoint(id) }
+func (v networkView) HasServiceEndpoint(id string) bool { return v.index.HasServiceEndpoint(id) }
 
 func (v networkView) Denials(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error) {
 	return v.audit.List(ctx, regKey, since)
@@ -40,10 +27,4 @@ func (v networkView) Denials(ctx context.Context, regKey string, since time.Time
 func (v networkView) Trusted() policy.TrustedServices { return v.trusted }
 
 // trusted returns the trusted service types (SPEC 5 defaults; configurable).
-func (s *Server) trusted() policy.TrustedServices {
-	t := policy.DefaultTrusted
-	if len(s.cfg.TrustedServices) > 0 {
-		t.Types = s.cfg.TrustedServices
-	}
-	return t
-}
+func (s *Server) trusted() policy.TrustedServices { return policy.TrustedFrom(s.cfg.TrustedServices) }

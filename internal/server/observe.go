@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/moat-registry/moat/internal/acrapi"
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/authority"
 	"github.com/moat-registry/moat/internal/identity"
@@ -24,6 +23,7 @@ import (
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,18 +39,16 @@ type observer struct {
 	inflight prometheus.Gauge
 
 	log      *audit.Log
-	index    oci.RegistryLookup
 	regs     meta.Registries
 	dir      *identity.Directory
-	addr     oci.Addressing
 	idPrefix string
 	seq      atomic.Uint64
 }
 
-func newObserver(reg prometheus.Registerer, log *audit.Log, index oci.RegistryLookup, regs meta.Registries, dir *identity.Directory, addr oci.Addressing) *observer {
+func newObserver(reg prometheus.Registerer, log *audit.Log, regs meta.Registries, dir *identity.Directory) *observer {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	o := &observer{log: log, index: index, regs: regs, dir: dir, addr: addr, idPrefix: hex.EncodeToString(b[:]) + "-",
+	o := &observer{log: log, regs: regs, dir: dir, idPrefix: hex.EncodeToString(b[:]) + "-",
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moat_http_requests_total",
 			Help: "HTTP requests by route kind, method class (read, write, delete, other), status and registry."},
 			[]string{"route", "method", "status", "registry"}),
@@ -96,18 +94,29 @@ func methodClass(m string) string {
 	return "other"
 }
 
-// reqState is one request's observation; it is also the response writer
-// and body wrapper, so a request costs one allocation here.
+// reqState is one request's observation; it is also the response writer,
+// the body wrapper and the context node that carries it, so a request costs
+// one allocation here.
 type reqState struct {
 	http.ResponseWriter
-	body      io.ReadCloser
-	status    int
-	in, out   int64
-	principal string // subject of the token or management caller
-	id        string
+	context.Context // the request's context, with the state as a value
+	body            io.ReadCloser
+	status          int
+	in, out         int64
+	principal       string // subject of the token or management caller
+	id              string
 }
 
 type stateKey struct{}
+
+// Value makes the state its own context node (one allocation fewer than
+// context.WithValue).
+func (s *reqState) Value(key any) any {
+	if key == (stateKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
+}
 
 func stateOf(ctx context.Context) *reqState {
 	s, _ := ctx.Value(stateKey{}).(*reqState)
@@ -181,78 +190,16 @@ func (o *observer) newID() string {
 	return string(strconv.AppendUint(b[:n], o.seq.Add(1), 36))
 }
 
-// registryKey is the key of a registry that exists, else "" (so that labels
-// stay bounded whatever names clients send).
-func (o *observer) registryKey(name string) string {
-	if name == "" {
-		return ""
-	}
-	if reg, ok := o.index.Lookup(name); ok {
-		return reg.Key
-	}
-	if reg, ok := o.index.Lookup(strings.ToLower(name)); ok {
-		return reg.Key
-	}
-	return ""
-}
-
-// classify names the route kind and the registry a request addresses.
-func (o *observer) classify(r *http.Request) (kind string, rt oci.Route, regKey, repo string) {
-	p := r.URL.Path
+// labels are the route kind and the registry of a request's target, as
+// metric labels: the registry only when it exists (so that labels stay
+// bounded whatever names clients send), and only for routes about one.
+func labels(t *target.Target) (kind, regKey string) {
+	kind = t.Kind.String()
 	switch {
-	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
-		rt = oci.ParseRoute(p)
-		kind = rt.Kind.String()
-		if rt.Name != "" {
-			var regName string
-			regName, repo = o.addr.Split(r.Host, rt.Name)
-			regKey = o.registryKey(regName)
-		} else if name, ok := o.addr.HostRegistry(r.Host); ok {
-			regKey = o.registryKey(name)
-		}
-	case strings.HasPrefix(p, "/acr/v1/"):
-		art := acrapi.ParseRoute(p)
-		kind = art.Kind.String()
-		regName := ""
-		if art.Kind == acrapi.KindCatalog {
-			regName = art.Name
-			if name, ok := o.addr.HostRegistry(r.Host); ok {
-				regName = name
-			}
-		} else if art.Name != "" {
-			regName, repo = o.addr.Split(r.Host, art.Name)
-		}
-		regKey = o.registryKey(regName)
-	case p == "/oauth2/token":
-		kind = "token"
-	case p == "/oauth2/exchange":
-		kind = "exchange"
-	case p == "/healthz" || p == "/readyz":
-		kind = "health"
-	case strings.HasPrefix(p, "/subscriptions"):
-		kind = "management"
-		if i := indexFold(p, "/registries/"); i >= 0 {
-			name := p[i+len("/registries/"):]
-			if j := strings.IndexByte(name, '/'); j >= 0 {
-				name = name[:j]
-			}
-			regKey = o.registryKey(name)
-		}
-	case strings.HasPrefix(p, "/identity/") || strings.HasPrefix(p, "/oauth2/v2.0/"):
-		kind = "identity"
-	case strings.HasPrefix(p, "/graph/"):
-		kind = "graph"
-	default:
-		kind = "other"
+	case t.Registry == nil, t.Kind.TokenEndpoint(), t.Kind == target.KindInvalid && !t.HostStyle:
+		return kind, ""
 	}
-	return
-}
-
-func indexFold(s, sub string) int {
-	if i := strings.Index(s, sub); i >= 0 {
-		return i
-	}
-	return strings.Index(strings.ToLower(s), sub)
+	return kind, t.Registry.Key
 }
 
 // wrap is the middleware.
@@ -265,13 +212,21 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 			st.body = r.Body
 			r.Body = bodyReader{st}
 		}
-		kind, rt, regKey, repo := o.classify(r)
+		t, ok := target.Of(r) // resolved by target.Middleware, outside the observer
+		if !ok {
+			t = &target.Target{Route: target.Route{Kind: target.KindOther}}
+		}
+		kind, regKey := labels(t)
+		if t.Token != nil {
+			st.in = t.Token.BodyBytes // the form was read to resolve the target
+		}
 		var before json.RawMessage
 		cfgID, isCfg := o.configTarget(r, kind)
 		if isCfg {
 			before = o.networkSettings(r.Context(), cfgID)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		st.Context = r.Context()
+		r = r.WithContext(st)
 		o.inflight.Inc()
 		next.ServeHTTP(st, r)
 		o.inflight.Dec()
@@ -293,9 +248,9 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 			o.bytesOut.WithLabelValues(kind, regKey).Add(float64(st.out))
 		}
 		id, _ := netid.From(r.Context())
-		o.uploadEvent(rt.Kind, r.Method, st.status)
+		o.uploadEvent(t.Kind, r.Method, st.status)
 		if o.log != nil {
-			o.contentEvent(r, st, id, rt, regKey, repo)
+			o.contentEvent(r, st, id, t, regKey)
 			if isCfg && st.status < 300 {
 				o.configEvent(r, st, id, cfgID, before)
 			}
@@ -337,15 +292,15 @@ func (o *observer) logRequest(r *http.Request, st *reqState, id netid.Identity, 
 	)
 }
 
-func (o *observer) uploadEvent(k oci.Kind, method string, status int) {
+func (o *observer) uploadEvent(k target.Kind, method string, status int) {
 	switch {
-	case k == oci.KindUploadStart && method == http.MethodPost && status == http.StatusAccepted:
+	case k == target.KindUploadStart && method == http.MethodPost && status == http.StatusAccepted:
 		o.uploads.WithLabelValues("started").Inc()
-	case k == oci.KindUploadStart && method == http.MethodPost && status == http.StatusCreated:
+	case k == target.KindUploadStart && method == http.MethodPost && status == http.StatusCreated:
 		o.uploads.WithLabelValues("mounted").Inc()
-	case k == oci.KindUpload && method == http.MethodPut && status == http.StatusCreated:
+	case k == target.KindUpload && method == http.MethodPut && status == http.StatusCreated:
 		o.uploads.WithLabelValues("committed").Inc()
-	case k == oci.KindUpload && method == http.MethodDelete && status == http.StatusNoContent:
+	case k == target.KindUpload && method == http.MethodDelete && status == http.StatusNoContent:
 		o.uploads.WithLabelValues("cancelled").Inc()
 	}
 }
@@ -369,8 +324,8 @@ func base(st *reqState, id netid.Identity, regKey, typ, outcome string) audit.Ev
 }
 
 // contentEvent audits manifest pushes, pulls and deletes.
-func (o *observer) contentEvent(r *http.Request, st *reqState, id netid.Identity, rt oci.Route, regKey, repo string) {
-	if rt.Kind != oci.KindManifest || regKey == "" {
+func (o *observer) contentEvent(r *http.Request, st *reqState, id netid.Identity, t *target.Target, regKey string) {
+	if t.Kind != target.KindManifest || regKey == "" {
 		return
 	}
 	var typ string
@@ -395,7 +350,7 @@ func (o *observer) contentEvent(r *http.Request, st *reqState, id netid.Identity
 	}
 	e := base(st, id, regKey, typ, outcome)
 	e.Principal, e.PrincipalName = st.principal, o.principalName(st.principal)
-	e.Repository, e.Reference = repo, rt.Ref
+	e.Repository, e.Reference = t.Repo, t.Ref
 	e.Digest = st.Header().Get("Docker-Content-Digest")
 	if outcome == audit.Failure {
 		e.Detail = "HTTP " + statusText[st.status%600]
@@ -486,7 +441,7 @@ func (o *observer) TokenRequest(r *http.Request, ev regauth.TokenEvent) {
 		if ev.Endpoint == "token" && (!ev.SignIn() || ev.Err == nil) {
 			e := mk(audit.TypeToken)
 			if ev.Err == nil {
-				e.Scopes = grantedScopes(ev.Granted, reg, o, r)
+				e.Scopes = grantedScopes(r, ev.Granted, reg)
 			} else {
 				e.Scopes = ev.Requested
 			}
@@ -495,11 +450,16 @@ func (o *observer) TokenRequest(r *http.Request, ev regauth.TokenEvent) {
 	}
 }
 
-func grantedScopes(g []token.Access, regKey string, o *observer, r *http.Request) []string {
+// grantedScopes are the granted scopes on registry regKey.
+func grantedScopes(r *http.Request, g []token.Access, regKey string) []string {
+	t, ok := target.Of(r)
+	if !ok {
+		return nil
+	}
 	var out []string
 	for _, a := range g {
 		if a.Type == "repository" {
-			if name, _ := o.addr.Split(r.Host, a.Name); o.registryKey(name) != regKey {
+			if reg, _, _ := t.Split(a.Name); reg == nil || reg.Key != regKey {
 				continue
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/oci"
 )
 
 // openOps builds the audit trail and the request observer.
@@ -33,7 +32,7 @@ func (s *Server) openOps() error {
 	}})
 	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GCGrace(), UploadExpiry: s.cfg.UploadExpiry(),
 		Metrics: gc.NewMetrics(s.metrics), Audit: s.auditLog}
-	s.obs = newObserver(s.metrics, s.auditLog, s.index, s.meta, s.dir, oci.Addressing{Suffix: s.cfg.LoginServerSuffix})
+	s.obs = newObserver(s.metrics, s.auditLog, s.meta, s.dir)
 	s.migrated.Store(true)
 	return nil
 }

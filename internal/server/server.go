@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,11 +30,11 @@ import (
 	"github.com/moat-registry/moat/internal/netguard"
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/moat-registry/moat/internal/oci"
-	"github.com/moat-registry/moat/internal/policy"
 	"github.com/moat-registry/moat/internal/portal"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/tasks"
 	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,13 +46,12 @@ type Server struct {
 	meta         meta.Store
 	blobs        blob.Store
 	blobsReady   func(context.Context) error // the readiness probe of the blob store
-	index        *regindex.Index
+	index        *regindex.Index             // the registries' data-plane snapshot (with network rules and topology)
 	subscription string
 	tenant       string
 	keys         *token.Keys
 	dir          *identity.Directory
 	authz        *rbac.Authorizer
-	state        *policy.State
 	audit        *netguard.Audit
 	metrics      *prometheus.Registry
 	handler      http.Handler
@@ -144,6 +142,9 @@ func (s *Server) open(ctx context.Context) error {
 	if s.index, err = regindex.New(ctx, s.meta); err != nil {
 		return err
 	}
+	if err := s.setAddressing(s.cfg.Listeners, nil); err != nil {
+		return err
+	}
 	if s.keys, err = token.OpenKeys(ctx, s.meta); err != nil {
 		return err
 	}
@@ -159,9 +160,6 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.dir.LimitPasswordChecks(s.cfg.Limits.PasswordChecks)
 	if s.authz, err = rbac.NewAuthorizer(ctx, s.meta); err != nil {
-		return err
-	}
-	if s.state, err = policy.NewState(ctx, s.meta); err != nil {
 		return err
 	}
 	registerRuntime(s.metrics)
@@ -216,7 +214,6 @@ func (s *Server) limits() mgmt.Limits {
 }
 
 func (s *Server) routes(ctx context.Context) error {
-	addr := oci.Addressing{Suffix: s.cfg.LoginServerSuffix}
 	mux := http.NewServeMux()
 	auth := authority.New(s.keys, s.dir)
 	auth.SetRecorder(s.obs) // sign-ins go to the audit trail (server-wide)
@@ -226,24 +223,26 @@ func (s *Server) routes(ctx context.Context) error {
 	}
 	access, refresh, offline := s.cfg.TokenLifetimes()
 	audiences := token.NewAudiences(s.cfg.PublicURLOrDefault())
-	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Registries: s.index, Addressing: addr,
+	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Index: s.index,
 		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
-	guard := &netguard.Guard{State: s.state, Registries: s.index, Addressing: addr, Trusted: s.trusted(),
-		Principals: tokens, Record: s.audit}
+	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.audit}
 	tokens.Observer = s.obs
-	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Registries: s.index, Addressing: addr, Auth: principalGate{tokens}, Network: guard,
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Auth: principalGate{tokens}, Network: guard,
 		MaxUploadSessions: limitSetting(s.cfg.Limits.UploadSessions, defaultUploadSessions)}
-	// The data plane: every route passes the network gate before anything else.
+	// The data plane: every route passes the network gate before anything
+	// else, on the target that target.Middleware (below) resolved.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
-	mux.Handle("/v2/", guard.Middleware(data))
-	mux.Handle("/v2", guard.Middleware(data))
-	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Registries: s.index, Addressing: addr, Auth: principalGate{tokens},
+	v2 := oci.APIVersion(guard.Middleware(data))
+	mux.Handle("/v2/", v2)
+	mux.Handle("/v2", v2)
+	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Auth: principalGate{tokens},
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
-	mg := &mgmt.Handler{Meta: s.meta, Index: reloaders{s.index, s.state}, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
-		Network: networkView{s.state, s.audit, s.trusted()},
-		Limits:  s.limits(), ZoneSuffix: s.cfg.LoginServerSuffix, Audiences: audiences.List(),
-		Auth: principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
+	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
+		Network: networkView{s.index, s.audit, s.trusted()},
+		Limits:  s.limits(), ZoneSuffix: s.index.Load().Addressing.Suffix(), Audiences: audiences.List(),
+		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
+		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc,
 		LogSigner: s.keys}
@@ -259,19 +258,16 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
 	mux.Handle("/tenants", mg)
-	// The web portal drives the handlers above in-process (docs/portal.md).
-	mux.Handle(portal.Prefix, portal.New(mux, s.keys, s.tenant, s.subscription))
-	s.handler = paceBodies(s.opsRoutes(mux, recoverPanics(mux)))
+	// The web portal drives the handlers above in-process (docs/portal.md);
+	// each of its requests gets its own target.
+	mux.Handle(portal.Prefix, portal.New(target.Middleware(s.index, mux), s.keys, s.tenant, s.subscription))
+	s.handler = paceBodies(target.Middleware(s.index, s.opsRoutes(mux, recoverPanics(mux))))
 	return nil
 }
 
-// loginServer is <name>.<suffix> in host style, else <host the client used>/<name>.
+// loginServer is <name>.<suffix>[:port] in host style, else <host the client used>/<name>.
 func (s *Server) loginServer(r *http.Request, name string) string {
-	name = strings.ToLower(name)
-	if s.cfg.LoginServerSuffix != "" {
-		return name + "." + s.cfg.LoginServerSuffix
-	}
-	return r.Host + "/" + name
+	return s.index.Load().Addressing.LoginServerOn(r.Host, name)
 }
 
 // Run serves every configured listener until ctx ends, then shuts down
@@ -280,7 +276,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	if err := s.loadCerts(); err != nil {
 		return err
 	}
-	set := netid.NewSet(netid.SetOptions{Handler: s.handler, Topology: s.state,
+	set := netid.NewSet(netid.SetOptions{Handler: s.handler, Topology: s.index,
 		NewServer: func(config.Listener) *http.Server {
 			return &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: s.tlsConfig(),
 				MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
@@ -289,6 +285,10 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 		return err
 	}
 	s.listeners = set
+	if err := s.setAddressing(s.cfg.Listeners, set); err != nil {
+		_ = set.Shutdown(context.Background())
+		return err
+	}
 	s.setRunnerEndpoint(set)
 	if s.cfg.MetricsAddress != "" {
 		stop, err := s.serveMetrics(s.cfg.MetricsAddress)
@@ -334,7 +334,10 @@ func (s *Server) Reload(cfg config.Config) error {
 	if err := s.reloadCerts(cfg); err != nil {
 		return err
 	}
-	return s.listeners.Apply(cfg.Listeners)
+	if err := s.listeners.Apply(cfg.Listeners); err != nil {
+		return err
+	}
+	return s.setAddressing(cfg.Listeners, s.listeners)
 }
 
 // rotateKeys rotates the token signing key when it is due, hourly; old keys

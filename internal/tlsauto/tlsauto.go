@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -172,8 +173,14 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 
 // Names returns the certificate names for listen addresses and a login-server
 // suffix: each listener's host (all local addresses for a wildcard), localhost,
-// <suffix> with *.<suffix>, and runlogs.blob.<suffix>.
+// <suffix> with *.<suffix>, and runlogs.blob.<suffix> (task runs' log links).
+// Names never carry a port: a suffix that names one (moat.test:6204) gives
+// moat.test, *.moat.test and runlogs.blob.moat.test.
 func Names(listenAddrs []string, suffix string) []string {
+	if h, _, err := net.SplitHostPort(suffix); err == nil {
+		suffix = h
+	}
+	suffix = strings.ToLower(strings.TrimPrefix(suffix, "."))
 	seen := map[string]bool{}
 	var out []string
 	add := func(n string) {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +66,21 @@ func TestEnsureKeepsCAAndReissuesOnNewNames(t *testing.T) {
 	}
 	if string(cert3) == string(cert1) {
 		t.Fatal("certificate not re-issued for new names")
+	}
+}
+
+// TestNamesWithoutPort: certificate names never carry a port, even when the
+// login-server suffix names one (issue 19: moat.test:6204 was a SAN).
+func TestNamesWithoutPort(t *testing.T) {
+	names := Names([]string{"127.0.0.1:6204"}, "Moat.Test:6204")
+	for _, want := range []string{"moat.test", "*.moat.test", "127.0.0.1"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("names %v lack %s", names, want)
+		}
+	}
+	for _, n := range names {
+		if strings.Contains(n, ":6204") {
+			t.Errorf("name %q carries a port", n)
+		}
 	}
 }

@@ -115,7 +115,7 @@ func (k *Keys) Reload(ctx context.Context) error {
 		if err := json.Unmarshal(r.Body, &sk); err != nil {
 			return fmt.Errorf("signing key %s: %w", r.ID, err)
 		}
-		if retain := time.Duration(k.retain.Load()); sk.RetiredAt != nil && retain > 0 && time.Since(*sk.RetiredAt) > retain {
+		if retain := time.Duration(k.retain.Load()); sk.RetiredAt != nil && retain > 0 && k.Now().Sub(*sk.RetiredAt) > retain {
 			continue
 		}
 		b, _ := pem.Decode([]byte(sk.PEM))
@@ -151,7 +151,7 @@ func (k *Keys) Rotate(ctx context.Context) error {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	now := time.Now().UTC()
+	now := k.Now().UTC()
 	sk := storedKey{KID: hex.EncodeToString(id[:]), PEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})), CreatedAt: now}
 	body, _ := json.Marshal(sk)
 	if err := k.store.PutResource(ctx, &meta.Resource{ID: "/moat/signingKeys/" + sk.KID, Type: keyType, Body: body}); err != nil {
@@ -281,7 +281,7 @@ func (k *Keys) RotateIfDue(ctx context.Context) (bool, error) {
 	if err := k.Reload(ctx); err != nil {
 		return false, err
 	}
-	if s := k.snap.Load().signer; s != nil && time.Since(s.created) < RotationInterval {
+	if s := k.snap.Load().signer; s != nil && k.Now().Sub(s.created) < RotationInterval {
 		return false, nil
 	}
 	return true, k.Rotate(ctx)

@@ -53,14 +53,16 @@ func TestNetworkEnforcement(t *testing.T) {
 	bin := moatBinary(t)
 
 	public := listenerSpec{Name: "internet", Address: pubAddr.String(), Kind: "public", TrustedProxies: []string{LBIP.String() + "/32"}}
-	srv := startMoat(t, n.Host(Moat), bin, loginSuffix, []listenerSpec{public}, pubAddr.String(), n.Host(Internet))
+	// Clients reach host-style names on port 80 (corp-http below), not on the
+	// public listener's port: the suffix says so, and login servers have no port.
+	srv := startMoat(t, n.Host(Moat), bin, loginSuffix+":80", []listenerSpec{public}, pubAddr.String(), n.Host(Internet))
 	// The virtual-network listeners name the network by ID, which needs the
 	// server's subscription: add them now and reload (SIGHUP).
 	vnetID := "/subscriptions/" + srv.sub + "/resourceGroups/default/providers/Microsoft.Network/virtualNetworks/corp"
 	listeners := []listenerSpec{public,
 		{Name: "corp", Address: vnetAddr.String(), Kind: "virtualNetwork", VirtualNetwork: vnetID},
 		{Name: "corp-pe", Address: peAddr.String(), Kind: "virtualNetwork", VirtualNetwork: vnetID},
-		// Host-style login servers (<registry>.moat.test) have no port.
+		// Host-style login servers (<registry>.moat.test) are on port 80.
 		{Name: "corp-http", Address: netip.AddrPortFrom(MoatVNetIP, 80).String(), Kind: "virtualNetwork", VirtualNetwork: vnetID}}
 	srv.reload(t, listeners)
 	for _, a := range []netip.AddrPort{vnetAddr, peAddr} {

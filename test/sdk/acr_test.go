@@ -133,7 +133,8 @@ func TestContainerRegistrySDK(t *testing.T) {
 		OrderBy: to.Ptr(azcontainerregistry.ArtifactTagOrderByLastUpdatedOnDescending)}); pager.More(); {
 		page, err := pager.NextPage(ctx)
 		must(t, err, "list tags")
-		if *page.RegistryLoginServer != "sdkacr."+hostSuffix || *page.Repository != "sdk/app" {
+		// The login server names the port: the listener is not on 443.
+		if *page.RegistryLoginServer != "sdkacr."+hostSuffix+":"+e.port || *page.Repository != "sdk/app" {
 			t.Fatalf("tag page of %s %s", *page.RegistryLoginServer, *page.Repository)
 		}
 		for _, tag := range page.Tags {

@@ -103,7 +103,7 @@ func TestContainerRegistryNodeSDK(t *testing.T) {
 		what string
 	}{
 		{slices.Equal(out.Repositories, []string{"other", "sdk/app"}) && out.RepositoryPages == 2, "repositories, a page of one at a time"},
-		{out.Repository.Name == "sdk/app" && out.Repository.Registry == "nodeacr."+hostSuffix && out.Repository.ManifestCount == 2 &&
+		{out.Repository.Name == "sdk/app" && out.Repository.Registry == "nodeacr."+hostSuffix+":"+e.port && out.Repository.ManifestCount == 2 &&
 			out.Repository.TagCount == 2 && out.Repository.CanDelete, "repository properties"},
 		{len(out.Manifests) == 2 && out.Manifests[0].Digest == d2.String() && slices.Equal(out.Manifests[0].Tags, []string{"v2"}) &&
 			out.Manifests[1].Architecture == "arm64" && out.Manifests[1].OS == "linux" && out.Manifests[1].Size > 0, "manifests newest first"},

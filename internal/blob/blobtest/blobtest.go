@@ -31,6 +31,9 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		"CommitSameTwice":        testCommitTwice,
 		"Walk":                   testWalk,
 		"WalkUploads":            testWalkUploads,
+		"LargeBlob":              testLarge,
+		"LargeBlobTwice":         testLargeTwice,
+		"LargeBlobConcurrently":  testLargeConcurrently,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
@@ -46,7 +49,8 @@ func Random(t *testing.T, n int) []byte {
 	return b
 }
 
-func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
+// Uploaded starts an upload and appends data to it, uncommitted.
+func Uploaded(t testing.TB, s blob.Store, data []byte) blob.Upload {
 	t.Helper()
 	ctx := context.Background()
 	u, err := s.NewUpload(ctx, digest.SHA256)
@@ -56,6 +60,13 @@ func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
 	if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+func put(t *testing.T, s blob.Store, data []byte) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	u := Uploaded(t, s, data)
 	d := digest.FromBytes(data)
 	n, err := u.Commit(ctx, d)
 	if err != nil {
@@ -343,5 +354,110 @@ func testWalkUploads(t *testing.T, s blob.Store) {
 	}
 	if len(ids) != 1 || ids[0] != id1 {
 		t.Fatalf("uploads = %v, want only the open one %s", ids, id1)
+	}
+}
+
+// Large is the size of the suite's large blobs: more than two parts of the
+// S3 store's smallest part size (5 MiB), with a partial last part.
+const Large = 11<<20 + 4321
+
+// testLarge: a blob of several parts reads back whole and by range, is
+// listed with its size, and is gone after Delete.
+func testLarge(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := Random(t, Large)
+	d := put(t, s, data)
+	if !bytes.Equal(ReadAll(t, s, d), data) {
+		t.Fatal("content differs")
+	}
+	if n, err := s.Stat(ctx, d); err != nil || n != Large {
+		t.Fatalf("stat = %d, %v; want %d", n, err, Large)
+	}
+	r, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(Large - 7000)
+	if _, err := r.Seek(off, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(tail, data[off:]) {
+		t.Fatalf("range read from %d: %v", off, err)
+	}
+	var sizes []int64
+	if err := s.Walk(ctx, func(i blob.Info) error { sizes = append(sizes, i.Size); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(sizes) != 1 || sizes[0] != Large {
+		t.Fatalf("walk sizes %v, want [%d]", sizes, Large)
+	}
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("open after delete: %v", err)
+	}
+	if err := s.Delete(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("second delete: %v, want ErrNotFound", err)
+	}
+}
+
+// testLargeTwice: committing a large blob again keeps it readable and
+// refreshes its commit time (garbage collection's grace window).
+func testLargeTwice(t *testing.T, s blob.Store) {
+	data := Random(t, Large)
+	d := put(t, s, data)
+	first := committed(t, s, d)
+	time.Sleep(1100 * time.Millisecond) // object stores keep times to the second
+	put(t, s, data)
+	if again := committed(t, s, d); !again.After(first) {
+		t.Fatalf("commit time %v after a second commit, want after %v", again, first)
+	}
+	if !bytes.Equal(ReadAll(t, s, d), data) {
+		t.Fatal("content differs")
+	}
+}
+
+func committed(t *testing.T, s blob.Store, d digest.Digest) time.Time {
+	t.Helper()
+	var at time.Time
+	if err := s.Walk(context.Background(), func(i blob.Info) error {
+		if i.Digest == d {
+			at = i.Committed
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if at.IsZero() {
+		t.Fatalf("%s not listed", d)
+	}
+	return at
+}
+
+// testLargeConcurrently: uploads of the same large content committed at once
+// all succeed, and the blob reads back whole.
+func testLargeConcurrently(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := Random(t, Large)
+	d := digest.FromBytes(data)
+	const n = 4
+	ups := make([]blob.Upload, n)
+	for i := range ups {
+		ups[i] = Uploaded(t, s, data)
+	}
+	errs := make(chan error, n)
+	for _, u := range ups {
+		go func() { _, err := u.Commit(ctx, d); errs <- err }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+	}
+	if !bytes.Equal(ReadAll(t, s, d), data) {
+		t.Fatal("content differs")
 	}
 }

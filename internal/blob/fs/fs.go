@@ -288,13 +288,10 @@ func (w *writeback) Write(p []byte) (int, error) {
 
 func (u *upload) Commit(_ context.Context, d digest.Digest) (int64, error) {
 	defer u.release()
-	if err := d.Validate(); err != nil {
-		return 0, blob.ErrDigestMismatch
+	if err := blob.CommitDigest(d); err != nil {
+		return 0, err
 	}
 	alg := d.Algorithm()
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return 0, blob.ErrUnsupportedDigest
-	}
 	data := filepath.Join(u.dir, "data")
 	var got digest.Digest
 	if alg == u.st.Alg {

@@ -17,6 +17,7 @@ type reader struct {
 	s    *Store
 	ctx  context.Context
 	key  string
+	etag string // when set, every GET is conditional on it (If-Match)
 	size int64
 	off  int64
 	body io.ReadCloser
@@ -30,7 +31,14 @@ func (r *reader) Read(p []byte) (int, error) {
 	}
 	if r.body == nil {
 		rng := fmt.Sprintf("bytes=%d-", r.off)
-		out, err := r.s.c.GetObject(r.ctx, &s3.GetObjectInput{Bucket: &r.s.bucket, Key: &r.key, Range: &rng})
+		in := &s3.GetObjectInput{Bucket: &r.s.bucket, Key: &r.key, Range: &rng}
+		if r.etag != "" {
+			in.IfMatch = &r.etag
+		}
+		out, err := r.s.c.GetObject(r.ctx, in)
+		if isPrecondition(err) {
+			return 0, fmt.Errorf("%w: s3: %s changed while being read", blob.ErrUnavailable, r.key)
+		}
 		if err != nil {
 			return 0, mapErr(err)
 		}

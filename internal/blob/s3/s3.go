@@ -3,16 +3,17 @@
 //
 // Layout under the bucket's key prefix:
 //
-//	blobs/<alg>/<hex[:2]>/<hex>   committed blobs
+//	blobs/<alg>/<hex[:2]>/<hex>   committed blobs: the bytes, or a pointer to data/<id> (pointer.go)
+//	data/<id>                     a blob uploaded in parts, completed where its parts were uploaded
 //	uploads/<id>/state            an upload's session: size, hash state, parts, lease
 //	uploads/<id>/tail-<nonce>     bytes received but not yet a multipart part (< PartSize)
-//	uploads/<id>/data             the assembled upload during Commit, before the copy
 //
-// Every byte is hashed once, as it arrives; the hash state is saved in the
-// session object, so any node can continue an upload another node started. A
-// blob appears under its final key only after its digest is verified: small
-// uploads are put there from the tail, larger ones are completed to
-// uploads/<id>/data and copied.
+// Every byte is hashed once, as it arrives, and stored once: the hash state is
+// saved in the session object, so any node can continue an upload another node
+// started, and the parts are uploaded to the multipart upload of data/<id>,
+// which Commit completes in place once the digest is verified. A blob appears
+// under its key only then: small uploads are put there from the tail, larger
+// ones get a pointer to their data object.
 package s3
 
 import (
@@ -25,6 +26,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,6 +73,7 @@ type Store struct {
 	where    string           // the endpoint, for messages
 	node     string           // lease holder name of this Store instance
 	locks    blob.UploadLocks // serialises this node's requests on an upload
+	bufs     sync.Pool        // *[]byte of partSize capacity (append.go)
 }
 
 // New connects to the bucket and checks that it is reachable.
@@ -180,6 +183,9 @@ func (s *Store) blobKey(d digest.Digest) (string, error) {
 	return s.prefix + path.Join("blobs", d.Algorithm().String(), h[:2], h), nil
 }
 
+// dataKey is where the bytes of upload id are completed when it has parts.
+func (s *Store) dataKey(id string) string { return s.prefix + "data/" + id }
+
 func (s *Store) uploadKey(id, name string) string {
 	return s.prefix + "uploads/" + id + "/" + name
 }
@@ -208,6 +214,12 @@ func isNotFound(err error) bool {
 	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
 }
 
+func isNoSuchUpload(err error) bool {
+	var nu *types.NoSuchUpload
+	var ae smithy.APIError
+	return errors.As(err, &nu) || (errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload")
+}
+
 // isPrecondition reports a failed If-Match / If-None-Match (412), or AWS's
 // 409 for a conditional write racing another.
 func isPrecondition(err error) bool {
@@ -220,11 +232,8 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	return aws.ToInt64(out.ContentLength), nil
+	o, err := s.head(ctx, key)
+	return o.size, err
 }
 
 func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Reader, error) {
@@ -232,30 +241,45 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Reader, error) 
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	o, err := s.head(ctx, key)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
-	return &reader{s: s, ctx: ctx, key: key, size: aws.ToInt64(out.ContentLength)}, nil
+	r := &reader{s: s, ctx: ctx, key: o.readKey(key), size: o.size}
+	if o.data == "" {
+		r.etag = o.etag // the bytes at a blob key may be replaced by a pointer (publish)
+	}
+	return r, nil
 }
 
+// Delete removes a blob: a pointer's data object first, then the pointer, so
+// that a failure in between leaves a pointer that the next attempt (garbage
+// collection keeps its tombstone until Delete succeeds) follows again.
 func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	key, err := s.blobKey(d)
 	if err != nil {
 		return err
 	}
-	// DeleteObject succeeds on a missing key; GC wants to know.
-	if _, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key}); err != nil {
-		return mapErr(err)
+	o, err := s.head(ctx, key) // DeleteObject succeeds on a missing key; GC wants to know
+	if err != nil {
+		return err
+	}
+	if o.data != "" {
+		if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &o.data}); err != nil {
+			return mapErr(err)
+		}
 	}
 	_, err = s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
 	return mapErr(err)
 }
 
 // Walk lists blobs/; keys that are not well-formed blob names are skipped,
-// since GC must never act on them.
+// since GC must never act on them. A pointer's listed size is its body's (the
+// data key's length): objects of that size are asked for their metadata.
 func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 	base := s.prefix + "blobs/"
+	id := randomHex(16)
+	pointerSizes := map[int64]bool{int64(len(s.dataKey(id))): true, int64(len(s.uploadKey(id, "data"))): true}
 	return s.list(ctx, base, func(o types.Object) error {
 		parts := strings.Split(strings.TrimPrefix(aws.ToString(o.Key), base), "/")
 		if len(parts) != 3 {
@@ -265,7 +289,18 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 		if d.Validate() != nil || !strings.HasPrefix(parts[2], parts[1]) {
 			return nil
 		}
-		return fn(blob.Info{Digest: d, Size: aws.ToInt64(o.Size), Committed: aws.ToTime(o.LastModified)})
+		size := aws.ToInt64(o.Size)
+		if pointerSizes[size] {
+			h, err := s.head(ctx, aws.ToString(o.Key))
+			if errors.Is(err, blob.ErrNotFound) {
+				return nil // deleted while listing
+			}
+			if err != nil {
+				return err
+			}
+			size = h.size
+		}
+		return fn(blob.Info{Digest: d, Size: size, Committed: aws.ToTime(o.LastModified)})
 	})
 }
 

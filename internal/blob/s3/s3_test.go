@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/blob/blobtest"
@@ -15,7 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-func open(t *testing.T, cfg s3.Config) *s3.Store {
+func open(t testing.TB, cfg s3.Config) *s3.Store {
 	t.Helper()
 	s, err := s3.New(context.Background(), cfg)
 	if err != nil {
@@ -170,36 +171,111 @@ func (f failingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// A request body that breaks off keeps what arrived (a part and a tail), on
-// another node too, so the client resumes from Size() without re-sending.
+// A request body that breaks off keeps what arrived (parts and a tail; the
+// part being uploaded when it broke too), on another node too, so the client
+// resumes from Size() without re-sending.
 func TestBrokenBodyKeepsWhatArrived(t *testing.T) {
 	cfg := s3test.Config(t)
 	cfg.PartSize = 5 << 20
 	a, b := open(t, cfg), open(t, cfg)
 	ctx := context.Background()
-	data := blobtest.Random(t, 7<<20)
+	data := blobtest.Random(t, 23<<20)
+	for _, cut := range []int{6 << 20, 21<<20 + 17} {
+		u, err := a.NewUpload(ctx, digest.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqCtx, cancel := context.WithCancel(ctx)
+		if _, err := u.Append(reqCtx, failingReader{bytes.NewReader(data[:cut]), cancel}); err == nil {
+			t.Fatal("append of a broken body succeeded")
+		}
+		id := u.ID()
+		u.Close()
+		u, err = b.ResumeUpload(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Size() != int64(cut) {
+			t.Fatalf("size after a body broken at %d: %d", cut, u.Size())
+		}
+		if _, err := u.Append(ctx, bytes.NewReader(data[cut:])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Commit(ctx, digest.FromBytes(data)); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		if !bytes.Equal(blobtest.ReadAll(t, a, digest.FromBytes(data)), data) {
+			t.Fatal("content differs")
+		}
+	}
+}
+
+// blockingReader gives its bytes, then waits for release before ending.
+type blockingReader struct {
+	r       io.Reader
+	release chan struct{}
+}
+
+func (b blockingReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		<-b.release
+	}
+	return n, err
+}
+
+// While a long request is still streaming, its parts are checkpointed: the
+// session another node reads names only uploaded parts, with the hash state of
+// exactly those bytes (taken before the next part was hashed).
+func TestCheckpointsDuringARequest(t *testing.T) {
+	defer s3.SetCheckpointEvery(5 << 20)()
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	a, b := open(t, cfg), open(t, cfg)
+	ctx := context.Background()
+	data := blobtest.Random(t, 17<<20)
 	u, err := a.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut := 6 << 20
-	reqCtx, cancel := context.WithCancel(ctx)
-	if _, err := u.Append(reqCtx, failingReader{bytes.NewReader(data[:cut]), cancel}); err == nil {
-		t.Fatal("append of a broken body succeeded")
-	}
 	id := u.ID()
-	u.Close()
-	u, err = b.ResumeUpload(ctx, id)
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := u.Append(ctx, blockingReader{bytes.NewReader(data[:12<<20]), release})
+		u.Close()
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		size, d, err := s3.Saved(ctx, b, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != digest.FromBytes(data[:size]) {
+			t.Fatalf("saved hash state does not match the first %d bytes", size)
+		}
+		if size == 10<<20 {
+			break // two parts checkpointed while the request still runs
+		}
+		if size > 10<<20 || time.Now().After(deadline) {
+			t.Fatalf("saved size %d, want 10 MiB while the body is still open", size)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, b, id, data[12<<20:])
+	bu, err := b.ResumeUpload(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Size() != int64(cut) {
-		t.Fatalf("size after a broken body %d, want %d", u.Size(), cut)
-	}
-	if _, err := u.Append(ctx, bytes.NewReader(data[cut:])); err != nil {
+	if _, err := bu.Commit(ctx, digest.FromBytes(data)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Commit(ctx, digest.FromBytes(data)); err != nil {
-		t.Fatalf("commit: %v", err)
+	if !bytes.Equal(blobtest.ReadAll(t, a, digest.FromBytes(data)), data) {
+		t.Fatal("content differs")
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/moat-registry/moat/internal/blob"
 	"github.com/opencontainers/go-digest"
 )
@@ -26,20 +25,25 @@ const (
 	// leaseWait is how long a request waits for another node's request on the
 	// same upload before giving up with ErrUnavailable.
 	leaseWait = 30 * time.Second
-	// maxCopy is the largest object CopyObject copies in one call.
-	maxCopy = 5 << 30
 )
 
 // session is the state object of an upload: what survives between requests
 // and between nodes. Size = sum of Parts + TailSize.
 type session struct {
-	Alg      digest.Algorithm `json:"alg"`
-	Size     int64            `json:"size"`
-	Hash     []byte           `json:"hash"`
-	MPU      string           `json:"mpu,omitempty"` // multipart upload ID, from the first full part on
-	Parts    []part           `json:"parts,omitempty"`
-	Tail     string           `json:"tail,omitempty"` // tail object name, new for each write
-	TailSize int64            `json:"tailSize,omitempty"`
+	Alg  digest.Algorithm `json:"alg"`
+	Size int64            `json:"size"`
+	Hash []byte           `json:"hash"`
+	MPU  string           `json:"mpu,omitempty"` // multipart upload ID, from the first full part on
+	// Data is the key the multipart upload completes at (data/<id>; sessions
+	// of earlier releases have none and use uploads/<id>/data).
+	Data  string `json:"data,omitempty"`
+	Parts []part `json:"parts,omitempty"`
+	// Digest is the blob a commit is completing the multipart upload for,
+	// saved before it does: after a crash, whoever removes the session looks
+	// at that blob's key to know whether the data object is in use.
+	Digest   digest.Digest `json:"digest,omitempty"`
+	Tail     string        `json:"tail,omitempty"` // tail object name, new for each write
+	TailSize int64         `json:"tailSize,omitempty"`
 	// Lease: which node is writing, until when. Taken and renewed with
 	// conditional writes (If-Match on the state's ETag), so two requests on
 	// the same upload from different nodes never interleave their parts.
@@ -60,6 +64,12 @@ type upload struct {
 	etag string // of the state object as last read or written
 	h    hash.Hash
 	mu   *sync.Mutex
+
+	unsaved int64      // bytes of parts uploaded since the session was last saved
+	stale   string     // a tail object to delete once the session is saved without it
+	cached  cachedTail // the tail this value's last Append wrote
+	// completed: this value completed the multipart upload (nothing to abort).
+	completed bool
 }
 
 func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Upload, error) {
@@ -115,10 +125,16 @@ func (u *upload) load(ctx context.Context) error {
 // save writes the session: a new one only if none exists, otherwise only
 // over the version this upload last saw. errLost: someone else wrote it.
 func (u *upload) save(ctx context.Context, create bool) error {
-	hs, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()
+	hs, err := marshalHash(u.h)
 	if err != nil {
 		return err
 	}
+	return u.saveHash(ctx, create, hs)
+}
+
+// saveHash is save with the hash state hs (a checkpoint taken before u.h
+// moved on).
+func (u *upload) saveHash(ctx context.Context, create bool, hs []byte) error {
 	u.st.Hash = hs
 	raw, _ := json.Marshal(u.st)
 	key := u.s.uploadKey(u.id, "state")
@@ -136,6 +152,7 @@ func (u *upload) save(ctx context.Context, create bool) error {
 		return mapErr(err)
 	}
 	u.etag = aws.ToString(out.ETag)
+	u.unsaved = 0
 	return nil
 }
 
@@ -144,12 +161,19 @@ var errLost = fmt.Errorf("%w: upload session changed by another request", blob.E
 // acquire takes (or renews) this node's lease on the upload, waiting up to
 // leaseWait for another node's live lease to end. The session is re-read
 // while waiting, so the caller continues from the other request's bytes.
-func (u *upload) acquire(ctx context.Context) error {
+func (u *upload) acquire(ctx context.Context) error { return u.acquireWith(ctx, nil) }
+
+// acquireWith is acquire that also applies change to the session it saves
+// with the lease (one write for both).
+func (u *upload) acquireWith(ctx context.Context, change func(*session)) error {
 	deadline := time.Now().Add(leaseWait)
 	for {
 		now := time.Now()
 		if u.st.Lease == "" || u.st.Lease == u.s.node || now.After(u.st.LeaseUntil) {
 			u.st.Lease, u.st.LeaseUntil = u.s.node, now.Add(leaseTTL)
+			if change != nil {
+				change(&u.st)
+			}
 			err := u.save(ctx, false)
 			if !errors.Is(err, errLost) {
 				return err
@@ -191,6 +215,8 @@ func (u *upload) Size() int64  { return u.st.Size }
 func (u *upload) Close() error { u.release(); return nil }
 
 func (u *upload) release() {
+	u.s.putBuffer(u.cached.b)
+	u.cached = cachedTail{}
 	if u.mu != nil {
 		u.mu.Unlock()
 		u.mu = nil
@@ -200,6 +226,9 @@ func (u *upload) release() {
 func (u *upload) readTail(ctx context.Context) ([]byte, error) {
 	if u.st.TailSize == 0 {
 		return nil, nil
+	}
+	if u.cached.name == u.st.Tail {
+		return u.cached.b, nil // tail names are never reused: the same bytes
 	}
 	key := u.s.uploadKey(u.id, u.st.Tail)
 	out, err := u.s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.s.bucket, Key: &key})
@@ -223,251 +252,4 @@ func (u *upload) deleteKey(ctx context.Context, name string) {
 	}
 	key := u.s.uploadKey(u.id, name)
 	_, _ = u.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.s.bucket, Key: &key})
-}
-
-// Append streams r into parts of PartSize, prefixed by the tail left by the
-// previous request; what is left at the end (less than a part) becomes the new
-// tail. Only new bytes are hashed: the tail's are in the saved hash state.
-func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
-	if err := u.acquire(ctx); err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil {
-			u.dropLease(ctx)
-		}
-	}()
-	buf, err := u.readTail(ctx)
-	if err != nil {
-		return 0, err
-	}
-	oldTail := u.st.Tail
-	if cap(buf) < int(u.s.partSize) {
-		buf = append(make([]byte, 0, u.s.partSize), buf...)
-	}
-	src := io.TeeReader(r, u.h)
-	var total int64
-	for {
-		n, rerr := io.ReadFull(src, buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		total += int64(n)
-		if rerr == nil { // a full part
-			if err := u.uploadPart(ctx, buf); err != nil {
-				return total, err
-			}
-			// The hash now covers exactly the parts: a consistent checkpoint
-			// that also renews the lease.
-			u.st.Tail, u.st.TailSize = "", 0
-			u.st.LeaseUntil = time.Now().Add(leaseTTL)
-			if err := u.save(ctx, false); err != nil {
-				return total, err
-			}
-			u.deleteKey(ctx, oldTail)
-			oldTail = ""
-			buf = buf[:0]
-			continue
-		}
-		if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, io.EOF) {
-			rerr = nil
-		} else {
-			// The client went away: its request is cancelled, but what
-			// arrived is kept so that it can resume from Size().
-			ctx = context.WithoutCancel(ctx)
-		}
-		// End of the body (or the client went away): keep what arrived as the
-		// new tail, so the client may resume from Size().
-		if len(buf) > 0 && len(buf) != int(u.st.TailSize) {
-			name := "tail-" + randomHex(8)
-			key := u.s.uploadKey(u.id, name)
-			if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &key, Body: bytes.NewReader(buf)}); err != nil {
-				return total, errors.Join(rerr, mapErr(err))
-			}
-			u.st.Tail, u.st.TailSize = name, int64(len(buf))
-		}
-		u.st.Size = u.partsSize() + u.st.TailSize
-		if err := u.releaseLease(ctx); err != nil {
-			return total, errors.Join(rerr, err)
-		}
-		if oldTail != u.st.Tail {
-			u.deleteKey(ctx, oldTail)
-		}
-		return total, rerr
-	}
-}
-
-func (u *upload) partsSize() int64 {
-	var n int64
-	for _, p := range u.st.Parts {
-		n += p.Size
-	}
-	return n
-}
-
-func (u *upload) uploadPart(ctx context.Context, b []byte) error {
-	data := u.s.uploadKey(u.id, "data")
-	if u.st.MPU == "" {
-		out, err := u.s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &u.s.bucket, Key: &data})
-		if err != nil {
-			return mapErr(err)
-		}
-		u.st.MPU = aws.ToString(out.UploadId)
-	}
-	n := int32(len(u.st.Parts) + 1)
-	if n > 10000 {
-		return fmt.Errorf("upload %s: more than 10000 parts of %d bytes", u.id, u.s.partSize)
-	}
-	out, err := u.s.c.UploadPart(ctx, &s3.UploadPartInput{
-		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU, PartNumber: &n, Body: bytes.NewReader(b),
-	})
-	if err != nil {
-		return mapErr(err)
-	}
-	u.st.Parts = append(u.st.Parts, part{N: n, ETag: aws.ToString(out.ETag), Size: int64(len(b))})
-	u.st.Size = u.partsSize()
-	return nil
-}
-
-// Commit verifies the digest and only then makes the bytes visible under the
-// blob's key.
-func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err error) {
-	defer u.release()
-	if err := d.Validate(); err != nil {
-		return 0, blob.ErrDigestMismatch
-	}
-	alg := d.Algorithm()
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return 0, blob.ErrUnsupportedDigest
-	}
-	if err := u.acquire(ctx); err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil && !errors.Is(err, blob.ErrDigestMismatch) {
-			u.dropLease(ctx)
-		}
-	}()
-	if alg == u.st.Alg && digest.NewDigest(alg, u.h) != d {
-		return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
-	}
-	dst, _ := u.s.blobKey(d)
-	tail, err := u.readTail(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if u.st.MPU == "" {
-		// Everything is in the tail: put it straight to the final key.
-		if alg != u.st.Alg && alg.FromBytes(tail) != d {
-			return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
-		}
-		if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &dst, Body: bytes.NewReader(tail)}); err != nil {
-			return 0, mapErr(err)
-		}
-	} else if err := u.assemble(ctx, tail, d, dst); err != nil {
-		return 0, err
-	}
-	u.remove(ctx)
-	return u.st.Size, nil
-}
-
-// assemble completes the multipart upload (with the tail as its last part)
-// at uploads/<id>/data and copies it to dst.
-func (u *upload) assemble(ctx context.Context, tail []byte, d digest.Digest, dst string) error {
-	if len(tail) > 0 {
-		if err := u.uploadPart(ctx, tail); err != nil {
-			return err
-		}
-		u.st.Tail, u.st.TailSize = "", 0
-	}
-	data := u.s.uploadKey(u.id, "data")
-	parts := make([]types.CompletedPart, len(u.st.Parts))
-	for i, p := range u.st.Parts {
-		parts[i] = types.CompletedPart{PartNumber: aws.Int32(p.N), ETag: aws.String(p.ETag)}
-	}
-	if _, err := u.s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	}); err != nil {
-		return mapErr(err)
-	}
-	if d.Algorithm() != u.st.Alg {
-		// Another algorithm than the upload was started with: hash again.
-		got, err := u.s.hashObject(ctx, data, d.Algorithm())
-		if err != nil {
-			return err
-		}
-		if got != d {
-			u.remove(ctx) // the multipart upload is spent: the client starts over
-			return blob.ErrDigestMismatch
-		}
-	}
-	return u.s.copy(ctx, data, dst, u.st.Size)
-}
-
-func (s *Store) hashObject(ctx context.Context, key string, alg digest.Algorithm) (digest.Digest, error) {
-	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil {
-		return "", mapErr(err)
-	}
-	defer out.Body.Close()
-	d, err := alg.FromReader(out.Body)
-	return d, mapErr(err)
-}
-
-// copy copies src to dst inside the bucket: CopyObject up to 5 GiB, a
-// multipart copy in 1 GiB ranges above.
-func (s *Store) copy(ctx context.Context, src, dst string, size int64) error {
-	source := s.bucket + "/" + src
-	if size <= maxCopy {
-		_, err := s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: &source})
-		return mapErr(err)
-	}
-	mpu, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &dst})
-	if err != nil {
-		return mapErr(err)
-	}
-	abort := func(err error) error {
-		_, _ = s.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId})
-		return mapErr(err)
-	}
-	var parts []types.CompletedPart
-	for off, n := int64(0), int32(1); off < size; off, n = off+1<<30, n+1 {
-		rng := fmt.Sprintf("bytes=%d-%d", off, min(off+1<<30, size)-1)
-		out, err := s.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
-			Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId, PartNumber: aws.Int32(n), CopySource: &source, CopySourceRange: &rng,
-		})
-		if err != nil {
-			return abort(err)
-		}
-		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.CopyPartResult.ETag})
-	}
-	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: &s.bucket, Key: &dst, UploadId: mpu.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
-	if err != nil {
-		return abort(err)
-	}
-	return nil
-}
-
-// remove deletes everything of the upload; the session goes last, so an
-// interrupted removal is still listed by WalkUploads and expired later.
-func (u *upload) remove(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx)
-	if u.st.MPU != "" {
-		data := u.s.uploadKey(u.id, "data")
-		_, _ = u.s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU})
-		u.deleteKey(ctx, "data")
-	}
-	u.deleteKey(ctx, u.st.Tail)
-	u.deleteKey(ctx, "state")
-	u.s.locks.Forget(u.id)
-}
-
-func (u *upload) Cancel(ctx context.Context) error {
-	defer u.release()
-	if err := u.acquire(ctx); err != nil {
-		return err
-	}
-	u.remove(ctx)
-	return nil
 }

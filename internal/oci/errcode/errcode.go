@@ -47,8 +47,10 @@ var (
 	ManifestTooLarge  = Code{"MANIFEST_INVALID", http.StatusRequestEntityTooLarge, "manifest too large"}
 	PaginationInvalid = Code{"PAGINATION_NUMBER_INVALID", http.StatusBadRequest, "invalid number of results requested"}
 	RouteUnknown      = Code{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
-	Internal          = Code{"UNKNOWN", http.StatusInternalServerError, "internal error"}
-	Unavailable       = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
+	// RequestInvalid: a request whose parameters cannot be read (400).
+	RequestInvalid = Code{"UNSUPPORTED", http.StatusBadRequest, "the request cannot be read"}
+	Internal       = Code{"UNKNOWN", http.StatusInternalServerError, "internal error"}
+	Unavailable    = Code{"UNAVAILABLE", http.StatusServiceUnavailable, "service unavailable, try again later"}
 	// StorageFull: the disk under the blob or metadata store is full (507).
 	StorageFull = Code{"UNAVAILABLE", http.StatusInsufficientStorage, "the registry's storage is full"}
 	// TagUnknown: ACR's answer for a tag that does not exist (/acr/v1/).

@@ -1,6 +1,7 @@
-// Package bench is moat's load generator (`moat bench`) and the reference
-// "limit" server it is compared with: the least work a registry can do for
-// the same workload.
+// Package bench is moat's load generator (the moat-bench command beside it)
+// and the reference "limit" server it is compared with: the least work a
+// registry can do for the same workload. It is a tool, not part of the
+// product: the moat binary does not import it.
 //
 // The generator contacts only the registry URL it is given. It pushes and
 // pulls blobs generated from a PRNG (never held whole in memory, digests
@@ -50,6 +51,9 @@ type Config struct {
 	// HeadOnly stops after the manifest HEAD run (no token and image-pull
 	// runs), for short HEAD slices alternated between registries.
 	HeadOnly bool
+	// ServerPID, when set, is the registry's process on this host: its
+	// resident memory is reported around the blob push and pull (Memory).
+	ServerPID int
 
 	base *url.URL
 }
@@ -89,10 +93,14 @@ type Result struct {
 	Pull         Transfer  `json:"blob_pull"`
 	ManifestHead Requests  `json:"manifest_head"`
 	Token        *Requests `json:"token,omitempty"`
-	ImagePull    ImagePull `json:"image_pull"`
-	Started      time.Time `json:"started"`
-	Seconds      float64   `json:"seconds"`
-	Settings     Settings  `json:"settings"`
+	// TokenExchange is POST /oauth2/exchange (an identity token for a
+	// refresh token), on registries with moat's identity service.
+	TokenExchange *Requests `json:"token_exchange,omitempty"`
+	Memory        *Memory   `json:"server_memory,omitempty"`
+	ImagePull     ImagePull `json:"image_pull"`
+	Started       time.Time `json:"started"`
+	Seconds       float64   `json:"seconds"`
+	Settings      Settings  `json:"settings"`
 }
 
 // Settings echoes the workload sizes.
@@ -189,6 +197,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
+	mem, err := newMemWatch(cfg.ServerPID)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	if err := forEach(ctx, len(blobs), cfg.Concurrency, func(ctx context.Context, i int) error {
 		return c.pushBlob(ctx, blobs[i])
@@ -196,6 +208,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("blob push: %w", err)
 	}
 	res.Push = transfer(len(blobs), cfg.BlobSize*int64(len(blobs)), time.Since(start))
+	mem.phase(&mem.m.PushPeak)
 
 	start = time.Now()
 	if err := forEach(ctx, len(blobs), cfg.Concurrency, func(ctx context.Context, i int) error {
@@ -204,6 +217,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("blob pull: %w", err)
 	}
 	res.Pull = transfer(len(blobs), cfg.BlobSize*int64(len(blobs)), time.Since(start))
+	mem.phase(&mem.m.PullPeak)
+	if res.Memory, err = mem.done(); err != nil {
+		return nil, err
+	}
 
 	imageBytes, err := c.pushImage(ctx, blobs[:cfg.Layers])
 	if err != nil {
@@ -230,6 +247,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("token: %w", err)
 		}
 		res.Token = &tr
+		res.TokenExchange, err = exchangeRun(ctx, c, &cfg)
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	res.ImagePull, err = imagePull(ctx, &cfg, imageBytes)
@@ -239,6 +260,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.ImagePull.Layers = cfg.Layers
 	res.Seconds = round(time.Since(res.Started).Seconds())
 	return res, nil
+}
+
+// exchangeRun measures POST /oauth2/exchange like the token run; nil when the
+// registry has no identity service to get the identity token from.
+func exchangeRun(ctx context.Context, c *client, cfg *Config) (*Requests, error) {
+	id, err := c.identityToken(ctx)
+	if errors.Is(err, errNoIdentity) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := loop(ctx, cfg.HeadConc, cfg.Duration, cfg.MaxRequests, func(ctx context.Context) error {
+		return c.exchange(ctx, id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token exchange: %w", err)
+	}
+	return &r, nil
 }
 
 func transfer(n int, bytes int64, d time.Duration) Transfer {

@@ -1,31 +1,44 @@
-package cli
+// Command moat-bench is moat's load generator and the limit server it is
+// compared with (docs/benchmarks.md). It is a tool beside the product: the
+// moat binary does not carry it.
+package main
 
 import (
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/moat-registry/moat/internal/bench"
+	"github.com/moat-registry/moat/tools/bench"
 	"github.com/spf13/cobra"
 )
 
-// newBench is `moat bench` (the load generator of docs/benchmarks.md) and
-// `moat bench limit-server` (the reference server it is compared with).
+func main() {
+	if err := newBench().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+// newBench is `moat-bench` (the load generator of docs/benchmarks.md),
+// `moat-bench limit-server` (the reference server it is compared with) and
+// `moat-bench prepare` (the benchmark registry on a moat server).
 func newBench() *cobra.Command {
 	var cfg bench.Config
 	var proxySource string
 	var blobMiB int
 	cmd := &cobra.Command{
-		Use:   "bench",
+		Use:   "moat-bench",
 		Short: "Load-test a registry: blob push/pull MB/s, manifest HEAD and token req/s, many nodes pulling one image (JSON)",
 		Long: "Runs the benchmark workload against --registry and prints JSON. Only that URL is contacted.\n" +
 			"When /v2/ answers a Bearer challenge, --username/--password get a token from its realm (cached).\n" +
 			"Blobs are generated from a PRNG and streamed; pulled blobs are verified against their digests.",
-		Args: cobra.NoArgs,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if proxySource != "" {
 				a, err := netip.ParseAddr(proxySource)
@@ -62,9 +75,10 @@ func newBench() *cobra.Command {
 	f.IntVar(&cfg.Layers, "layers", 4, "layers of that image (taken from the pushed blobs)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
 	f.BoolVar(&cfg.HeadOnly, "head-only", false, "stop after the manifest HEAD run (with small --blobs/--blob-mib: a short HEAD slice)")
+	f.IntVar(&cfg.ServerPID, "server-pid", 0, "the registry's process on this host: report its resident memory around the blob push and pull")
 	_ = cmd.MarkFlagRequired("registry")
 	_ = cmd.MarkFlagRequired("repository")
-	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare())
+	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare(), newBenchReport())
 	return cmd
 }
 
@@ -74,7 +88,7 @@ func newBenchPrepare() *cobra.Command {
 		Use:   "prepare",
 		Short: "Create the benchmark registry on a moat server: Premium, default action Deny, IP and virtual-network rules",
 		Long: "Creates or updates --name through the management API. With --ip-rules > 0 the registry denies by default\n" +
-			"and only its last IP rule allows the address printed, to pass to moat bench --proxy-source.",
+			"and only its last IP rule allows the address printed, to pass to moat-bench --proxy-source.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr, err := bench.Prepare(cmd.Context(), s)
@@ -105,7 +119,7 @@ func newBenchLimitServer() *cobra.Command {
 	var durable bool
 	cmd := &cobra.Command{
 		Use:   "limit-server",
-		Short: "Run the reference limit registry (no metadata, no auth) that moat bench results are compared with",
+		Short: "Run the reference limit registry (no metadata, no auth) that moat-bench results are compared with",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := bench.NewLimitServer(dir)
@@ -128,5 +142,37 @@ func newBenchLimitServer() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for blobs and uploads (required)")
 	cmd.Flags().BoolVar(&durable, "fsync", false, "fsync each blob before acknowledging it (the least work of a durable registry)")
 	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+func newBenchReport() *cobra.Command {
+	var dir, appendTo string
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Summarise a scripts/bench result directory: medians, per-slice ratios, a Markdown section (and summary.json)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := bench.LoadReport(dir)
+			if err != nil {
+				return err
+			}
+			raw, _ := json.MarshalIndent(r, "", "  ")
+			if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(raw, '\n'), 0o644); err != nil {
+				return err
+			}
+			r.Markdown(cmd.OutOrStdout())
+			if appendTo == "" {
+				return nil
+			}
+			f, err := os.OpenFile(appendTo, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return err
+			}
+			r.Markdown(f)
+			return f.Close()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "test-results/bench", "directory of the run's JSON results")
+	cmd.Flags().StringVar(&appendTo, "append", "", "also append the Markdown section to this file (docs/benchmarks.md)")
 	return cmd
 }

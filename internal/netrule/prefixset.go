@@ -1,21 +1,23 @@
-package policy
+package netrule
 
 import (
 	"net/netip"
 	"slices"
 )
 
-// prefixSet finds which of a set of prefixes contains an address with one
+// PrefixSet finds which of a set of prefixes contains an address with one
 // map lookup per distinct prefix length (at most 33 for IPv4, 129 for IPv6),
-// however many prefixes there are.
-type prefixSet[V any] struct {
+// however many prefixes there are. It is built once, then only read.
+type PrefixSet[V any] struct {
 	lens  []int // distinct lengths, longest first (most specific match wins)
 	byLen map[int]map[netip.Addr]V
 }
 
-func newPrefixSet[V any]() *prefixSet[V] { return &prefixSet[V]{byLen: map[int]map[netip.Addr]V{}} }
+// NewPrefixSet returns an empty set.
+func NewPrefixSet[V any]() *PrefixSet[V] { return &PrefixSet[V]{byLen: map[int]map[netip.Addr]V{}} }
 
-func (s *prefixSet[V]) add(p netip.Prefix, v V) {
+// Add maps p (masked) to v.
+func (s *PrefixSet[V]) Add(p netip.Prefix, v V) {
 	p = p.Masked()
 	m, ok := s.byLen[p.Bits()]
 	if !ok {
@@ -27,8 +29,8 @@ func (s *prefixSet[V]) add(p netip.Prefix, v V) {
 	m[p.Addr()] = v
 }
 
-// lookup returns the value of the longest prefix containing a.
-func (s *prefixSet[V]) lookup(a netip.Addr) (V, bool) {
+// Lookup returns the value of the longest prefix containing a.
+func (s *PrefixSet[V]) Lookup(a netip.Addr) (V, bool) {
 	for _, l := range s.lens {
 		if l > a.BitLen() {
 			continue

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,9 @@ func sane(t *testing.T, res *Result, auth bool) {
 	reqs := map[string]*Requests{"manifest_head": &back.ManifestHead}
 	if auth {
 		reqs["token"] = back.Token
-	} else if back.Token != nil {
-		t.Errorf("token run without auth: %+v", back.Token)
+		reqs["token_exchange"] = back.TokenExchange
+	} else if back.Token != nil || back.TokenExchange != nil {
+		t.Errorf("token runs without auth: %+v %+v", back.Token, back.TokenExchange)
 	}
 	for name, r := range reqs {
 		if r == nil || r.Requests <= 0 || r.PerSecond <= 0 || r.P50ms <= 0 || r.P99ms < r.P50ms || r.Concurrency != 4 {
@@ -87,6 +89,17 @@ func TestLimitServer(t *testing.T) {
 			t.Fatalf("proxy %q: %v", proxy, err)
 		}
 		sane(t, res, false)
+	}
+
+	// The server's memory (here, this process's own) around the transfers.
+	cfg := small(base, "reg1/mem")
+	cfg.ServerPID = os.Getpid()
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := res.Memory; m == nil || m.PID != cfg.ServerPID || m.IdleMiB <= 0 || m.PushPeak <= 0 || m.PullPeak <= 0 || m.AfterMiB <= 0 {
+		t.Errorf("server memory: %+v", m)
 	}
 
 	// A wrong digest is refused and leaves no blob.

@@ -1,0 +1,103 @@
+package netguard
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/policy"
+)
+
+// slowPuts holds every PutResource until release is closed, and says when
+// the first one started.
+type slowPuts struct {
+	meta.Resources
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *slowPuts) PutResource(ctx context.Context, r *meta.Resource) error {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.Resources.PutResource(ctx, r)
+}
+
+// TestListSeesARunningFlush: a query right after the denials sees them even
+// while the periodic flush is still writing them (issue 15 item 11: the
+// query's own flush found nothing pending and read the store too early).
+func TestListSeesARunningFlush(t *testing.T) {
+	m, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	store := &slowPuts{Resources: m, started: make(chan struct{}, 1), release: make(chan struct{})}
+	a := NewAudit(store, nil)
+	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("203.0.113.5")}
+	a.Denied("flushreg", id, policy.Decision{Reason: policy.ReasonNoMatchingRule}, "GET manifest", time.Now())
+
+	periodic := make(chan error, 1)
+	go func() { periodic <- a.Flush(context.Background()) }()
+	<-store.started // the periodic flush holds the batch and is writing it
+	listed := make(chan []Denial, 1)
+	go func() {
+		ds, err := a.List(context.Background(), "flushreg", time.Time{})
+		if err != nil {
+			t.Error(err)
+		}
+		listed <- ds
+	}()
+	time.AfterFunc(100*time.Millisecond, func() { close(store.release) })
+	if ds := <-listed; len(ds) != 1 || ds[0].Count != 1 {
+		t.Fatalf("List right after the denial: %+v, want the one record", ds)
+	}
+	if err := <-periodic; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failingPuts fails the first n writes.
+type failingPuts struct {
+	meta.Resources
+	n int
+}
+
+func (f *failingPuts) PutResource(ctx context.Context, r *meta.Resource) error {
+	if f.n > 0 {
+		f.n--
+		return errors.New("database is locked")
+	}
+	return f.Resources.PutResource(ctx, r)
+}
+
+// TestFailedFlushIsRetried: a record whose write failed is written by the
+// next flush, counted once, with what was recorded meanwhile.
+func TestFailedFlushIsRetried(t *testing.T) {
+	m, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a := NewAudit(&failingPuts{Resources: m, n: 1}, nil)
+	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("203.0.113.5")}
+	deny := policy.Decision{Reason: policy.ReasonNoMatchingRule}
+	now := time.Now()
+	a.Denied("retryreg", id, deny, "GET manifest", now)
+	if err := a.Flush(context.Background()); err == nil {
+		t.Fatal("the failed write was not reported")
+	}
+	a.Denied("retryreg", id, deny, "GET manifest", now)
+	ds, err := a.List(context.Background(), "retryreg", time.Time{})
+	if err != nil || len(ds) != 1 || ds[0].Count != 2 {
+		t.Fatalf("after a failed flush: %+v %v, want one record of 2", ds, err)
+	}
+}

@@ -1,0 +1,45 @@
+package regindex
+
+import (
+	"encoding/json"
+
+	"github.com/moat-registry/moat/internal/addressing"
+	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/model"
+	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/resid"
+)
+
+// Registry is one registry as the data plane sees it: the stored record and
+// what is derived from it once, when the snapshot is built.
+type Registry struct {
+	*meta.Registry
+	// Props are the properties, with defaults. When the stored properties
+	// cannot be read, Props are the defaults of nothing (no anonymous pull, no
+	// admin user) and Rules deny everyone: fail closed.
+	Props model.RegistryProperties
+	// Rules are the compiled network rules.
+	Rules *policy.Rules
+	// ID is the ARM resource ID (the scope of role assignments).
+	ID string
+	// LoginServer is the host-style login server; "" in path style, where it
+	// depends on the host the client used.
+	LoginServer string
+}
+
+func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Registry {
+	r := &Registry{Registry: m, ID: resid.RegistryID(m.Subscription, m.ResourceGroup, m.Name), LoginServer: a.LoginServer(m.Key)}
+	var p model.RegistryProperties
+	if len(m.Properties) > 0 && json.Unmarshal(m.Properties, &p) != nil {
+		r.Props, r.Rules = model.RegistryProperties{}.WithDefaults(), policy.DenyAll
+		return r
+	}
+	r.Props = p.WithDefaults()
+	r.Rules = policy.Compile(r.Props, approvedPEs)
+	return r
+}
+
+// AnonymousPull reports whether anyone may pull without credentials.
+func (r *Registry) AnonymousPull() bool {
+	return r.Props.AnonymousPullEnabled != nil && *r.Props.AnonymousPullEnabled
+}

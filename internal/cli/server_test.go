@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
 )
@@ -57,7 +58,7 @@ func startServer(t *testing.T) *realServer {
 		t.Fatalf("server: %v", err)
 	}
 	s := &realServer{t: t, base: "http://" + addr, host: addr}
-	resp, err := http.Get(s.base + "/subscriptions?api-version=" + apiVersion)
+	resp, err := http.Get(s.base + "/subscriptions?api-version=" + apiversion.ForClient("/subscriptions"))
 	if err != nil {
 		t.Fatal(err)
 	}

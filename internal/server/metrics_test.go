@@ -49,7 +49,7 @@ func TestDecisionMetricsScraped(t *testing.T) {
 	mgmt := base + "/subscriptions/" + srv.Subscription() + "/resourceGroups/default/providers/"
 	tok := loginToken(t, base, srv.Tenant(), "metrics-password-1")
 	put := func(method, u, body string) {
-		req, _ := http.NewRequest(method, u+"?api-version=2025-11-01", strings.NewReader(body))
+		req, _ := http.NewRequest(method, u+"?"+armVersion(u), strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode >= 300 {

@@ -76,7 +76,7 @@ func (e *opsEnv) mgmt(method, u, body string) (int, []byte) {
 	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	req, _ := http.NewRequest(method, u+sep+"api-version=2025-11-01", strings.NewReader(body))
+	req, _ := http.NewRequest(method, u+sep+armVersion(u), strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e.mgmtTok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -239,7 +239,8 @@ func (s *Server) routes(ctx context.Context) error {
 		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
 		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
-		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc}
+		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc,
+		LogSigner: s.keys}
 	if err := mg.Bootstrap(ctx); err != nil {
 		return err
 	}
@@ -248,6 +249,7 @@ func (s *Server) routes(ctx context.Context) error {
 	}
 	mux.HandleFunc("/graph/", mg.Graph)
 	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
+	mux.HandleFunc(mgmt.RunLogPrefix, mg.RunLog) // task runs' log links
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
 	mux.Handle("/tenants", mg)

@@ -3,6 +3,7 @@ package mgmt
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/netrule"
@@ -40,18 +41,18 @@ func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry,
 	if err := checkRetention(existing, sku, p); err != nil {
 		return err
 	}
-	if rs.IPRules, err = h.checkIPRules(rs.IPRules, sku); err != nil {
-		return err
-	}
-	var old []VirtualNetworkRule
+	var cur RegistryProperties
 	if existing != nil {
-		cur, err := decodeProps(existing)
-		if err != nil {
+		if cur, err = decodeProps(existing); err != nil {
 			return err
 		}
-		old = cur.NetworkRuleSet.VirtualNetworkRules
+	} else {
+		cur = RegistryProperties{}.WithDefaults()
 	}
-	if rs.VirtualNetworkRules, err = h.checkVNetRules(ctx, rs.VirtualNetworkRules, old, sku); err != nil {
+	if rs.IPRules, err = h.checkIPRules(rs.IPRules, cur.NetworkRuleSet.IPRules, sku, time.Now()); err != nil {
+		return err
+	}
+	if rs.VirtualNetworkRules, err = h.checkVNetRules(ctx, rs.VirtualNetworkRules, cur.NetworkRuleSet.VirtualNetworkRules, sku); err != nil {
 		return err
 	}
 	if len(rs.VirtualNetworkRules) > 0 && existing != nil {
@@ -103,10 +104,22 @@ func (h *Handler) checkSKU(ctx context.Context, existing *meta.Registry, sku str
 	return nil
 }
 
-// checkIPRules validates, canonicalises and de-duplicates IP rules.
-func (h *Handler) checkIPRules(in []IPRule, sku string) ([]IPRule, error) {
+// checkIPRules validates, canonicalises and de-duplicates IP rules. A rule
+// sent without expiresOn keeps the expiry its value had in old (a client
+// that does not know the member must not make a temporary rule permanent by
+// writing the rule set back), and so does one sent back with its stored
+// expiry; such a carried expiry that has passed drops the rule. A new
+// expiresOn must be in the future. Of duplicates, the one
+// that lasts longer wins.
+func (h *Handler) checkIPRules(in, old []IPRule, sku string, now time.Time) ([]IPRule, error) {
+	had := map[string]*time.Time{}
+	for _, r := range old {
+		if p, err := netrule.ParseIPRule(r.Value); err == nil {
+			had[netrule.FormatIPRule(p)] = r.ExpiresOn
+		}
+	}
 	out := []IPRule{}
-	seen := map[string]bool{}
+	at := map[string]int{}
 	for _, r := range in {
 		if r.Action != "" && !strings.EqualFold(r.Action, "Allow") {
 			return nil, badRequest("InvalidParameter", "IP rule action %q is invalid: only Allow is supported", r.Action)
@@ -116,10 +129,28 @@ func (h *Handler) checkIPRules(in []IPRule, sku string) ([]IPRule, error) {
 			return nil, badRequest("InvalidIpRule", "invalid IP rule: %v", err)
 		}
 		v := netrule.FormatIPRule(p)
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, IPRule{Action: "Allow", Value: v})
+		exp, prev := r.ExpiresOn, had[v]
+		switch {
+		case !r.ExpirySent || (exp != nil && prev != nil && exp.Equal(*prev)):
+			// Carried over (a merge patch also sends back what it read).
+			if exp = prev; exp != nil && !exp.After(now) {
+				continue // it expired; the client wrote back what it read before
+			}
+		case exp != nil && !exp.After(now):
+			return nil, badRequest("InvalidIpRule", "IP rule %s: expiresOn %s is not in the future; give a later time, or leave expiresOn out for a rule that does not expire", v, exp.UTC().Format(time.RFC3339))
 		}
+		if exp != nil {
+			t := exp.UTC()
+			exp = &t
+		}
+		if i, ok := at[v]; ok {
+			if out[i].ExpiresOn != nil && (exp == nil || exp.After(*out[i].ExpiresOn)) {
+				out[i].ExpiresOn = exp
+			}
+			continue
+		}
+		at[v] = len(out)
+		out = append(out, IPRule{Action: "Allow", Value: v, ExpiresOn: exp})
 	}
 	if len(out) > h.Limits.IPRules {
 		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of IP rules (%d) exceeds allowed quota %d for the SKU %s", len(out), h.Limits.IPRules, sku)

@@ -1,0 +1,26 @@
+package model
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// UnmarshalJSON notes whether expiresOn was sent (ExpirySent).
+func (r *IPRule) UnmarshalJSON(b []byte) error {
+	type plain IPRule
+	var in plain
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(b, &members)
+	for k := range members {
+		in.ExpirySent = in.ExpirySent || strings.EqualFold(k, "expiresOn")
+	}
+	*r = IPRule(in)
+	return nil
+}
+
+// Expired reports whether the rule has expired at t.
+func (r IPRule) Expired(t time.Time) bool { return r.ExpiresOn != nil && !t.Before(*r.ExpiresOn) }

@@ -24,3 +24,16 @@ func (r *IPRule) UnmarshalJSON(b []byte) error {
 
 // Expired reports whether the rule has expired at t.
 func (r IPRule) Expired(t time.Time) bool { return r.ExpiresOn != nil && !t.Before(*r.ExpiresOn) }
+
+// NetworkSettings is the network part of stored registry properties, as the
+// audit trail records a change's before and after.
+func NetworkSettings(props json.RawMessage) json.RawMessage {
+	var p struct {
+		NetworkRuleSet           json.RawMessage `json:"networkRuleSet,omitempty"`
+		PublicNetworkAccess      json.RawMessage `json:"publicNetworkAccess,omitempty"`
+		NetworkRuleBypassOptions json.RawMessage `json:"networkRuleBypassOptions,omitempty"`
+	}
+	_ = json.Unmarshal(props, &p)
+	b, _ := json.Marshal(p)
+	return b
+}

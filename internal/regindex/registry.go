@@ -2,6 +2,7 @@ package regindex
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/moat-registry/moat/internal/addressing"
 	"github.com/moat-registry/moat/internal/meta"
@@ -25,6 +26,9 @@ type Registry struct {
 	// LoginServer is the host-style login server; "" in path style, where it
 	// depends on the host the client used.
 	LoginServer string
+	// NextExpiry is the earliest expiry of its IP rules (zero: none expires);
+	// the expiry sweeper (internal/ruleexpiry) looks no further.
+	NextExpiry time.Time
 }
 
 func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Registry {
@@ -36,6 +40,11 @@ func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Reg
 	}
 	r.Props = p.WithDefaults()
 	r.Rules = policy.Compile(r.Props, approvedPEs)
+	for _, ip := range r.Props.NetworkRuleSet.IPRules {
+		if e := ip.ExpiresOn; e != nil && (r.NextExpiry.IsZero() || e.Before(r.NextExpiry)) {
+			r.NextExpiry = *e
+		}
+	}
 	return r
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/mgmt"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/regauth"
@@ -376,14 +377,7 @@ func (o *observer) networkSettings(ctx context.Context, id resid.ID) json.RawMes
 	if err != nil {
 		return json.RawMessage("null")
 	}
-	var p struct {
-		NetworkRuleSet           json.RawMessage `json:"networkRuleSet,omitempty"`
-		PublicNetworkAccess      json.RawMessage `json:"publicNetworkAccess,omitempty"`
-		NetworkRuleBypassOptions json.RawMessage `json:"networkRuleBypassOptions,omitempty"`
-	}
-	_ = json.Unmarshal(reg.Properties, &p)
-	b, _ := json.Marshal(p)
-	return b
+	return model.NetworkSettings(reg.Properties)
 }
 
 func (o *observer) configEvent(r *http.Request, st *reqState, id netid.Identity, rid resid.ID, before json.RawMessage) {

@@ -11,6 +11,7 @@ import (
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/gc"
+	"github.com/moat-registry/moat/internal/ruleexpiry"
 )
 
 // openOps builds the audit trail and the request observer.
@@ -35,8 +36,9 @@ func (s *Server) opsRoutes(mux *http.ServeMux, h http.Handler) http.Handler {
 	return s.obs.wrap(h)
 }
 
-// startOps starts the audit writer and the garbage collection schedule; the
-// returned stop ends the schedule and writes what is queued.
+// startOps starts the audit writer, the garbage collection schedule and the
+// sweep of expired IP rules; the returned stop ends them and writes what is
+// queued.
 func (s *Server) startOps() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -48,8 +50,19 @@ func (s *Server) startOps() (stop func()) {
 		}
 		close(gcDone)
 	}()
-	return func() { cancel(); <-gcDone; <-done }
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	sweepDone := make(chan struct{})
+	go func() {
+		(&ruleexpiry.Sweeper{Store: s.meta, Index: s.index, Audit: s.auditLog}).Loop(sweepCtx, expirySweepEvery)
+		close(sweepDone)
+	}()
+	// The sweep stops first: the audit writer then writes what it recorded.
+	return func() { stopSweep(); <-sweepDone; cancel(); <-gcDone; <-done }
 }
+
+// expirySweepEvery is how often a node looks for expired IP rules to remove
+// from the stored settings (they stop matching at their expiry regardless).
+const expirySweepEvery = time.Second
 
 // loadCerts reads the TLS certificate when TLS is configured.
 func (s *Server) loadCerts() error {

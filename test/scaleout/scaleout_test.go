@@ -3,7 +3,9 @@
 // deployment behind a load balancer does, and checks that they behave as one
 // registry: content pushed through one node is pulled through another, an
 // upload started on one node is finished on another, and a network rule
-// changed through one node is enforced by the others. It measures how long a
+// changed through one node is enforced by the others, and an expiring IP rule
+// stops matching on every node at its expiry and is removed and audited
+// once. It measures how long a
 // rule change takes to reach another node (logged, never asserted).
 //
 // Run it with both servers: scripts/test-postgres scripts/test-s3 go test ./test/scaleout/
@@ -354,6 +356,89 @@ func TestThreeNodes(t *testing.T) {
 		p50, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
 		t.Logf("propagation of %d rule changes from node 3 to node 1: p50=%v p99=%v max=%v", changes, p50, p99, delays[len(delays)-1])
 		fmt.Printf("propagation p50=%v p99=%v\n", p50, p99)
+	})
+
+	t.Run("an expiring rule stops matching on every node at its expiry, and one node removes and audits it", func(t *testing.T) {
+		const clientIP = "203.0.113.8"
+		// The client asks for its token from its own address, which only
+		// the expiring rule lets in.
+		status := func(n *node) int {
+			req, _ := http.NewRequest(http.MethodGet, n.url+"/oauth2/token?service="+n.addr+"&scope=repository:"+reg+"/app:pull", nil)
+			req.SetBasicAuth("admin", password)
+			req.Header.Set("X-Forwarded-For", clientIP)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			json.NewDecoder(resp.Body).Decode(&tok)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return resp.StatusCode
+			}
+			resp, _ = call(t, http.MethodGet, n.url+"/v2/"+reg+"/app/tags/list", "Bearer "+tok.AccessToken, nil, "X-Forwarded-For", clientIP)
+			return resp.StatusCode
+		}
+		expires := time.Now().Add(3 * time.Second).UTC()
+		body := `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"192.0.2.1"},` +
+			`{"action":"Allow","value":"` + clientIP + `","expiresOn":"` + expires.Format(time.RFC3339Nano) + `"}]}}}`
+		if resp, b := call(t, http.MethodPatch, regURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("expiring rule through node 3: %d %s", resp.StatusCode, b)
+		}
+		for _, n := range []*node{n1, n2} {
+			for status(n) != http.StatusOK {
+				if time.Now().After(expires) {
+					t.Fatalf("node %s never let the client in before the rule expired", n.addr)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		time.Sleep(time.Until(expires))
+		// From its expiry on, the rule matches nothing on any node, whether
+		// or not a sweep has removed it yet: the first request is denied.
+		for _, n := range []*node{n1, n2} {
+			if got := status(n); got != http.StatusForbidden {
+				t.Errorf("node %s answered %d right after the expiry, want 403", n.addr, got)
+			}
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_, b := call(t, http.MethodGet, regURL, arm, nil)
+			if !strings.Contains(string(b), clientIP) && strings.Contains(string(b), "192.0.2.1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the expired rule is still stored 10s after its expiry: %s", b)
+			}
+		}
+		// Three nodes sweep; one removed the rule and audited it.
+		auditURL := strings.Replace(regURL, "?api-version=", "/auditEvents?type=config&since=1h&api-version=", 1)
+		count := func() int {
+			_, b := call(t, http.MethodGet, strings.Replace(auditURL, n3.url, n1.url, 1), arm, nil)
+			var evs struct {
+				Value []struct{ Principal, Detail string }
+			}
+			if err := json.Unmarshal(b, &evs); err != nil {
+				t.Fatalf("audit events: %s", b)
+			}
+			n := 0
+			for _, e := range evs.Value {
+				if e.Principal == "moat:rule-expiry" && strings.Contains(e.Detail, "IP rule "+clientIP+" expired") {
+					n++
+				}
+			}
+			return n
+		}
+		for deadline := time.Now().Add(15 * time.Second); count() == 0; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no audit event of the expiry")
+			}
+		}
+		time.Sleep(3 * time.Second) // every node has swept a few more times
+		if n := count(); n != 1 {
+			t.Errorf("%d audit events of the expiry, want 1", n)
+		}
 	})
 }
 

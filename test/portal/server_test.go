@@ -122,7 +122,10 @@ func (e *env) api(method, path string, body any) map[string]any {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	req, _ := http.NewRequest(method, e.base+path+sep+"api-version=2023-07-01", rd)
+	if !strings.Contains(path, "api-version=") { // 2023-07-01 unless the path names one
+		path += sep + "api-version=2023-07-01"
+	}
+	req, _ := http.NewRequest(method, e.base+path, rd)
 	req.Header.Set("Authorization", "Bearer "+e.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -37,3 +37,26 @@ func NetworkSettings(props json.RawMessage) json.RawMessage {
 	b, _ := json.Marshal(p)
 	return b
 }
+
+// TypeIPGroup is the resource type of IP groups.
+const TypeIPGroup = "Microsoft.Network/ipGroups"
+
+// IPGroup is Microsoft.Network/ipGroups: a named set of addresses and
+// prefixes that registries' IP rules name by its ID.
+type IPGroup struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Etag       string            `json:"etag,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties IPGroupProperties `json:"properties"`
+}
+
+// IPGroupProperties: IPAddresses are written; the rest is read-only.
+type IPGroupProperties struct {
+	IPAddresses       []string      `json:"ipAddresses"`
+	ProvisioningState string        `json:"provisioningState,omitempty"`
+	Firewalls         []SubResource `json:"firewalls"`
+	FirewallPolicies  []SubResource `json:"firewallPolicies"`
+}

@@ -48,6 +48,14 @@ var clock = time.Now
 // the private endpoints whose connection to it is Approved. (Properties that
 // cannot be decoded get DenyAll from their reader: fail closed.)
 func Compile(p model.RegistryProperties, approvedPEs []string) *Rules {
+	return CompileWith(p, approvedPEs, nil)
+}
+
+// CompileWith is Compile with the IP groups and IP sets that IP rules may
+// name (netrule.ParseRef), expanded now: a rule naming one allows what it
+// holds at compile time (none when it is unknown), and the decision reports
+// the rule as written.
+func CompileWith(p model.RegistryProperties, approvedPEs []string, sets netrule.Sets) *Rules {
 	p = p.WithDefaults()
 	r := &Rules{
 		publicDisabled: strings.EqualFold(p.PublicNetworkAccess, "Disabled"),
@@ -61,7 +69,7 @@ func Compile(p model.RegistryProperties, approvedPEs []string) *Rules {
 	var all []prefixRule
 	expires := false
 	for _, rule := range p.NetworkRuleSet.IPRules {
-		pfx, err := netrule.ParseIPRule(rule.Value)
+		ref, err := netrule.ParseRef(rule.Value)
 		if err != nil {
 			continue // validated on write; an unreadable rule allows nothing
 		}
@@ -69,8 +77,10 @@ func Compile(p model.RegistryProperties, approvedPEs []string) *Rules {
 		if rule.ExpiresOn != nil {
 			ir.expires, expires = *rule.ExpiresOn, true
 		}
-		r.ip.Add(pfx, ir)
-		all = append(all, prefixRule{pfx.Masked(), ir})
+		for _, pfx := range ref.Prefixes(sets) {
+			r.ip.Add(pfx, ir)
+			all = append(all, prefixRule{pfx.Masked(), ir})
+		}
 	}
 	if expires {
 		r.all = all

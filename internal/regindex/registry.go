@@ -31,7 +31,7 @@ type Registry struct {
 	NextExpiry time.Time
 }
 
-func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Registry {
+func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing, sets ipSets) *Registry {
 	r := &Registry{Registry: m, ID: resid.RegistryID(m.Subscription, m.ResourceGroup, m.Name), LoginServer: a.LoginServer(m.Key)}
 	var p model.RegistryProperties
 	if len(m.Properties) > 0 && json.Unmarshal(m.Properties, &p) != nil {
@@ -39,7 +39,7 @@ func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Reg
 		return r
 	}
 	r.Props = p.WithDefaults()
-	r.Rules = policy.Compile(r.Props, approvedPEs)
+	r.Rules = policy.CompileWith(r.Props, approvedPEs, sets)
 	for _, ip := range r.Props.NetworkRuleSet.IPRules {
 		if e := ip.ExpiresOn; e != nil && (r.NextExpiry.IsZero() || e.Before(r.NextExpiry)) {
 			r.NextExpiry = *e

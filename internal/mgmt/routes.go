@@ -57,6 +57,7 @@ var routes = []route{
 	{nsNetwork, "virtualNetworks", vnets.serve, own(typeVNet), nil},
 	{nsNetwork, "virtualNetworks/subnets", subnets.serve, subnetNeed, nil},
 	{nsNetwork, "privateEndpoints", endpoints.serve, own(typePE), nil},
+	{nsNetwork, "ipGroups", ipGroups.serve, own(typeIPGroup), nil},
 	{nsIdentity, "userAssignedIdentities", identities.serve, own(typeUAI), nil},
 	{nsML, "workspaces", workspaces.serve, own(typeWorkspace), nil},
 }

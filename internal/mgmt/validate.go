@@ -49,7 +49,7 @@ func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry,
 	} else {
 		cur = RegistryProperties{}.WithDefaults()
 	}
-	if rs.IPRules, err = h.checkIPRules(rs.IPRules, cur.NetworkRuleSet.IPRules, sku, time.Now()); err != nil {
+	if rs.IPRules, err = h.checkIPRules(ctx, rs.IPRules, cur.NetworkRuleSet.IPRules, sku, time.Now()); err != nil {
 		return err
 	}
 	if rs.VirtualNetworkRules, err = h.checkVNetRules(ctx, rs.VirtualNetworkRules, cur.NetworkRuleSet.VirtualNetworkRules, sku); err != nil {
@@ -111,24 +111,26 @@ func (h *Handler) checkSKU(ctx context.Context, existing *meta.Registry, sku str
 // expiry; such a carried expiry that has passed drops the rule. A new
 // expiresOn must be in the future. Of duplicates, the one
 // that lasts longer wins.
-func (h *Handler) checkIPRules(in, old []IPRule, sku string, now time.Time) ([]IPRule, error) {
+func (h *Handler) checkIPRules(ctx context.Context, in, old []IPRule, sku string, now time.Time) ([]IPRule, error) {
 	had := map[string]*time.Time{}
 	for _, r := range old {
-		if p, err := netrule.ParseIPRule(r.Value); err == nil {
-			had[netrule.FormatIPRule(p)] = r.ExpiresOn
+		if ref, err := netrule.ParseRef(r.Value); err == nil {
+			had[ref.Value] = r.ExpiresOn
 		}
 	}
+	expanded := 0
 	out := []IPRule{}
 	at := map[string]int{}
 	for _, r := range in {
 		if r.Action != "" && !strings.EqualFold(r.Action, "Allow") {
 			return nil, badRequest("InvalidParameter", "IP rule action %q is invalid: only Allow is supported", r.Action)
 		}
-		p, err := netrule.ParseIPRule(r.Value)
+		ref, _ := netrule.ParseRef(r.Value)
+		_, known := had[ref.Value]
+		v, ps, err := h.ruleExpansion(ctx, r.Value, known)
 		if err != nil {
-			return nil, badRequest("InvalidIpRule", "invalid IP rule: %v", err)
+			return nil, err
 		}
-		v := netrule.FormatIPRule(p)
 		exp, prev := r.ExpiresOn, had[v]
 		switch {
 		case !r.ExpirySent || (exp != nil && prev != nil && exp.Equal(*prev)):
@@ -151,9 +153,10 @@ func (h *Handler) checkIPRules(in, old []IPRule, sku string, now time.Time) ([]I
 		}
 		at[v] = len(out)
 		out = append(out, IPRule{Action: "Allow", Value: v, ExpiresOn: exp})
+		expanded += len(ps)
 	}
-	if len(out) > h.Limits.IPRules {
-		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of IP rules (%d) exceeds allowed quota %d for the SKU %s", len(out), h.Limits.IPRules, sku)
+	if expanded > h.Limits.IPRules {
+		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of IP rules (%d) exceeds allowed quota %d for the SKU %s (each address and prefix of an IP group or IP set a rule names counts as one)", expanded, h.Limits.IPRules, sku)
 	}
 	return out, nil
 }

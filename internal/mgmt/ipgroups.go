@@ -81,7 +81,7 @@ func ipGroupEntries(in []string) ([]string, error) {
 	for _, a := range in {
 		p, err := netrule.ParseIPRule(a)
 		if err != nil {
-			return nil, badRequest("InvalidIpAddressInIpGroup", "properties.ipAddresses: %v (registries use IP groups as IP rules, which hold public addresses only)", err)
+			return nil, badRequest("InvalidIpAddressInIpGroup", "properties.ipAddresses: %v; registries use IP groups as IP rules", err)
 		}
 		if v := netrule.FormatIPRule(p); !seen[v] {
 			seen[v] = true

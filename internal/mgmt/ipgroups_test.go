@@ -24,7 +24,7 @@ func TestIPGroups(t *testing.T) {
 		t.Fatalf("IP group: %v", g)
 	}
 	status, m := e.do(t, "PUT", ipGroupPath("bad"), obj{"location": "local", "properties": obj{"ipAddresses": []string{"10.0.0.0/8"}}})
-	wantErr(t, status, m, http.StatusBadRequest, "InvalidIpAddressInIpGroup", "RFC 1918", "public addresses only")
+	wantErr(t, status, m, http.StatusBadRequest, "InvalidIpAddressInIpGroup", "RFC 1918", "public internet addresses only", "registries use IP groups as IP rules")
 	if m := e.must(t, http.StatusOK, "GET", rgPath("default")+"/providers/Microsoft.Network/ipGroups", nil); length(t, m, "value") != 1 {
 		t.Errorf("list: %v", m)
 	}

@@ -3,7 +3,8 @@
 // deployment behind a load balancer does, and checks that they behave as one
 // registry: content pushed through one node is pulled through another, an
 // upload started on one node is finished on another, and a network rule
-// changed through one node is enforced by the others, and an expiring IP rule
+// changed through one node is enforced by the others, so is a change to an IP
+// group that a rule names, and an expiring IP rule
 // stops matching on every node at its expiry and is removed and audited
 // once. It measures how long a
 // rule change takes to reach another node (logged, never asserted).
@@ -358,29 +359,48 @@ func TestThreeNodes(t *testing.T) {
 		fmt.Printf("propagation p50=%v p99=%v\n", p50, p99)
 	})
 
+	t.Run("an IP group changed on node 3 is in force on node 1", func(t *testing.T) {
+		const clientIP = "203.0.113.9"
+		groupURL := strings.Replace(regURL, "/providers/Microsoft.ContainerRegistry/registries/"+reg, "/providers/Microsoft.Network/ipGroups/agents", 1)
+		groupID := groupURL[len(n3.url):strings.Index(groupURL, "?")]
+		putGroup := func(addr string) {
+			body := `{"location":"local","properties":{"ipAddresses":["` + addr + `"]}}`
+			if resp, b := call(t, http.MethodPut, groupURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode >= 300 {
+				t.Fatalf("IP group through node 3: %d %s", resp.StatusCode, b)
+			}
+		}
+		putGroup("192.0.2.1")
+		body := `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"` + groupID + `"}]}}}`
+		if resp, b := call(t, http.MethodPatch, regURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("rule naming the group through node 3: %d %s", resp.StatusCode, b)
+		}
+		var delays []time.Duration
+		for i := range 20 {
+			allowed := i%2 == 0
+			putGroup(map[bool]string{true: clientIP, false: "192.0.2.1"}[allowed])
+			changed := time.Now()
+			want := map[bool]int{true: http.StatusOK, false: http.StatusForbidden}[allowed]
+			for n1.clientStatus(t, reg, clientIP) != want {
+				if time.Since(changed) > 10*time.Second {
+					t.Fatalf("group change %d (allowed=%v) not in force on node 1 after 10s", i, allowed)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			delays = append(delays, time.Since(changed))
+		}
+		slices.Sort(delays)
+		t.Logf("propagation of %d IP group changes from node 3 to node 1: p50=%v max=%v", len(delays), delays[len(delays)/2], delays[len(delays)-1])
+		// The group is named: it cannot be deleted.
+		if resp, b := call(t, http.MethodDelete, groupURL, arm, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "InUseIpGroupCannotBeDeleted") {
+			t.Errorf("deleting the group in use: %d %s", resp.StatusCode, b)
+		}
+	})
+
 	t.Run("an expiring rule stops matching on every node at its expiry, and one node removes and audits it", func(t *testing.T) {
 		const clientIP = "203.0.113.8"
 		// The client asks for its token from its own address, which only
 		// the expiring rule lets in.
-		status := func(n *node) int {
-			req, _ := http.NewRequest(http.MethodGet, n.url+"/oauth2/token?service="+n.addr+"&scope=repository:"+reg+"/app:pull", nil)
-			req.SetBasicAuth("admin", password)
-			req.Header.Set("X-Forwarded-For", clientIP)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tok struct {
-				AccessToken string `json:"access_token"`
-			}
-			json.NewDecoder(resp.Body).Decode(&tok)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return resp.StatusCode
-			}
-			resp, _ = call(t, http.MethodGet, n.url+"/v2/"+reg+"/app/tags/list", "Bearer "+tok.AccessToken, nil, "X-Forwarded-For", clientIP)
-			return resp.StatusCode
-		}
+		status := func(n *node) int { return n.clientStatus(t, reg, clientIP) }
 		expires := time.Now().Add(3 * time.Second).UTC()
 		body := `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"192.0.2.1"},` +
 			`{"action":"Allow","value":"` + clientIP + `","expiresOn":"` + expires.Format(time.RFC3339Nano) + `"}]}}}`
@@ -440,6 +460,30 @@ func TestThreeNodes(t *testing.T) {
 			t.Errorf("%d audit events of the expiry, want 1", n)
 		}
 	})
+}
+
+// clientStatus is the status of a pull-side request of a client at
+// clientIP (forwarded by the load balancer) through n: its token request,
+// then the tags list with the token (both pass the network rules).
+func (n *node) clientStatus(t *testing.T, reg, clientIP string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/oauth2/token?service="+n.addr+"&scope=repository:"+reg+"/app:pull", nil)
+	req.SetBasicAuth("admin", password)
+	req.Header.Set("X-Forwarded-For", clientIP)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode
+	}
+	resp, _ = call(t, http.MethodGet, n.url+"/v2/"+reg+"/app/tags/list", "Bearer "+tok.AccessToken, nil, "X-Forwarded-For", clientIP)
+	return resp.StatusCode
 }
 
 // writeTar writes a one-file tar archive (an image layer) to path.

@@ -23,7 +23,13 @@ func TestIPGroups(t *testing.T) {
 		get(t, g, "properties", "ipAddresses", 0) != "20.1.0.7" || get(t, g, "properties", "provisioningState") != "Succeeded" {
 		t.Fatalf("IP group: %v", g)
 	}
-	status, m := e.do(t, "PUT", ipGroupPath("bad"), obj{"location": "local", "properties": obj{"ipAddresses": []string{"10.0.0.0/8"}}})
+	// IP groups came with 2019-09-01.
+	status, m := e.do(t, "GET", ipGroupPath("ci")+"?api-version=2019-08-01", nil)
+	if status != http.StatusBadRequest {
+		t.Errorf("IP group in api-version 2019-08-01: %d %v, want 400", status, m)
+	}
+	e.must(t, http.StatusOK, "GET", ipGroupPath("ci")+"?api-version=2019-09-01", nil)
+	status, m = e.do(t, "PUT", ipGroupPath("bad"), obj{"location": "local", "properties": obj{"ipAddresses": []string{"10.0.0.0/8"}}})
 	wantErr(t, status, m, http.StatusBadRequest, "InvalidIpAddressInIpGroup", "RFC 1918", "public internet addresses only", "registries use IP groups as IP rules")
 	if m := e.must(t, http.StatusOK, "GET", rgPath("default")+"/providers/Microsoft.Network/ipGroups", nil); length(t, m, "value") != 1 {
 		t.Errorf("list: %v", m)

@@ -1,11 +1,15 @@
 package mgmt
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/netrule"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/resid"
@@ -24,6 +28,65 @@ func enum(field, v string, allowed ...string) (string, error) {
 // validateRegistry checks and canonicalises the properties a registry is to
 // have (SPEC 2). existing is nil when the registry is being created.
 func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties) error {
+	cur := RegistryProperties{}.WithDefaults()
+	if existing != nil {
+		var err error
+		if cur, err = decodeProps(existing); err != nil {
+			return err
+		}
+	}
+	if err := h.validateNetwork(ctx, existing, sku, p, cur); err != nil {
+		return err
+	}
+	if err := checkRetention(existing, sku, p); err != nil {
+		return err
+	}
+	return h.validateStaged(ctx, existing, sku, p, cur)
+}
+
+// validateStaged checks a staged network set (shadow mode) as the settings
+// it would make if promoted, and stores it complete and canonical, with
+// when it was staged (kept while it stays the same).
+func (h *Handler) validateStaged(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties, cur RegistryProperties) error {
+	if p.StagedNetworkAccess == nil {
+		return nil
+	}
+	old := cur
+	if s, ok := cur.Staged(); ok {
+		old = s.WithDefaults()
+	}
+	sp := p.StagedNetworkAccess.Over(*p).WithDefaults()
+	rs := *sp.NetworkRuleSet
+	sp.NetworkRuleSet = &rs
+	if err := h.validateNetwork(ctx, existing, sku, &sp, old); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return &Error{Status: e.Status, Code: e.Code, Message: "stagedNetworkAccess: " + e.Message}
+		}
+		return err
+	}
+	a := model.AccessOf(sp)
+	now := time.Now().UTC().Truncate(time.Second)
+	a.StagedOn = &now
+	if prev := cur.StagedNetworkAccess; prev != nil && prev.StagedOn != nil {
+		x, y := *prev, a
+		x.StagedOn, y.StagedOn = nil, nil
+		if bx, by := mustJSON(x), mustJSON(y); bytes.Equal(bx, by) {
+			a.StagedOn = prev.StagedOn
+		}
+	}
+	p.StagedNetworkAccess = &a
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// validateNetwork checks and canonicalises a registry's network settings
+// against cur, the settings they replace.
+func (h *Handler) validateNetwork(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties, cur RegistryProperties) error {
 	var err error
 	rs := p.NetworkRuleSet
 	if p.PublicNetworkAccess, err = enum("publicNetworkAccess", p.PublicNetworkAccess, "Enabled", "Disabled"); err != nil {
@@ -37,17 +100,6 @@ func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry,
 	}
 	if err := h.checkSKU(ctx, existing, sku, p); err != nil {
 		return err
-	}
-	if err := checkRetention(existing, sku, p); err != nil {
-		return err
-	}
-	var cur RegistryProperties
-	if existing != nil {
-		if cur, err = decodeProps(existing); err != nil {
-			return err
-		}
-	} else {
-		cur = RegistryProperties{}.WithDefaults()
 	}
 	if rs.IPRules, err = h.checkIPRules(ctx, rs.IPRules, cur.NetworkRuleSet.IPRules, sku, time.Now()); err != nil {
 		return err

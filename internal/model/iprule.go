@@ -32,6 +32,7 @@ func NetworkSettings(props json.RawMessage) json.RawMessage {
 		NetworkRuleSet           json.RawMessage `json:"networkRuleSet,omitempty"`
 		PublicNetworkAccess      json.RawMessage `json:"publicNetworkAccess,omitempty"`
 		NetworkRuleBypassOptions json.RawMessage `json:"networkRuleBypassOptions,omitempty"`
+		StagedNetworkAccess      json.RawMessage `json:"stagedNetworkAccess,omitempty"`
 	}
 	_ = json.Unmarshal(props, &p)
 	b, _ := json.Marshal(p)

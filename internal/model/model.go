@@ -45,6 +45,9 @@ type RegistryProperties struct {
 	DataEndpointEnabled              *bool                       `json:"dataEndpointEnabled,omitempty"`
 	PrivateEndpointConnections       []PrivateEndpointConnection `json:"privateEndpointConnections"` // read-only: [] when none
 	Policies                         *Policies                   `json:"policies,omitempty"`
+	// StagedNetworkAccess is a network configuration decided in shadow
+	// beside the enforced one, until promoted or discarded (staged.go).
+	StagedNetworkAccess *NetworkAccess `json:"stagedNetworkAccess,omitempty"`
 }
 
 // Policies are a registry's policies; moat implements the retention policy.

@@ -33,6 +33,25 @@ type Denial struct {
 	Count           int64     `json:"count"`
 	FirstSeen       time.Time `json:"firstSeen"`
 	LastSeen        time.Time `json:"lastSeen"`
+	// A shadow-mode disagreement (Disagreed) is the same record with the
+	// enforced decision (allow or deny; Reason is its reason) and the staged
+	// set's decision and reason.
+	Decision       string `json:"decision,omitempty"`
+	StagedDecision string `json:"stagedDecision,omitempty"`
+	StagedReason   string `json:"stagedReason,omitempty"`
+}
+
+// Record prefixes: denials, and shadow-mode disagreements.
+const (
+	denialPrefix   = "/moat/networkDenials/"
+	disagreePrefix = "/moat/shadowDisagreements/"
+)
+
+func (d *Denial) prefix() string {
+	if d.StagedDecision != "" {
+		return disagreePrefix
+	}
+	return denialPrefix
 }
 
 const denialType = "moat/networkDenials"
@@ -56,6 +75,7 @@ type Audit struct {
 	flushing  sync.Mutex
 	lastPrune time.Time // under flushing
 	decisions *prometheus.CounterVec
+	disagree  *prometheus.CounterVec
 }
 
 // NewAudit makes an audit writing to store; decisions are counted in reg.
@@ -64,9 +84,13 @@ func NewAudit(store meta.Resources, reg prometheus.Registerer) *Audit {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moat_network_decisions_total",
 			Help: "Network access decisions by registry, outcome and reason.",
-		}, []string{"registry", "decision", "reason"})}
+		}, []string{"registry", "decision", "reason"}),
+		disagree: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_network_shadow_disagreements_total",
+			Help: "Requests that a registry's staged network settings would decide otherwise than its enforced ones, by registry and the two decisions.",
+		}, []string{"registry", "enforced", "staged"})}
 	if reg != nil {
-		reg.MustRegister(a.decisions)
+		reg.MustRegister(a.decisions, a.disagree)
 	}
 	return a
 }
@@ -82,23 +106,51 @@ func (a *Audit) Decided(regKey string, d policy.Decision) {
 
 // Denied records a denial.
 func (a *Audit) Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time) {
-	at = at.UTC()
-	minute := at.Truncate(time.Minute)
+	a.add(source(regKey, id, d, route), at)
+}
+
+// Disagreed counts and records a request that the registry's staged
+// settings decide otherwise (staged) than its enforced ones (d).
+func (a *Audit) Disagreed(regKey string, id netid.Identity, d, staged policy.Decision, route string, at time.Time) {
+	rec := source(regKey, id, d, route)
+	rec.Decision, rec.StagedDecision, rec.StagedReason = outcome(d), outcome(staged), staged.String()
+	a.disagree.WithLabelValues(regKey, rec.Decision, rec.StagedDecision).Inc()
+	a.add(rec, at)
+}
+
+func outcome(d policy.Decision) string {
+	if d.Allow {
+		return "allow"
+	}
+	return "deny"
+}
+
+// source is the record of one request's source and decision.
+func source(regKey string, id netid.Identity, d policy.Decision, route string) Denial {
 	ip := ""
 	if id.ClientIP.IsValid() {
 		ip = id.ClientIP.String()
 	}
-	rec := Denial{Registry: regKey, Minute: minute, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
+	return Denial{Registry: regKey, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
 		PrivateEndpoint: id.PrivateEndpoint, Reason: d.Reason, Route: route}
-	key := strings.Join([]string{rec.Registry, minute.Format(time.RFC3339), rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Reason}, "|")
+}
+
+// add aggregates rec into its minute's record.
+func (a *Audit) add(rec Denial, at time.Time) {
+	at = at.UTC()
+	minute := at.Truncate(time.Minute)
+	rec.Minute = minute
+	regSlot := rec.prefix() + rec.Registry
+	reason := rec.Reason + "|" + rec.StagedReason
+	key := strings.Join([]string{regSlot, minute.Format(time.RFC3339), rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, reason}, "|")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.pending[key]
 	if !ok {
-		slot := regKey + "|" + minute.Format(time.RFC3339)
+		slot := regSlot + "|" + minute.Format(time.RFC3339)
 		if a.perMinute[slot] >= maxSources {
 			rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Path = "other", "", "", "other"
-			key = slot + "|other|" + rec.Reason
+			key = slot + "|other|" + reason
 		} else {
 			a.perMinute[slot]++
 		}
@@ -113,8 +165,8 @@ func (a *Audit) Denied(regKey string, id netid.Identity, d policy.Decision, rout
 }
 
 func recordID(d *Denial) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{d.ClientIP, d.Subnet, d.PrivateEndpoint, d.Reason}, "|")))
-	return fmt.Sprintf("/moat/networkDenials/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
+	sum := sha256.Sum256([]byte(strings.Join([]string{d.ClientIP, d.Subnet, d.PrivateEndpoint, d.Reason, d.StagedReason}, "|")))
+	return fmt.Sprintf("%s%s/%d/%s", d.prefix(), d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
 }
 
 // Flush writes pending records, merging with what an earlier flush wrote.
@@ -185,7 +237,7 @@ func (a *Audit) merge(ctx context.Context, d *Denial) error {
 }
 
 func (a *Audit) prune(ctx context.Context) error {
-	rs, err := a.store.ListResources(ctx, denialType, "/moat/networkDenials/")
+	rs, err := a.store.ListResources(ctx, denialType, "/moat/")
 	if err != nil {
 		return err
 	}
@@ -223,10 +275,20 @@ func (a *Audit) Run(ctx context.Context, interval time.Duration) {
 // List returns a registry's denial records since a time, newest first
 // (after flushing what is pending).
 func (a *Audit) List(ctx context.Context, regKey string, since time.Time) ([]Denial, error) {
+	return a.list(ctx, denialPrefix+regKey+"/", since)
+}
+
+// Disagreements returns a registry's shadow-mode disagreement records since
+// a time, newest first (after flushing what is pending).
+func (a *Audit) Disagreements(ctx context.Context, regKey string, since time.Time) ([]Denial, error) {
+	return a.list(ctx, disagreePrefix+regKey+"/", since)
+}
+
+func (a *Audit) list(ctx context.Context, prefix string, since time.Time) ([]Denial, error) {
 	if err := a.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rs, err := a.store.ListResources(ctx, denialType, "/moat/networkDenials/"+regKey+"/")
+	rs, err := a.store.ListResources(ctx, denialType, prefix)
 	if err != nil {
 		return nil, err
 	}

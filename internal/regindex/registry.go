@@ -19,8 +19,9 @@ type Registry struct {
 	// cannot be read, Props are the defaults of nothing (no anonymous pull, no
 	// admin user) and Rules deny everyone: fail closed.
 	Props model.RegistryProperties
-	// Rules are the compiled network rules.
-	Rules *policy.Rules
+	// Rules are the compiled network rules; Staged those of the staged
+	// settings (shadow mode), nil when there are none.
+	Rules, Staged *policy.Rules
 	// ID is the ARM resource ID (the scope of role assignments).
 	ID string
 	// LoginServer is the host-style login server; "" in path style, where it
@@ -40,6 +41,9 @@ func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing, sets
 	}
 	r.Props = p.WithDefaults()
 	r.Rules = policy.CompileWith(r.Props, approvedPEs, sets)
+	if sp, ok := r.Props.Staged(); ok {
+		r.Staged = policy.CompileWith(sp.WithDefaults(), approvedPEs, sets)
+	}
 	for _, ip := range r.Props.NetworkRuleSet.IPRules {
 		if e := ip.ExpiresOn; e != nil && (r.NextExpiry.IsZero() || e.Before(r.NextExpiry)) {
 			r.NextExpiry = *e

@@ -359,12 +359,18 @@ func (o *observer) contentEvent(r *http.Request, st *reqState, id netid.Identity
 	o.log.Record(e)
 }
 
+// promoteSuffix is the action that promotes a registry's staged network settings.
+const promoteSuffix = "/promoteStagedNetworkAccess"
+
 // configTarget says whether the request may change a registry's settings.
 func (o *observer) configTarget(r *http.Request, kind string) (resid.ID, bool) {
-	if kind != "management" || (r.Method != http.MethodPut && r.Method != http.MethodPatch && r.Method != http.MethodDelete) {
+	path := r.URL.Path
+	if kind == "management" && r.Method == http.MethodPost && strings.HasSuffix(path, promoteSuffix) {
+		path = strings.TrimSuffix(path, promoteSuffix) // a promotion changes the registry's settings
+	} else if kind != "management" || (r.Method != http.MethodPut && r.Method != http.MethodPatch && r.Method != http.MethodDelete) {
 		return resid.ID{}, false
 	}
-	id, err := resid.Parse(r.URL.Path)
+	id, err := resid.Parse(path)
 	if err != nil || !id.Is("Microsoft.ContainerRegistry", "registries") || id.IsCollection() || len(id.Names) == 0 {
 		return resid.ID{}, false
 	}

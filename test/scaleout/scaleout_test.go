@@ -396,6 +396,73 @@ func TestThreeNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("shadow mode lists exactly the sources that promoting its staged set then denies", func(t *testing.T) {
+		a, b, c := "203.0.113.21", "203.0.113.22", "203.0.113.23"
+		patch := func(body string) {
+			if resp, out := call(t, http.MethodPatch, regURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("PATCH through node 3: %d %s", resp.StatusCode, out)
+			}
+		}
+		patch(`{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"` + a + `"},{"value":"` + b + `"},{"value":"` + c + `"}]}}}`)
+		patch(`{"properties":{"stagedNetworkAccess":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"` + a + `"},{"value":"` + b + `"}]}}}}`)
+		// Traffic from the three sources through nodes 1 and 2: the enforced
+		// set applies (all in), the staged one is decided beside it.
+		for _, n := range []*node{n1, n2} {
+			for _, ip := range []string{a, b, c} {
+				for n.clientStatus(t, reg, ip) != http.StatusOK {
+					time.Sleep(5 * time.Millisecond) // until the node has the rules
+				}
+			}
+		}
+		type rec struct {
+			ClientIP, Decision, StagedDecision, StagedReason string
+			Count                                            int
+		}
+		listURL := strings.Replace(regURL, "?api-version=", "/networkRuleShadowDisagreements?since=1h&api-version=", 1)
+		// Both nodes flush their records every 5 seconds: wait past that,
+		// so that a wrong record of A or B would be listed too.
+		var got []rec
+		for start := time.Now(); ; time.Sleep(500 * time.Millisecond) {
+			_, body := call(t, http.MethodGet, listURL, arm, nil)
+			var out struct{ Value []rec }
+			if err := json.Unmarshal(body, &out); err != nil {
+				t.Fatalf("disagreements: %s", body)
+			}
+			got = out.Value
+			if (len(got) > 0 && time.Since(start) > 6*time.Second) || time.Since(start) > 20*time.Second {
+				break
+			}
+		}
+		for _, d := range got {
+			if d.ClientIP != c || d.Decision != "allow" || d.StagedDecision != "deny" || d.StagedReason != "no-matching-rule" {
+				t.Errorf("disagreement %+v: only %s, allowed now and denied staged, was expected", d, c)
+			}
+		}
+		if len(got) == 0 {
+			t.Fatalf("no disagreement listed")
+		}
+		// Promote through node 3: what the staged set would have done is done.
+		promote := strings.Replace(regURL, "?api-version=", "/promoteStagedNetworkAccess?api-version=", 1)
+		if resp, out := call(t, http.MethodPost, promote, arm, nil); resp.StatusCode != http.StatusOK || strings.Contains(string(out), "stagedNetworkAccess") {
+			t.Fatalf("promote: %d %s", resp.StatusCode, out)
+		}
+		want := map[string]int{a: http.StatusOK, b: http.StatusOK, c: http.StatusForbidden}
+		for _, n := range []*node{n1, n2} {
+			for ip, status := range want {
+				deadline := time.Now().Add(10 * time.Second)
+				for n.clientStatus(t, reg, ip) != status {
+					if time.Now().After(deadline) {
+						t.Fatalf("after the promotion, node %s does not answer %d to %s", n.addr, status, ip)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}
+		if resp, out := call(t, http.MethodPost, promote, arm, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(out), "NoStagedNetworkAccess") {
+			t.Errorf("a second promote: %d %s", resp.StatusCode, out)
+		}
+	})
+
 	t.Run("an expiring rule stops matching on every node at its expiry, and one node removes and audits it", func(t *testing.T) {
 		const clientIP = "203.0.113.8"
 		// The client asks for its token from its own address, which only

@@ -84,13 +84,13 @@ func (g *Guard) decide(r *http.Request, t *target.Target, reg *regindex.Registry
 		g.decided(reg, d)
 		return d, id
 	}
-	bypasser := g.bypasser(r, t)
-	d = decideWith(reg.Rules, id, bypasser, g.Trusted)
+	lp := lazyPrincipal{g: g, r: r, t: t}
+	d = decideWith(reg.Rules, id, &lp, g.Trusted)
 	g.decided(reg, d)
 	// Shadow mode: the staged settings decide too; the enforced decision
 	// applies, a different one is counted and listed.
 	if reg.Staged != nil && g.Record != nil {
-		if s := decideWith(reg.Staged, id, bypasser, g.Trusted); s.Allow != d.Allow {
+		if s := decideWith(reg.Staged, id, &lp, g.Trusted); s.Allow != d.Allow {
 			g.Record.Disagreed(reg.Key, id, d, s, route(r, t), time.Now())
 		}
 	}
@@ -103,26 +103,30 @@ func (g *Guard) decided(reg *regindex.Registry, d policy.Decision) {
 	}
 }
 
-// bypasser verifies the request's principal at most once, when a decision
-// needs it (the trusted-service bypass).
-func (g *Guard) bypasser(r *http.Request, t *target.Target) func() (*policy.Principal, bool) {
-	var p *policy.Principal
-	var ok, done bool
-	return func() (*policy.Principal, bool) {
-		if !done && g.Principals != nil {
-			p, ok = g.Principals.Bypasser(r, t)
-		}
-		done = true
-		return p, ok
+// lazyPrincipal verifies the request's principal at most once, when a
+// decision needs it (the trusted-service bypass).
+type lazyPrincipal struct {
+	g        *Guard
+	r        *http.Request
+	t        *target.Target
+	p        *policy.Principal
+	ok, done bool
+}
+
+func (l *lazyPrincipal) get() (*policy.Principal, bool) {
+	if !l.done && l.g.Principals != nil {
+		l.p, l.ok = l.g.Principals.Bypasser(l.r, l.t)
 	}
+	l.done = true
+	return l.p, l.ok
 }
 
 // decideWith decides under rules, verifying the principal only if a trusted
 // service could turn a denial into an allow.
-func decideWith(rules *policy.Rules, id netid.Identity, principal func() (*policy.Principal, bool), trusted policy.TrustedServices) policy.Decision {
+func decideWith(rules *policy.Rules, id netid.Identity, principal *lazyPrincipal, trusted policy.TrustedServices) policy.Decision {
 	d := policy.Decide(rules, id, nil, trusted)
 	if policy.NeedsPrincipal(rules, d) {
-		if p, ok := principal(); ok {
+		if p, ok := principal.get(); ok {
 			d = policy.Decide(rules, id, p, trusted)
 		}
 	}

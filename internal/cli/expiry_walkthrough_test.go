@@ -11,17 +11,7 @@ import (
 // expiry, lets the address in until then and not from then on, disappears
 // from the rule set, and the audit trail says when it went.
 func TestExpiringRuleWalkthrough(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server")
-	}
-	s := startServer(t)
-	s.as("admin")
-	t.Setenv("MOAT_SERVER", s.base)
-	w := &walkthrough{t: t}
-	w.ok(`moat login -u admin -p admin-password-1`)
-	w.ok(`moat provider register --namespace Microsoft.ContainerRegistry`)
-	w.ok(`moat group create --name ci --location westus`)
-	w.ok(`moat acr create --resource-group ci --name ciregistry --sku Premium`)
+	_, w := signedIn(t, "ci", "ciregistry")
 	w.ok(`moat acr update --name ciregistry --default-action Deny`)
 	w.ok(`moat acr network-rule add --name ciregistry --ip-address 16.17.18.0/24`)
 
@@ -58,4 +48,23 @@ func TestExpiringRuleWalkthrough(t *testing.T) {
 			t.Fatalf("no audit event of the expiry: %q", out)
 		}
 	}
+}
+
+// signedIn starts a server that requires sign-in, signs the admin in with
+// the CLI and creates resource group group with the Premium registry reg:
+// the start of the network walkthroughs.
+func signedIn(t *testing.T, group, reg string) (*realServer, *walkthrough) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	s := startServer(t)
+	s.as("admin")
+	t.Setenv("MOAT_SERVER", s.base)
+	w := &walkthrough{t: t}
+	w.ok(`moat login -u admin -p admin-password-1`)
+	w.ok(`moat provider register --namespace Microsoft.ContainerRegistry`)
+	w.ok(`moat group create --name ` + group + ` --location westus`)
+	w.ok(`moat acr create --resource-group ` + group + ` --name ` + reg + ` --sku Premium`)
+	return s, w
 }

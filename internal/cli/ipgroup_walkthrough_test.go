@@ -9,17 +9,7 @@ import (
 // registry's IP rule names; changing the group changes who gets in, at once;
 // a group in use cannot be deleted.
 func TestIPGroupWalkthrough(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server")
-	}
-	s := startServer(t)
-	s.as("admin")
-	t.Setenv("MOAT_SERVER", s.base)
-	w := &walkthrough{t: t}
-	w.ok(`moat login -u admin -p admin-password-1`)
-	w.ok(`moat provider register --namespace Microsoft.ContainerRegistry`)
-	w.ok(`moat group create --name ci --location westus`)
-	w.ok(`moat acr create --resource-group ci --name agentsregistry --sku Premium`)
+	_, w := signedIn(t, "ci", "agentsregistry")
 
 	g := w.json(`moat network ip-group create --resource-group ci --name build-agents --ip-addresses 20.30.40.0/24 20.30.41.7/32`)
 	id := str(g, "id")

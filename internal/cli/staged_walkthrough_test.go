@@ -10,17 +10,7 @@ import (
 // `staged show` lists them as what the staged settings would deny; promote
 // makes it so; discard drops a staged set without touching the enforced one.
 func TestStagedWalkthrough(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server")
-	}
-	s := startServer(t)
-	s.as("admin")
-	t.Setenv("MOAT_SERVER", s.base)
-	w := &walkthrough{t: t}
-	w.ok(`moat login -u admin -p admin-password-1`)
-	w.ok(`moat provider register --namespace Microsoft.ContainerRegistry`)
-	w.ok(`moat group create --name shadow --location westus`)
-	w.ok(`moat acr create --resource-group shadow --name shadowregistry --sku Premium`)
+	s, w := signedIn(t, "shadow", "shadowregistry")
 	probe := func() int {
 		resp, err := http.Get(s.base + "/v2/shadowregistry/app/tags/list")
 		if err != nil {

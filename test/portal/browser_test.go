@@ -208,9 +208,7 @@ func TestPortalNetworking(t *testing.T) {
 		chromedp.Navigate(net), chromedp.WaitVisible("#subnet", chromedp.ByID),
 		chromedp.SetValue("#subnet", e.subnetID("corp", "apps"), chromedp.ByID),
 		chromedp.Click("#add-subnet", chromedp.ByID), waitNotice("Virtual network rule added"))
-	// Virtual-network rules are in no stable api-version since 2021-09-01
-	// (mgmt/shapes_acr.go): read them in the preview that has them.
-	rule := dig(e.api("GET", reg+"?api-version=2026-03-01-preview", nil), "properties", "networkRuleSet", "virtualNetworkRules", 0, "virtualNetworkSubnetResourceId")
+	rule := dig(e.api("GET", reg, nil), "properties", "networkRuleSet", "virtualNetworkRules", 0, "virtualNetworkSubnetResourceId")
 	if s, _ := rule.(string); !strings.EqualFold(s, e.subnetID("corp", "apps")) {
 		t.Fatalf("virtual network rule after adding it in the portal: %v", rule)
 	}
@@ -272,7 +270,7 @@ func TestPortalNetworking(t *testing.T) {
 	run(t, ctx, "laptop width", chromedp.EmulateViewport(1280, 900))
 
 	// The same state, read back through the management API.
-	got := e.api("GET", reg+"?api-version=2026-03-01-preview", nil)
+	got := e.api("GET", reg, nil)
 	props := got["properties"]
 	for what, want := range map[string]any{
 		"defaultAction":                    dig(props, "networkRuleSet", "defaultAction") == "Deny",

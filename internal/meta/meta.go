@@ -46,6 +46,7 @@ type Store interface {
 	Resources
 	GC
 	Properties
+	AuditTrail
 	Close() error
 }
 

@@ -12,7 +12,8 @@ import (
 	"github.com/moat-registry/moat/internal/ratelimit"
 )
 
-// Aggregation of anonymous requests' events: within one window, the events
+// Aggregation of anonymous requests' events (and of any event of a client
+// address over its rate into the trail): within one window, the events
 // that differ only in time and request ID are one stored record with a
 // count and the first and last times. Rows therefore grow with the distinct
 // kinds of anonymous requests, not with their number, and those are
@@ -60,9 +61,12 @@ func (a *aggregator) add(e Event, perSource *ratelimit.Limiter) {
 				Detail: "anonymous requests of more kinds than moat aggregates one by one in a minute"}
 			k = kind(a.window, &e)
 		case !allow(perSource, e.ClientIP):
-			e = Event{Registry: e.Registry, RegistryID: e.RegistryID, Type: e.Type, Outcome: e.Outcome, ClientIP: e.ClientIP,
-				NetworkPath: e.NetworkPath, Grant: e.Grant, Detail: "anonymous requests of this address over its rate into the audit trail"}
-			k = kind(a.window, &e)
+			over := Event{Registry: e.Registry, RegistryID: e.RegistryID, Type: e.Type, Outcome: e.Outcome, ClientIP: e.ClientIP,
+				NetworkPath: e.NetworkPath, Grant: e.Grant, Detail: "requests of this address over its rate into the audit trail"}
+			if e.Outcome == Success {
+				over.Principal, over.PrincipalName = e.Principal, e.PrincipalName // who signed in, not a name a client made up
+			}
+			e, k = over, kind(a.window, &over)
 		}
 		a.kinds[k] = struct{}{}
 	}

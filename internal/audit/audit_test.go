@@ -169,20 +169,36 @@ func TestKindsPerSourceAreBounded(t *testing.T) {
 }
 
 // TestSourceRate: events that say who they are are limited per client
-// address, and what is over the rate is counted, not written.
+// address: what is over the rate is counted into one aggregate of the
+// address (with the principal: it signed in), not written one by one.
 func TestSourceRate(t *testing.T) {
 	l := New(openStore(t), prometheus.NewRegistry(), Options{Source: sourceOf, SourceRate: 5, SourceBurst: 5})
 	for range 20 {
 		l.Record(fromClient("20.0.0.1"), Event{Registry: "r1", Type: TypePush, Outcome: Success, Principal: "p1"})
-		l.Record(fromClient("20.0.0.2"), Event{Registry: "r1", Type: TypePush, Outcome: Success, Principal: "p1"})
+		l.Record(fromClient("20.0.0.2"), Event{Registry: "r1", Type: TypePush, Outcome: Success, Principal: "p2"})
 	}
 	l.Record(context.Background(), Event{Registry: "r1", Type: TypeGC, Outcome: Success})
 	evs := all(t, l, Query{Registry: "r1"})
-	if len(evs) < 11 || len(evs) > 13 {
-		t.Fatalf("%d records, want 5 (or 6) of each address and the gc", len(evs))
+	var singles, aggregates, counted int64
+	for _, e := range evs {
+		switch {
+		case e.Type == TypeGC:
+		case e.Count == 0:
+			singles++
+		default:
+			aggregates++
+			counted += e.Count
+			if e.Principal == "" || e.Detail == "" {
+				t.Errorf("aggregate over the rate: %+v", e)
+			}
+		}
 	}
-	if got := testutil.ToFloat64(l.limited); got < 28 || got > 30 {
-		t.Fatalf("limited %v, want 30 (or 28)", got)
+	// 5 (or 6, refilled meanwhile) single events and one aggregate an address.
+	if singles < 10 || singles > 12 || aggregates != 2 || singles+counted != 40 {
+		t.Fatalf("%d single events, %d aggregates counting %d; want 10 to 12 and 2 counting the rest of 40", singles, aggregates, counted)
+	}
+	if got := testutil.ToFloat64(l.limited); int64(got) != counted {
+		t.Fatalf("limited %v, want %d", got, counted)
 	}
 }
 

@@ -82,7 +82,7 @@ func New(store meta.AuditTrail, reg prometheus.Registerer, o Options) *Log {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
 	l.dropped = counter("moat_audit_events_dropped_total", "Audit events dropped because the write buffer was full.")
-	l.limited = counter("moat_audit_events_limited_total", "Audit events not written because their client address was over its rate into the trail.")
+	l.limited = counter("moat_audit_events_limited_total", "Audit events counted into an aggregate because their client address was over its rate into the trail.")
 	l.aggregated = counter("moat_audit_events_aggregated_total", "Anonymous requests' audit events counted into an aggregate instead of written one by one.")
 	l.errs = counter("moat_audit_write_errors_total", "Audit events that could not be written to the metadata store.")
 	l.written = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moat_audit_events_total",
@@ -98,8 +98,8 @@ func (l *Log) Retention() time.Duration { return l.o.Retention }
 
 // Record queues an event without blocking: it completes the event (time,
 // registry UID, source, principal name), counts an anonymous request's into
-// its aggregate, drops it when its client address is over its rate (or
-// the buffer is full), and queues the rest.
+// its aggregate, and so an identified one's when its client address is
+// over its rate, and queues the rest (dropping it when the buffer is full).
 func (l *Log) Record(ctx context.Context, e Event) {
 	l.complete(ctx, &e)
 	switch {
@@ -109,6 +109,7 @@ func (l *Log) Record(ctx context.Context, e Event) {
 		return
 	case e.ClientIP != "":
 		if ok, _ := l.perSource.Allow(e.ClientIP); !ok {
+			l.agg.add(e, l.perSource)
 			l.limited.Inc()
 			return
 		}

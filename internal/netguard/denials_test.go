@@ -101,3 +101,34 @@ func TestFailedFlushIsRetried(t *testing.T) {
 		t.Fatalf("after a failed flush: %+v %v, want one record of 2", ds, err)
 	}
 }
+
+// TestFlushesMergeInTheStore: the records of one source and minute that
+// several flushes (or nodes) write are one row of the audit table, its
+// count the sum and its first time the earliest.
+func TestFlushesMergeInTheStore(t *testing.T) {
+	m, err := sqlite.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a, b := NewDenialLog(m, nil), NewDenialLog(m, nil) // two nodes
+	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("203.0.113.5")}
+	deny := policy.Decision{Reason: policy.ReasonNoMatchingRule}
+	minute := time.Now().UTC().Truncate(time.Minute)
+	a.Denied("mergereg", id, deny, "GET manifest", minute.Add(time.Second))
+	b.Denied("mergereg", id, deny, "GET manifest", minute.Add(3*time.Second))
+	a.Denied("mergereg", id, deny, "GET manifest", minute.Add(2*time.Second))
+	for _, l := range []*DenialLog{a, b} {
+		if err := l.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := m.ListAudit(context.Background(), meta.AuditQuery{Registry: "mergereg", Limit: 10})
+	if err != nil || len(recs) != 1 || recs[0].Type != RecordType || recs[0].Count != 3 {
+		t.Fatalf("rows: %v %+v", err, recs)
+	}
+	ds, err := a.List(context.Background(), "mergereg", time.Time{})
+	if err != nil || len(ds) != 1 || ds[0].Count != 3 || !ds[0].FirstSeen.Equal(minute.Add(time.Second)) || !ds[0].LastSeen.Equal(minute.Add(3*time.Second)) {
+		t.Fatalf("denials: %v %+v", err, ds)
+	}
+}

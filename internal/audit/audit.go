@@ -15,6 +15,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -101,4 +102,13 @@ type Recorder interface {
 // Source is what an event's request says about where it came from.
 type Source struct {
 	ClientIP, NetworkPath, RequestID string
+}
+
+// OneLine is a message (an error's) as an event's detail: one line of at
+// most 300 bytes.
+func OneLine(s string) string {
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -3,7 +3,6 @@ package authority
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/identity"
@@ -51,17 +50,9 @@ func (h *Handler) record(r *http.Request, ev SignIn) {
 	}
 	if ev.Failed() {
 		e.Outcome = audit.Failure
-		e.Detail += ": " + oneLine(ev.Error)
+		e.Detail += ": " + audit.OneLine(ev.Error)
 	}
 	h.rec.Record(r.Context(), e)
-}
-
-// oneLine is a message as one line of at most 300 bytes.
-func oneLine(s string) string {
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return strings.Join(strings.Fields(s), " ")
 }
 
 const maxPresentedName = 128

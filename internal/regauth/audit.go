@@ -28,7 +28,7 @@ func (s *Service) record(r *http.Request, t *target.Target, ev TokenEvent) {
 			e.Principal = ev.User
 		}
 		if ev.Err != nil {
-			e.Detail = oneLine(ev.Err.Error())
+			e.Detail = audit.OneLine(ev.Err.Error())
 		}
 		if ev.SignIn() {
 			e.Type = audit.TypeSignIn
@@ -56,12 +56,4 @@ func grantedScopes(t *target.Target, g []token.Access, regKey string) []string {
 		out = append(out, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
 	}
 	return out
-}
-
-// oneLine is an error message as one line of at most 300 bytes.
-func oneLine(s string) string {
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return strings.Join(strings.Fields(s), " ")
 }

@@ -117,11 +117,12 @@ func (a *DenialLog) Denied(regKey string, id netid.Identity, d policy.Decision, 
 	e.LastSeen = at
 }
 
-// recordKey names a record's aggregate in the trail (the resource ID the
-// records had before they moved there, so that upgraded ones keep merging).
+// recordKey names a record's aggregate in the trail: the key (the
+// lower-case ID) the record had as a resource before it moved there, so
+// that the records of the minute of an upgrade keep merging.
 func recordKey(d *Denial) string {
 	sum := sha256.Sum256([]byte(strings.Join([]string{d.ClientIP, d.Subnet, d.PrivateEndpoint, d.Reason}, "|")))
-	return fmt.Sprintf("/moat/networkDenials/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
+	return fmt.Sprintf("/moat/networkdenials/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
 }
 
 // Flush writes pending records, merging with what an earlier flush wrote.

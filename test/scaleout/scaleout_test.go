@@ -31,6 +31,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/blob/s3/s3test"
 	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/test/harness"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -198,15 +199,14 @@ func randomBytes(n int) []byte {
 	return b
 }
 
+func TestMain(m *testing.M) { harness.Main(m) }
+
 func TestThreeNodes(t *testing.T) {
 	dsn := pgtest.SchemaDSN(t)
 	s3c := s3test.Config(t)
 	crane := tool(t, "crane")
 
-	bin := filepath.Join(t.TempDir(), "moat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/moat").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := harness.MustBinary(t)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MOAT_") {

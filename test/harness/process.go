@@ -71,7 +71,10 @@ func (p *Process) Running() bool {
 }
 
 // Stop ends the process group: SIGTERM, then SIGKILL after 10s.
-func (p *Process) Stop() {
+func (p *Process) Stop() { p.StopWithin(10 * time.Second) }
+
+// StopWithin ends the process group: SIGTERM, then SIGKILL after grace.
+func (p *Process) StopWithin(grace time.Duration) {
 	if !p.Running() {
 		return
 	}
@@ -79,7 +82,7 @@ func (p *Process) Stop() {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
-	case <-time.After(10 * time.Second):
+	case <-time.After(grace):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-p.exited
 	}

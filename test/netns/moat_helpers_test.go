@@ -40,8 +40,6 @@ const (
 	clientTimeout = 60 * time.Second
 	// serverStartTimeout bounds the server's start and its reload.
 	serverStartTimeout = 60 * time.Second
-	// moatModule is the module whose moat command the test builds.
-	moatModule = "github.com/moat-registry/moat"
 )
 
 // findCrane locates crane (MOAT_TOOLS_BIN, <repo>/.tools/bin, PATH). It fails

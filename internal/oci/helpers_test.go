@@ -103,14 +103,6 @@ var (
 	styles    = []style{pathStyle, hostStyle}
 )
 
-// as returns how style s addresses registry reg instead of alpha.
-func (s style) as(reg string) style {
-	if s.host == "" {
-		return style{s.name, "", reg + "/"}
-	}
-	return style{s.name, reg + "." + suffix, ""}
-}
-
 // repo is the name s uses for repository r.
 func (s style) repo(r string) string { return s.prefix + r }
 

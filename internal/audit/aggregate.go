@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/ratelimit"
+	"github.com/moat-registry/moat/internal/auth/ratelimit"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Aggregation of anonymous requests' events (and of any event of a client

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // BenchmarkList is the audit API's cost per page (100 events, from the

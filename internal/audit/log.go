@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/ratelimit"
+	"github.com/moat-registry/moat/internal/auth/ratelimit"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

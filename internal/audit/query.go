@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 const (

@@ -101,20 +101,20 @@ func statSources(t *testing.T) {
 func TestCheckFindsViolations(t *testing.T) {
 	m := func(p string) string { return Module + "/" + p }
 	g := Graph{
-		m("internal/netguard"): {m("internal/policy"), "net/http"},
-		m("internal/policy"):   {m("internal/netid")},
-		m("internal/netid"):    {"net/http"},
-		m("internal/oci"):      {m("internal/server")},
-		m("internal/server"):   {m("internal/oci")},
-		m("internal/meta"):     {m("internal/store")},
-		m("internal/store"):    {},
-		"net/http":             {},
+		m("internal/network/netguard"): {m("internal/network/policy"), "net/http"},
+		m("internal/network/policy"):   {m("internal/network/netid")},
+		m("internal/network/netid"):    {"net/http"},
+		m("internal/oci"):              {m("internal/server")},
+		m("internal/server"):           {m("internal/oci")},
+		m("internal/store/meta"):       {m("internal/store")},
+		m("internal/store"):            {},
+		"net/http":                     {},
 	}
 	rules := []Rule{
 		{Name: "no server", From: []string{"internal/oci/..."}, Forbid: []string{"internal/server/..."}},
-		{Name: "no http", From: []string{"internal/policy"}, Forbid: []string{"net/http/..."}},
-		{Name: "no http direct", From: []string{"internal/policy"}, Forbid: []string{"net/http/..."}, Direct: true},
-		{Name: "no sdk", From: []string{"internal/meta"}, Forbid: []string{"github.com/aws/..."}},
+		{Name: "no http", From: []string{"internal/network/policy"}, Forbid: []string{"net/http/..."}},
+		{Name: "no http direct", From: []string{"internal/network/policy"}, Forbid: []string{"net/http/..."}, Direct: true},
+		{Name: "no sdk", From: []string{"internal/store/meta"}, Forbid: []string{"github.com/aws/..."}},
 	}
 	var got []string
 	for _, v := range Check(g, rules) {
@@ -122,7 +122,7 @@ func TestCheckFindsViolations(t *testing.T) {
 	}
 	want := []string{
 		"no server: " + m("internal/oci") + " -> " + m("internal/server"),
-		"no http: " + m("internal/policy") + " -> " + m("internal/netid") + " -> net/http",
+		"no http: " + m("internal/network/policy") + " -> " + m("internal/network/netid") + " -> net/http",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("violations:\n got %q\nwant %q", got, want)
@@ -137,7 +137,7 @@ func TestMatch(t *testing.T) {
 		{"internal/oci/...", Module + "/internal/oci", true},
 		{"internal/oci/...", Module + "/internal/oci/errcode", true},
 		{"internal/oci/...", Module + "/internal/ocix", false},
-		{"internal/meta", Module + "/internal/meta/postgres", false},
+		{"internal/store/meta", Module + "/internal/store/meta/postgres", false},
 		{"net/http/...", "net/http/httptest", true},
 		{"net/http/...", "net/netip", false},
 		{"github.com/aws/...", "github.com/aws/aws-sdk-go-v2/service/s3", true},

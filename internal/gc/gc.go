@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // RemovedMemory is how long the store remembers what a sweep removed, to

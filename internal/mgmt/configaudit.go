@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Changes of a registry's network settings are audited here, where they

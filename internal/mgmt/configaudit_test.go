@@ -7,8 +7,8 @@ import (
 
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/audit/audittest"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // TestNetworkSettingsChangesAreRecorded (issue 17 item 2): the management

@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 

@@ -7,10 +7,10 @@ import (
 
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/audit/audittest"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/regindex"
-	"github.com/moat-registry/moat/internal/token"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )

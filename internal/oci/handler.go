@@ -6,11 +6,11 @@ import (
 	"net/http"
 
 	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/regindex"
 	reqtarget "github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 )
 
 // Gate authorises data-plane requests (the registry token check).

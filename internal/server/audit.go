@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/netguard"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // The audit trail's wiring: oci, regauth, authority, mgmt and gc record

@@ -13,8 +13,8 @@ import (
 
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
 )
 
 // TestAuditGrowthIsBounded (issue 15 item 8): 10,000 anonymous token

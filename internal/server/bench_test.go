@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/moat-registry/moat/internal/netguard"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/regindex"
 )
 

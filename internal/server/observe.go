@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/moat-registry/moat/internal/auth/regauth"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/oci"
-	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

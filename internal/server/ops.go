@@ -10,8 +10,8 @@ import (
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/netguard"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // openOps builds the audit trail and the request observer.

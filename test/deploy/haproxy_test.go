@@ -32,8 +32,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob/s3/s3test"
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/internal/store/blob/s3/s3test"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
 	"github.com/moat-registry/moat/test/harness"
 	"gopkg.in/yaml.v3"
 )

@@ -27,8 +27,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob/s3/s3test"
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/internal/store/blob/s3/s3test"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
 	"github.com/moat-registry/moat/test/harness"
 	"github.com/opencontainers/go-digest"
 )

@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/blob"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/store"
+	"github.com/moat-registry/moat/internal/store/blob"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Code is an OCI error code together with its HTTP status and default message.

@@ -93,15 +93,13 @@ type Event struct {
 const (
 	resourceType = "moat/auditEvents"
 	prefix       = "/moat/auditEvents/"
-	// DefaultRetention is how long events are kept.
-	DefaultRetention = 30 * 24 * time.Hour
 	// DefaultBuffer is how many events may wait for the writer.
 	DefaultBuffer = 4096
 )
 
 // Options configure a Log.
 type Options struct {
-	Retention time.Duration // DefaultRetention when zero
+	Retention time.Duration // the server's auditRetention; 0: never pruned
 	Buffer    int           // DefaultBuffer when zero
 	// RegistryID returns the current UID of the registry with a key ("" if
 	// none); Record stamps events with it.
@@ -128,9 +126,6 @@ type Log struct {
 
 // New returns a Log writing to store; its counters register on reg.
 func New(store meta.Resources, reg prometheus.Registerer, o Options) *Log {
-	if o.Retention <= 0 {
-		o.Retention = DefaultRetention
-	}
 	if o.Buffer <= 0 {
 		o.Buffer = DefaultBuffer
 	}
@@ -284,6 +279,9 @@ func (l *Log) List(ctx context.Context, regKey string, since time.Time, typ stri
 
 // Prune deletes events older than the retention; it returns how many.
 func (l *Log) Prune(ctx context.Context, now time.Time) (int, error) {
+	if l.retention <= 0 {
+		return 0, nil
+	}
 	rs, err := l.store.ListResources(ctx, resourceType, prefix)
 	if err != nil {
 		return 0, err

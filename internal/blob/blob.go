@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moat-registry/moat/internal/store"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -22,9 +23,10 @@ var (
 	ErrDigestMismatch = errors.New("blob: digest does not match content")
 	// ErrUnsupportedDigest: the digest algorithm is not sha256 or sha512.
 	ErrUnsupportedDigest = errors.New("blob: unsupported digest algorithm")
-	// ErrUnavailable: the storage backend (e.g. S3) failed or could not be
-	// reached; the request may be retried. Clients see 503, not 500.
-	ErrUnavailable = errors.New("blob: storage unavailable")
+	// ErrUnavailable is store.ErrUnavailable: the storage backend (e.g. S3)
+	// failed or could not be reached; the request may be retried. Clients
+	// see 503 with Retry-After, not 500.
+	ErrUnavailable = store.ErrUnavailable
 )
 
 // Store holds committed blobs and in-progress uploads.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func newACRTask() *cobra.Command {
 		},
 	})
 	run := leaf(spec{
-		use: "run", short: "Run a task and stream its log (--no-wait: queue it only)", group: true,
+		use: "run", short: "Run a task and print its log (--no-wait: queue it only)", group: true,
 		required: []string{"registry/-r", "name/-n"},
 		flags: func(cmd *cobra.Command) {
 			taskFlags(cmd)
@@ -123,32 +124,15 @@ func newACRTask() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
+			rp, _ := x.registryPath("registry")
 			var r object
-			if err := x.c.do(http.MethodPost, p+"/run", object{}, &r); err != nil {
+			if err := x.c.do(http.MethodPost, rp+"/scheduleRun", object{"type": "TaskRunRequest", "taskId": p}, &r); err != nil {
 				return nil, err
 			}
 			if nw, _ := x.cmd.Flags().GetBool("no-wait"); nw {
 				return r, nil
 			}
-			rp, _ := x.registryPath("registry")
-			runPath := rp + "/taskRuns/" + str(r, "name")
-			for i := 0; i < 3600; i++ {
-				cur, _, err := x.c.get(runPath)
-				if err != nil {
-					return nil, err
-				}
-				st := str(cur, "properties", "status")
-				if st == "Succeeded" || st == "Failed" {
-					fmt.Fprint(x.cmd.ErrOrStderr(), str(cur, "properties", "log"))
-					if st == "Failed" {
-						return nil, fmt.Errorf("Run ID: %s failed: %s", str(cur, "name"), str(cur, "properties", "errorMessage"))
-					}
-					fmt.Fprintf(x.cmd.ErrOrStderr(), "Run ID: %s was successful\n", str(cur, "name"))
-					return cur, nil
-				}
-				time.Sleep(500 * time.Millisecond)
-			}
-			return nil, fmt.Errorf("run %s did not finish; see moat acr task logs", str(r, "name"))
+			return x.waitRun(rp + "/runs/" + str(r, "name"))
 		},
 	})
 	listRuns := leaf(spec{
@@ -159,16 +143,14 @@ func newACRTask() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			p += "/taskRuns"
+			p += "/runs"
 			if n := x.str("name"); n != "" {
-				p += "?task=" + n
+				p += "?$filter=" + url.QueryEscape("TaskName eq '"+strings.ReplaceAll(n, "'", "''")+"'")
 			}
 			items, err := x.c.list(p)
 			for i, it := range items {
 				if o, ok := it.(object); ok {
-					f := flatten(o)
-					delete(f, "log")
-					items[i] = f
+					items[i] = flatten(o)
 				}
 			}
 			return items, err
@@ -185,16 +167,68 @@ func newACRTask() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			cur, _, err := x.c.get(p + "/taskRuns/" + x.str("run-id"))
+			log, err := x.runLog(p + "/runs/" + x.str("run-id"))
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprint(x.cmd.OutOrStdout(), str(cur, "properties", "log"))
+			fmt.Fprint(x.cmd.OutOrStdout(), log)
 			return nil, nil
 		},
 	})
 	return parent("task", "Manage registry tasks", create, show, list, del, run, listRuns, logs,
 		parent("credential", "Manage a task's credentials for other registries", credAdd))
+}
+
+// waitRun waits for a run to end, prints its log and answers the run; a
+// run that did not succeed is an error.
+func (x *exec) waitRun(runPath string) (any, error) {
+	for i := 0; i < 7200; i++ {
+		cur, _, err := x.c.get(runPath)
+		if err != nil {
+			return nil, err
+		}
+		if st := str(cur, "properties", "status"); st != "Queued" && st != "Running" {
+			log, err := x.runLog(runPath)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprint(x.cmd.ErrOrStderr(), log)
+			if st != "Succeeded" {
+				return nil, fmt.Errorf("Run ID: %s failed (%s): %s", str(cur, "name"), st, str(cur, "properties", "runErrorMessage"))
+			}
+			return cur, nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("the run at %s did not finish; see moat acr task logs", runPath)
+}
+
+// runLog reads a run's log through its log link. The link's host may be the
+// server's blob name (runlogs.blob.<suffix>, for az): the CLI asks the
+// server it talks to, which serves the link's path whatever the host.
+func (x *exec) runLog(runPath string) (string, error) {
+	var out struct {
+		LogLink string `json:"logLink"`
+	}
+	if err := x.c.do(http.MethodPost, runPath+"/listLogSasUrl", nil, &out); err != nil {
+		return "", err
+	}
+	link, err := url.Parse(out.LogLink)
+	if err != nil || out.LogLink == "" {
+		return "", fmt.Errorf("the server answered no usable log link for %s", runPath)
+	}
+	req, err := http.NewRequest(http.MethodGet, x.c.base+link.RequestURI(), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, body, err := x.c.roundTrip(req)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("reading the log of %s: the server answered %s", runPath, resp.Status)
+	}
+	return string(body), nil
 }
 
 // acrImport is `moat acr import`: a server-side copy into a registry.

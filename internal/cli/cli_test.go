@@ -106,7 +106,7 @@ func TestErrors(t *testing.T) {
 		t.Errorf("--only-show-errors: %q", errOut)
 	}
 	_, errOut, _ = f.run("", "acr", "show", "-n", "reg3", "-g", "rg1", "--debug")
-	if !strings.Contains(errOut, "DEBUG: GET "+f.srv.URL+"/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/reg3?api-version=2025-11-01 -> 200 OK") {
+	if !strings.Contains(errOut, "DEBUG: GET "+f.srv.URL+"/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/reg3?api-version=2026-03-01-preview -> 200 OK") {
 		t.Errorf("--debug: %q", errOut)
 	}
 	for _, r := range f.requests() {

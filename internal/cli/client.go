@@ -12,9 +12,9 @@ import (
 	"os"
 	"strings"
 	"time"
-)
 
-const apiVersion = "2025-11-01"
+	"github.com/moat-registry/moat/internal/apiversion"
+)
 
 // client calls the management API of one server.
 type client struct {
@@ -99,7 +99,7 @@ func (c *client) send(method, path string, header map[string]string, body any) (
 		if strings.Contains(u, "?") {
 			sep = "&"
 		}
-		u += sep + "api-version=" + apiVersion
+		u += sep + "api-version=" + apiversion.ForClient(strings.SplitN(path, "?", 2)[0])
 	}
 	req, err := http.NewRequest(method, u, rd)
 	if err != nil {

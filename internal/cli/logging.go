@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
 )
 
@@ -13,10 +14,10 @@ import (
 // When w batches lines (logbuf), every line but the request log is written
 // out at once: operator messages (errors, "reloaded") are rare and must not
 // wait for the next flush.
-func setupLogging(format string, w io.Writer) {
+func setupLogging(format config.LogFormat, w io.Writer) {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if format == "json" {
+	if format == config.LogJSON {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	if f, ok := w.(flusher); ok {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/logbuf"
 	"github.com/moat-registry/moat/internal/server"
 )
@@ -31,7 +32,7 @@ func TestLoggingFlushesAllButRequestLines(t *testing.T) {
 	out := &lockedBuf{}
 	w := logbuf.New(out, time.Hour)
 	defer w.Close()
-	setupLogging("text", w)
+	setupLogging(config.LogText, w)
 	slog.Info(server.RequestLogMessage, "path", "/v2/")
 	if out.String() != "" {
 		t.Fatalf("a request line was written before the flush: %q", out.String())

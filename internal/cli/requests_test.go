@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"github.com/moat-registry/moat/internal/apiversion"
 )
 
 // want is one expected request; a nil body means "no body".
@@ -124,7 +126,7 @@ func TestRequests(t *testing.T) {
 			name: "acr list of a group follows nextLink",
 			setup: func(f *fakeARM) {
 				f.on("GET", "~/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries", 200,
-					object{"value": []any{reg}, "nextLink": expandPath("~/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries") + "?api-version=2025-11-01&page=2"}).
+					object{"value": []any{reg}, "nextLink": expandPath("~/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries") + "?api-version=" + apiversion.ForClient(expandPath("~/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries")) + "&page=2"}).
 					on("GET", "~/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries", 200, list())
 			},
 			args: "acr list -g rg1 --query length(@)",
@@ -490,8 +492,8 @@ func TestRequests(t *testing.T) {
 				if g.Method != w.method || !strings.EqualFold(g.Path, expandPath(w.path)) {
 					t.Errorf("request %d: got %s %s, want %s %s", i, g.Method, g.Path, w.method, expandPath(w.path))
 				}
-				if g.APIVersion != apiVersion {
-					t.Errorf("request %d: api-version %q", i, g.APIVersion)
+				if want := apiversion.ForClient(g.Path); g.APIVersion != want {
+					t.Errorf("request %d: api-version %q, want %q", i, g.APIVersion, want)
 				}
 				if g.IfMatch != w.ifMatch {
 					t.Errorf("request %d: If-Match %q, want %q", i, g.IfMatch, w.ifMatch)

@@ -50,7 +50,8 @@ func newServe() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--tls-auto: %w", err)
 				}
-				cfg.TLSCert, cfg.TLSKey = files.Cert, files.Key
+				// From here on the generated files are the TLS configuration.
+				cfg.TLSCert, cfg.TLSKey, cfg.TLSAuto = files.Cert, files.Key, false
 				fmt.Fprintf(cmd.OutOrStdout(), "moat TLS: clients must trust the local CA at %s\n", files.CA)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

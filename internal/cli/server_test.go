@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
 )
@@ -38,7 +39,9 @@ func startServer(t *testing.T) *realServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := config.Config{DataDir: t.TempDir(), Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listeners = []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
@@ -55,7 +58,7 @@ func startServer(t *testing.T) *realServer {
 		t.Fatalf("server: %v", err)
 	}
 	s := &realServer{t: t, base: "http://" + addr, host: addr}
-	resp, err := http.Get(s.base + "/subscriptions?api-version=" + apiVersion)
+	resp, err := http.Get(s.base + "/subscriptions?api-version=" + apiversion.ForClient("/subscriptions"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,7 +201,7 @@ func TestTrustedServicesSeedWorkflow(t *testing.T) {
 		t.Fatalf("run with trusted services disallowed: exit %d\n%s", code, errOut)
 	}
 	logs := w.ok(`moat acr task logs --registry myregistry --run-id ` + id)
-	for _, want := range []string{"403 Forbidden", "client with IP '127.0.0.1' is not allowed access", baseLS + "/baseimages/node", "run failed"} {
+	for _, want := range []string{"403 Forbidden", "client with IP '127.0.0.1' is not allowed access", baseLS + "/baseimages/node", "Run ID: " + id + " failed after"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log of the failed run %s lacks %q:\n%s", id, want, logs)
 		}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
 )
@@ -28,8 +27,8 @@ const RemovedMemory = 24 * time.Hour
 // Collector collects garbage. Only one collector runs at a time across all
 // nodes sharing the metadata store (meta.GC.LockGC).
 type Collector struct {
-	Meta  meta.Store
-	Blobs blob.Store
+	Meta  MetaStore
+	Blobs BlobStore
 	// Grace: blob links and blob files younger than this, and untagged
 	// manifests younger than this (whatever the policy's days), are kept.
 	Grace time.Duration

@@ -21,22 +21,9 @@ var (
 	ErrConflict = errors.New("meta: version conflict")
 )
 
-// UnavailableError wraps a failure to reach the store (a database restart, a
-// lost connection): nothing was decided, the request may succeed when
-// retried, and is answered 503 with Retry-After rather than 500.
-type UnavailableError struct{ Err error }
-
-func (e *UnavailableError) Error() string     { return "metadata store unavailable: " + e.Err.Error() }
-func (e *UnavailableError) Unwrap() error     { return e.Err }
-func (e *UnavailableError) Unavailable() bool { return true }
-
-// Classifier is implemented by stores that can tell an unreachable backend
-// from other failures.
-type Classifier interface {
-	Unavailable(err error) bool
-}
-
-// Store is the whole metadata store.
+// Store is the whole metadata store. A store's failures other than its
+// sentinel errors are classified by package store; Instrument wraps a store
+// to count them and mark those of an unreachable backend.
 type Store interface {
 	Registries
 	Manifests

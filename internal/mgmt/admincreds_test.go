@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
@@ -78,7 +79,7 @@ func (e *credsEnv) call(t *testing.T, principal, method, path string, body any) 
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
-	req, _ := http.NewRequest(method, e.srv.URL+path+"?api-version="+apiVersion, rd)
+	req, _ := http.NewRequest(method, e.srv.URL+path+"?api-version="+apiversion.ForClient(path), rd)
 	req.Header.Set("X-Principal", principal)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -261,7 +262,7 @@ func TestAdminCredentialsConcurrent(t *testing.T) {
 	results := make(chan answer, n)
 	for range n {
 		go func() {
-			req, _ := http.NewRequest("POST", e.srv.URL+reg+"/listCredentials?api-version="+apiVersion, nil)
+			req, _ := http.NewRequest("POST", e.srv.URL+reg+"/listCredentials?api-version="+apiversion.ForClient(reg), nil)
 			req.Header.Set("X-Principal", "owner")
 			resp, err := e.srv.Client().Do(req)
 			if err != nil {

@@ -29,7 +29,7 @@ func TestAPIVersion(t *testing.T) {
 		hint string
 	}{
 		{regPath("apiver"), []string{"2017-03-01", "2017-10-01", "2019-12-01-preview", "2022-02-01-preview", "2025-06-01-preview"}, "2018-09-01",
-			"NoRegisteredProviderFound", "No registered resource provider found for location 'local' and API version '2018-09-01' for type 'registries'. The supported api-versions are '2025-11-01, 2025-06-01-preview,"},
+			"NoRegisteredProviderFound", "No registered resource provider found for location 'local' and API version '2018-09-01' for type 'registries'. The supported api-versions are '2026-03-01-preview, 2026-01-01-preview, 2025-11-01, 2025-06-01-preview,"},
 		{rgPath("default"), []string{"2015-11-01", "2021-04-01", "2025-04-01"}, "2019-11-01",
 			"InvalidApiVersionParameter", "The api-version '2019-11-01' is invalid. The supported versions are '2025-11-01,2025-04-01,2025-03-01,"},
 		{sp, []string{"2016-06-01", "2019-11-01", "2022-12-01"}, "2021-04-01", "InvalidApiVersionParameter", "2022-12-01,2021-08-01-preview,2021-01-01,"},

@@ -4,150 +4,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/moat-registry/moat/internal/apiversion"
 )
-
-// The api-versions each resource provider has published, from the REST API
-// specifications (Azure/azure-rest-api-specs: every readme tag's stable and
-// preview folder of the type). A request with any of them is served; moat
-// serves one shape for all of them (docs/azure-cli.md says where az reads a
-// field that older versions name differently). Unknown versions are refused
-// as ARM refuses them: InvalidApiVersionParameter for ARM's own types
-// (subscriptions, tenants, resource groups, providers, /resources),
-// NoRegisteredProviderFound for a provider's types, each listing the
-// supported versions.
-//
-// compatVersions are the versions moat's own CLI and portal send for every
-// type (they predate the table): accepted everywhere, so that those clients,
-// old and new, keep working.
-var compatVersions = []string{"2019-05-01", "2021-08-01-preview", "2023-07-01", "2025-11-01"}
-
-var (
-	// Microsoft.ContainerRegistry: registries and their children.
-	acrVersions = []string{
-		"2016-06-27-preview", "2017-03-01", "2017-06-01-preview", "2017-10-01", "2019-05-01",
-		"2019-05-01-preview", "2019-12-01-preview", "2020-11-01-preview", "2021-06-01-preview",
-		"2021-08-01-preview", "2021-09-01", "2021-12-01-preview", "2022-02-01-preview", "2022-12-01",
-		"2023-01-01-preview", "2023-06-01-preview", "2023-07-01", "2023-08-01-preview",
-		"2023-11-01-preview", "2024-11-01-preview", "2025-03-01-preview", "2025-04-01",
-		"2025-05-01-preview", "2025-06-01-preview", "2025-11-01",
-	}
-	// ACR Tasks (containerregistry_build.json): tasks, runs, taskRuns,
-	// agentPools and the scheduleRun / listBuildSourceUploadUrl actions.
-	acrTaskVersions = []string{"2018-02-01-preview", "2018-09-01", "2019-04-01", "2019-06-01-preview", "2025-03-01-preview"}
-	// Microsoft.Network stable versions that have virtual networks (2015-05-01-preview: one network.json).
-	networkVersions = []string{
-		"2015-05-01-preview", "2015-06-15", "2016-03-30", "2016-06-01", "2016-09-01", "2016-12-01",
-		"2017-03-01", "2017-06-01", "2017-08-01", "2017-09-01", "2017-10-01", "2017-11-01",
-		"2018-01-01", "2018-02-01", "2018-04-01", "2018-06-01", "2018-07-01", "2018-08-01",
-		"2018-10-01", "2018-11-01", "2018-12-01", "2019-02-01", "2019-04-01", "2019-06-01",
-		"2019-07-01", "2019-08-01", "2019-09-01", "2019-11-01", "2019-12-01", "2020-03-01",
-		"2020-04-01", "2020-05-01", "2020-06-01", "2020-07-01", "2020-08-01", "2020-11-01",
-		"2021-02-01", "2021-03-01", "2021-05-01", "2021-08-01", "2022-01-01", "2022-05-01",
-		"2022-07-01", "2022-09-01", "2022-11-01", "2023-02-01", "2023-04-01", "2023-05-01",
-		"2023-06-01", "2023-09-01", "2023-11-01", "2024-01-01", "2024-03-01", "2024-05-01",
-		"2024-07-01", "2024-10-01", "2025-01-01", "2025-03-01", "2025-05-01", "2025-07-01",
-	}
-	// Microsoft.Resources (resources.json): resource groups, /resources, providers.
-	resourcesVersions = []string{
-		"2015-11-01", "2016-02-01", "2016-07-01", "2016-09-01", "2017-05-10", "2018-02-01",
-		"2018-05-01", "2019-03-01", "2019-05-01", "2019-05-10", "2019-07-01", "2019-08-01",
-		"2019-10-01", "2020-06-01", "2020-08-01", "2020-10-01", "2021-01-01", "2021-04-01",
-		"2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01",
-	}
-	// Microsoft.Resources subscriptions.json: subscriptions and tenants.
-	subscriptionVersions = []string{"2016-06-01", "2018-06-01", "2019-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-12-01"}
-	msiVersions          = []string{"2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview", "2023-01-31", "2023-07-31-preview", "2024-11-30", "2025-01-31-preview"}
-	// Microsoft.Authorization role assignments.
-	roleAssignmentVersions = []string{
-		"2015-07-01", "2017-10-01-preview", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview",
-		"2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01",
-	}
-	// Microsoft.MachineLearningServices workspaces.
-	mlVersions = []string{
-		"2018-03-01-preview", "2018-11-19", "2019-05-01", "2019-06-01", "2019-11-01", "2020-01-01",
-		"2020-02-18-preview", "2020-03-01", "2020-04-01", "2020-04-01-preview", "2020-05-01-preview",
-		"2020-05-15-preview", "2020-06-01", "2020-08-01", "2020-09-01-preview", "2021-01-01",
-		"2021-03-01-preview", "2021-04-01", "2021-07-01", "2022-01-01-preview", "2022-02-01-preview",
-		"2022-05-01", "2022-06-01-preview", "2022-10-01", "2022-10-01-preview", "2022-12-01-preview",
-		"2023-02-01-preview", "2023-04-01", "2023-04-01-preview", "2023-06-01-preview", "2023-08-01-preview",
-		"2023-10-01", "2024-01-01-preview", "2024-04-01", "2024-04-01-preview", "2024-07-01-preview",
-		"2024-10-01", "2024-10-01-preview", "2025-01-01-preview", "2025-04-01", "2025-04-01-preview",
-		"2025-06-01", "2025-07-01-preview", "2025-09-01", "2026-01-15-preview", "2026-07-01", "2026-07-15-preview",
-	}
-)
-
-// apiType is the api-versions of one resource type.
-type apiType struct {
-	versions []string
-	arm      bool // one of ARM's own types (InvalidApiVersionParameter)
-}
-
-// apiTypes is keyed by lower-case namespace, or namespace/type[/child type]
-// where a type was published on other versions than its namespace.
-var apiTypes = map[string]apiType{
-	"microsoft.resources/subscriptions":                               {subscriptionVersions, true},
-	"microsoft.resources/tenants":                                     {subscriptionVersions, true},
-	"microsoft.resources":                                             {resourcesVersions, true},
-	"microsoft.containerregistry":                                     {acrVersions, false},
-	"microsoft.containerregistry/registries/tasks":                    {acrTaskVersions, false},
-	"microsoft.containerregistry/registries/runs":                     {acrTaskVersions, false},
-	"microsoft.containerregistry/registries/taskruns":                 {acrTaskVersions, false},
-	"microsoft.containerregistry/registries/agentpools":               {acrTaskVersions, false},
-	"microsoft.containerregistry/registries/schedulerun":              {acrTaskVersions, false},
-	"microsoft.containerregistry/registries/listbuildsourceuploadurl": {acrTaskVersions, false},
-	"microsoft.network":                                               {networkVersions, false},
-	"microsoft.network/privateendpoints":                              {networkVersions[slices.Index(networkVersions, "2019-04-01"):], false},
-	"microsoft.managedidentity":                                       {msiVersions, false},
-	"microsoft.authorization":                                         {roleAssignmentVersions, false},
-	"microsoft.machinelearningservices":                               {mlVersions, false},
-}
-
-// requestType is the table key of a request path and the type ARM names in
-// its error: the namespace and types after the last /providers/ segment, or
-// one of ARM's own types.
-func requestType(path string) (key, name string) {
-	orig := strings.Split(strings.Trim(path, "/"), "/")
-	segs := strings.Split(strings.ToLower(strings.Trim(path, "/")), "/")
-	if segs[0] == "tenants" {
-		return "microsoft.resources/tenants", "tenants"
-	}
-	for i := len(segs) - 2; i >= 2; i-- {
-		if segs[i] != "providers" {
-			continue
-		}
-		if i+2 >= len(segs) || i == 2 && i+3 == len(segs) && isRegistrationVerb(segs[i+2]) {
-			break // /providers/{namespace}[/register]: a provider's registration
-		}
-		var types, names []string
-		for j := i + 2; j < len(segs); j += 2 {
-			types, names = append(types, segs[j]), append(names, orig[j])
-		}
-		return segs[i+1] + "/" + strings.Join(types, "/"), strings.Join(names, "/")
-	}
-	switch {
-	case len(segs) <= 2:
-		return "microsoft.resources/subscriptions", "subscriptions"
-	case segs[len(segs)-1] == "resources":
-		return "microsoft.resources/resources", "resources"
-	case segs[2] == "providers":
-		return "microsoft.resources/providers", "providers"
-	}
-	return "microsoft.resources/resourcegroups", "resourceGroups"
-}
-
-// lookupType finds the most specific table entry for key.
-func lookupType(key string) (apiType, bool) {
-	for {
-		if t, ok := apiTypes[key]; ok {
-			return t, true
-		}
-		i := strings.LastIndexByte(key, '/')
-		if i < 0 {
-			return apiType{}, false
-		}
-		key = key[:i]
-	}
-}
 
 // checkAPIVersion refuses a request without an api-version, or with one the
 // type has not published (types of namespaces moat does not serve are left
@@ -157,28 +16,18 @@ func (h *Handler) checkAPIVersion(r *http.Request) error {
 	if v == "" {
 		return badRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
-	key, name := requestType(r.URL.Path)
-	t, ok := lookupType(key)
-	if !ok || slices.Contains(t.versions, v) || slices.Contains(compatVersions, v) {
+	key, name := apiversion.RequestType(r.URL.Path)
+	t, ok := apiversion.Lookup(key)
+	if !ok || slices.Contains(t.Versions, v) || slices.Contains(apiversion.Compat, v) {
 		return nil
 	}
-	supported := supportedVersions(t.versions)
-	if t.arm {
+	supported := apiversion.Supported(t.Versions)
+	if t.ARM {
 		return badRequest("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are '%s'.", clipVersion(v), strings.Join(supported, ","))
 	}
 	return badRequest("NoRegisteredProviderFound",
 		"No registered resource provider found for location '%s' and API version '%s' for type '%s'. The supported api-versions are '%s'. The supported locations are '%s'.",
 		h.Location, clipVersion(v), name, strings.Join(supported, ", "), h.Location)
-}
-
-// supportedVersions lists a type's versions newest first, as ARM does, with
-// moat's own.
-func supportedVersions(published []string) []string {
-	all := slices.Concat(published, compatVersions)
-	slices.Sort(all)
-	all = slices.Compact(all)
-	slices.Reverse(all)
-	return all
 }
 
 // clipVersion bounds a client-supplied version echoed in an error and keeps

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/store"
 )
 
 // Error is a management API error, rendered as the ARM error body
@@ -37,11 +37,12 @@ func writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &e) {
 		slog.ErrorContext(r.Context(), "management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = armErr(http.StatusInternalServerError, "InternalServerError", "the request failed on the server; retry, and see the server log if it persists")
-		if errcode.IsStorageFull(err) {
+		switch store.FaultOf(err) {
+		case store.Full:
 			e = armErr(http.StatusInsufficientStorage, "InsufficientStorage", "the server's storage is full: nothing was changed; retry after the operator frees space")
-		} else if errcode.IsUnavailable(err) {
-			e = armErr(http.StatusServiceUnavailable, "ServiceUnavailable", "the metadata store cannot be reached for the moment; retry in a few seconds")
-			w.Header().Set("Retry-After", errcode.RetryAfterUnavailable)
+		case store.Unavailable:
+			e = armErr(http.StatusServiceUnavailable, "ServiceUnavailable", "the server's storage cannot be used for the moment; retry in a few seconds")
+			w.Header().Set("Retry-After", store.RetryAfterHeader)
 		}
 	}
 	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/identity"
@@ -40,11 +41,11 @@ type authzEnv struct {
 	admin string
 }
 
-func newAuthzEnv(t *testing.T) *authzEnv {
+func newAuthzEnv(t *testing.T, opts ...func(*mgmt.Handler, *sqlite.Store)) *authzEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &authzEnv{t: t}
-	base := newEnv(t, func(h *mgmt.Handler, store *sqlite.Store) {
+	base := newEnv(t, append([]func(*mgmt.Handler, *sqlite.Store){func(h *mgmt.Handler, store *sqlite.Store) {
 		dir, err := identity.Open(ctx, store, "tenant-1")
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +58,7 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 		h.Tenant, h.Auth, h.Roles, h.Principals = "tenant-1", headerAuth{}, roles, dir
 		h.Network, h.Audit, h.GC, h.Tasks, h.Mint = wire, wire, wire, &tasks.Service{Meta: store}, wire.mint
 		e.h, e.dir, e.roles, e.store = h, dir, roles, store
-	})
+	}}, opts...)...)
 	e.srv = base.srv
 	e.admin = e.user("admin")
 	// The administrator's Owner assignment is written as the server's first start does.
@@ -135,7 +136,7 @@ func (e *authzEnv) call(principal, method, path string, body any) (int, map[stri
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	req, _ := http.NewRequest(method, e.srv.URL+path+sep+"api-version="+apiVersion, rd)
+	req, _ := http.NewRequest(method, e.srv.URL+path+sep+"api-version="+apiversion.ForClient(path), rd)
 	req.Header.Set("X-Principal", principal)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.srv.Client().Do(req)
@@ -183,6 +184,10 @@ func uaiPathIn(rg, name string) string {
 func wsPathIn(rg, name string) string {
 	return rgPath(rg) + "/providers/Microsoft.MachineLearningServices/workspaces/" + name
 }
+
+// taskCreated is the status of a task's creation: 200, as ACR answers it
+// (az acr task create takes anything else for a failure).
+const taskCreated = http.StatusOK
 
 func taskPathIn(rg, reg, name string) string { return regPathIn(rg, reg) + "/tasks/" + name }
 

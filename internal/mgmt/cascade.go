@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strings"
 
 	"github.com/moat-registry/moat/internal/identity"
@@ -16,20 +15,6 @@ import (
 // user-assigned identity removes everything that lived through it, so that
 // nothing keeps working after it and a resource re-created under the same
 // name inherits nothing.
-
-// deleteResource answers a DELETE of a document resource: 204 when it is not
-// there (ARM: deleting what is not there succeeds), else 200 after forget.
-func (h *Handler) deleteResource(w http.ResponseWriter, r *http.Request, exists bool, id string) error {
-	status := http.StatusNoContent
-	if exists {
-		if err := h.forget(r.Context(), id); err != nil {
-			return err
-		}
-		status = http.StatusOK
-	}
-	w.WriteHeader(status)
-	return nil
-}
 
 // forget removes what a deleted resource (or resource group) at id leaves,
 // at id and below it: the principals owned there (system-assigned

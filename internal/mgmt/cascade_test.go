@@ -80,7 +80,7 @@ func TestDeleteCascades(t *testing.T) {
 			"properties": obj{"adminUserEnabled": true}, "identity": obj{"type": "SystemAssigned"}})
 		e.grant(get(t, reg, "identity", "principalId").(string), "AcrPull", keeper)
 		passwords[g] = get(t, e.as(e.admin, http.StatusOK, "POST", regPathIn(g, g+"reg")+"/listCredentials", nil), "passwords", 0, "value")
-		task := e.as(e.admin, http.StatusCreated, "PUT", taskPathIn(g, g+"reg", "task1"), taskBody(obj{"type": "SystemAssigned"}, nil))
+		task := e.as(e.admin, taskCreated, "PUT", taskPathIn(g, g+"reg", "task1"), taskBody(obj{"type": "SystemAssigned"}, nil))
 		e.grant(get(t, task, "identity", "principalId").(string), "AcrPull", keeper)
 		ws := e.as(e.admin, http.StatusCreated, "PUT", wsPathIn(g, "ws"), obj{"location": "local",
 			"identity": userIdentity("SystemAssigned, UserAssigned", uaiPathIn("other", "shared"))})

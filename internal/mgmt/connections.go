@@ -50,74 +50,54 @@ func (h *Handler) deleteConnectionFor(ctx context.Context, regID, peID string) e
 	return nil
 }
 
-// privateEndpointConnections serves a registry's connections: list, show,
-// approve or reject (PUT), delete.
-func (h *Handler) privateEndpointConnections(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	reg, err := h.getRegistry(ctx, id.ResourceGroup, id.Names[0])
+// connections is a registry's private endpoint connections: made and
+// removed with private endpoints (privateendpoints.go); the registry's owner
+// approves or rejects one (PUT) or deletes it.
+var connections = &kind[PrivateEndpointConnection]{
+	typ: typePEC, what: "private endpoint connection", noPatch: true,
+	parent: registryParent,
+	load: func(c *call) (PrivateEndpointConnection, int64, bool, error) {
+		return loadDoc[PrivateEndpointConnection](c, c.parentID+"/privateEndpointConnections/"+c.id.Name())
+	},
+	list: func(c *call) ([]listed[PrivateEndpointConnection], error) {
+		return listDocs(c, typePEC, c.parentID+"/privateEndpointConnections/", func(p *PrivateEndpointConnection) string { return p.ID })
+	},
+	render: func(_ *call, p PrivateEndpointConnection, _ int64) (any, error) { return p, nil },
+	put:    putConnection,
+	remove: func(c *call, p PrivateEndpointConnection) error {
+		if err := c.h.Meta.DeleteResource(c.ctx, p.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		return nil
+	},
+}
+
+// registryParent finds the registry of a registry's child resource.
+func registryParent(c *call) error {
+	reg, err := c.h.getRegistry(c.ctx, c.id.ResourceGroup, c.id.Names[0])
 	if err != nil {
 		return err
 	}
-	regID := registryIDOf(reg)
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the private endpoint connection collection")
-		}
-		pecs, err := h.registryConnections(ctx, regID)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": pecs})
-		return nil
+	c.parentID, c.parentName = registryIDOf(reg), reg.Name
+	return nil
+}
+
+// putConnection approves or rejects a connection; connections are created
+// by private endpoints only.
+func putConnection(c *call, cur *PrivateEndpointConnection, version int64, body []byte) (PrivateEndpointConnection, int64, error) {
+	var in PrivateEndpointConnection
+	if err := decodeBody(body, &in); err != nil {
+		return in, 0, err
 	}
-	cid := regID + "/privateEndpointConnections/" + id.Name()
-	var c PrivateEndpointConnection
-	version, ok, err := h.load(ctx, cid, &c)
-	if err != nil {
-		return err
+	if cur == nil {
+		return in, 0, notFound("private endpoint connection %q not found on registry %s; connections are made by creating a private endpoint (moat network private-endpoint create)", c.id.Name(), c.parentName)
 	}
-	if !ok {
-		if r.Method == http.MethodDelete {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		return notFound("private endpoint connection %q not found on registry %s", id.Name(), reg.Name)
+	p := *cur
+	if err := setState(&p, in.Properties.PrivateLinkServiceConnectionState); err != nil {
+		return p, 0, err
 	}
-	switch r.Method {
-	case http.MethodGet:
-		return writeResource(w, http.StatusOK, c, version)
-	case http.MethodPut:
-		var in PrivateEndpointConnection
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if err := ifMatch(r, version); err != nil {
-			return err
-		}
-		if err := ifNoneMatch(r, true); err != nil {
-			return err
-		}
-		if err := setState(&c, in.Properties.PrivateLinkServiceConnectionState); err != nil {
-			return err
-		}
-		if version, err = h.save(ctx, cid, typePEC, c, version); err != nil {
-			return err
-		}
-		if err := h.Index.Reload(ctx); err != nil {
-			return err
-		}
-		return writeResource(w, http.StatusOK, c, version)
-	case http.MethodDelete:
-		if err := h.Meta.DeleteResource(ctx, cid); err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-		if err := h.Index.Reload(ctx); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}
-	return methodNotAllowed(r, "a private endpoint connection")
+	v, err := c.h.save(c.ctx, p.ID, typePEC, p, version)
+	return p, v, err
 }
 
 // setState applies an approve or reject. A rejected connection stays

@@ -116,3 +116,24 @@ func readableDocs[T any](ctx context.Context, h *Handler, typ, prefix string, id
 	})
 	return out, err
 }
+
+// loadDoc reads the document at id (a kind's load).
+func loadDoc[T any](c *call, id string) (T, int64, bool, error) {
+	var v T
+	version, ok, err := c.h.load(c.ctx, id, &v)
+	return v, version, ok, err
+}
+
+// listDocs reads the documents of typ under prefix (a kind's list).
+func listDocs[T any](c *call, typ, prefix string, idOf func(*T) string) ([]listed[T], error) {
+	var out []listed[T]
+	err := c.h.list(c.ctx, typ, prefix, func(raw []byte, version int64) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		out = append(out, listed[T]{id: idOf(&v), s: v, version: version})
+		return nil
+	})
+	return out, err
+}

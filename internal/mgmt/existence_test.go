@@ -16,7 +16,8 @@ var existenceRoutes = []struct{ method, path string }{
 	{"GET", "{g}/providers/Microsoft.ContainerRegistry/registries"},
 	{"GET", "{reg}"}, {"PUT", "{reg}"}, {"PATCH", "{reg}"}, {"DELETE", "{reg}"},
 	{"GET", "{reg}/tasks"}, {"GET", "{reg}/tasks/{task}"}, {"PUT", "{reg}/tasks/{task}"}, {"DELETE", "{reg}/tasks/{task}"},
-	{"POST", "{reg}/tasks/{task}/run"}, {"GET", "{reg}/taskRuns"}, {"GET", "{reg}/taskRuns/ca1"},
+	{"POST", "{reg}/tasks/{task}/listDetails"}, {"POST", "{reg}/scheduleRun"},
+	{"GET", "{reg}/runs"}, {"GET", "{reg}/runs/ca1"}, {"POST", "{reg}/runs/ca1/listLogSasUrl"},
 	{"POST", "{reg}/importImage"},
 	{"GET", "{reg}/privateEndpointConnections"}, {"GET", "{reg}/privateEndpointConnections/{pec}"},
 	{"PUT", "{reg}/privateEndpointConnections/{pec}"}, {"DELETE", "{reg}/privateEndpointConnections/{pec}"},
@@ -38,6 +39,7 @@ var existenceRoutes = []struct{ method, path string }{
 	{"DELETE", "{g}/providers/Microsoft.Authorization/roleAssignments/{ra}"},
 	{"GET", "{reg}/providers/Microsoft.Authorization/roleAssignments"},
 	{"PUT", "{reg}/providers/Microsoft.Authorization/roleAssignments/{ra}"},
+	{"GET", "{reg}/providers/Microsoft.Authorization/roleDefinitions"},
 }
 
 // names fills the placeholders of an existence route.
@@ -71,7 +73,7 @@ func (n names) normalise(msg string) string {
 func TestSameAnswerWhetherOrNotItExists(t *testing.T) {
 	e := newAuthzEnv(t)
 	tm := newTeams(e)
-	e.as(e.admin, http.StatusCreated, "PUT", taskPathIn("team-b", "teambreg", "task1"), taskBody(nil, nil))
+	e.as(e.admin, taskCreated, "PUT", taskPathIn("team-b", "teambreg", "task1"), taskBody(nil, nil))
 	e.as(e.admin, http.StatusCreated, "PUT", wsPathIn("team-b", "wsb"), obj{"location": "local"})
 	pe := e.as(e.admin, http.StatusCreated, "PUT", pePathIn("team-b", "peb"), peBody(tm.subnetB, tm.regB, false, ""))
 	_ = pe

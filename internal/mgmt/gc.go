@@ -83,11 +83,3 @@ func checkRetention(existing *meta.Registry, sku string, p *RegistryProperties) 
 	}
 	return nil
 }
-
-// mergePolicies applies a PATCH's policies to the current ones: a retention
-// policy given replaces the current one whole (days and status).
-func mergePolicies(cur *RegistryProperties, in *model.Policies) {
-	if in != nil && in.RetentionPolicy != nil {
-		cur.Policies = &model.Policies{RetentionPolicy: in.RetentionPolicy}
-	}
-}

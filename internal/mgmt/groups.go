@@ -2,7 +2,6 @@ package mgmt
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -25,82 +24,55 @@ func (h *Handler) requireGroup(ctx context.Context, sub, rg string) (string, err
 	return g.Name, nil
 }
 
+// typeGroupAction is the type in a resource group's actions.
+const typeGroupAction = "Microsoft.Resources/subscriptions/resourceGroups"
+
+// groups serves /subscriptions/{s}/resourceGroups[/{g}]. The right on a
+// group is checked before it is looked up; the list shows the groups the
+// caller may read.
 func (h *Handler) groups(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	if id.ResourceGroup == "" {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the resource group collection")
-		}
-		out := []ResourceGroup{}
-		err := h.list(ctx, typeGroup, "/subscriptions/"+id.Subscription+"/resourceGroups/", func(raw []byte, _ int64) error {
-			var g ResourceGroup
-			if err := json.Unmarshal(raw, &g); err != nil {
-				return err
-			}
-			if h.readable(ctx, typeGroup, g.ID) {
-				out = append(out, g)
-			}
-			return nil
-		})
-		if err != nil {
+	c := newCall(h, r, id)
+	c.scope, c.name = "/subscriptions/"+id.Subscription, id.ResourceGroup
+	if c.name != "" {
+		if err := h.require(c.ctx, groupID(id.Subscription, c.name), verbAction(r.Method, typeGroupAction)); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-		return nil
 	}
-	gid := groupID(id.Subscription, id.ResourceGroup)
-	if err := h.require(ctx, gid, verbAction(r.Method, "Microsoft.Resources/subscriptions/resourceGroups")); err != nil {
-		return err
+	return resourceGroups.serveCall(c, w)
+}
+
+var resourceGroups = &kind[ResourceGroup]{
+	typ: typeGroupAction, what: "resource group", notFoundCode: "ResourceGroupNotFound",
+	load: func(c *call) (ResourceGroup, int64, bool, error) {
+		return loadDoc[ResourceGroup](c, groupID(c.id.Subscription, c.name))
+	},
+	list: func(c *call) ([]listed[ResourceGroup], error) {
+		return listDocs(c, typeGroup, c.scope+"/resourceGroups/", func(g *ResourceGroup) string { return g.ID })
+	},
+	render: func(_ *call, g ResourceGroup, _ int64) (any, error) { return g, nil },
+	put:    putGroup,
+	// Everything in the group goes with it, as in ARM.
+	remove: func(c *call, g ResourceGroup) error { return c.h.deleteGroup(c.ctx, c.id.Subscription, g.Name) },
+}
+
+func putGroup(c *call, cur *ResourceGroup, version int64, body []byte) (ResourceGroup, int64, error) {
+	var in ResourceGroup
+	if err := decodeBody(body, &in); err != nil {
+		return in, 0, err
 	}
-	var g ResourceGroup
-	version, exists, err := h.load(ctx, gid, &g)
-	if err != nil {
-		return err
+	if !validGroupName(c.name) {
+		return in, 0, badRequest("InvalidResourceGroupName", "resource group name %q is invalid: use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'", c.name)
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		if !exists {
-			return armErr(http.StatusNotFound, "ResourceGroupNotFound", "resource group %q could not be found", id.ResourceGroup)
-		}
-		return writeResource(w, http.StatusOK, g, version)
-	case http.MethodPut:
-		var in ResourceGroup
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if err := ifMatch(r, version); err != nil {
-			return err
-		}
-		if err := ifNoneMatch(r, exists); err != nil {
-			return err
-		}
-		if !validGroupName(id.ResourceGroup) {
-			return badRequest("InvalidResourceGroupName", "resource group name %q is invalid: use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'", id.ResourceGroup)
-		}
-		status := http.StatusOK
-		if !exists {
-			status = http.StatusCreated
-			g = ResourceGroup{ID: gid, Name: id.ResourceGroup, Type: typeGroup}
-		}
-		g.Location = h.location(in.Location)
-		g.Tags = in.Tags
-		g.Properties.ProvisioningState = "Succeeded"
-		if version, err = h.save(ctx, gid, typeGroup, g, version); err != nil {
-			return err
-		}
-		return writeResource(w, status, g, version)
-	case http.MethodDelete:
-		if !exists {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err := h.deleteGroup(ctx, id.Subscription, g.Name); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+	gid := groupID(c.id.Subscription, c.name)
+	g := ResourceGroup{ID: gid, Name: c.name, Type: typeGroup}
+	if cur != nil {
+		g = *cur
 	}
-	return methodNotAllowed(r, "a resource group")
+	g.Location = c.h.location(in.Location)
+	g.Tags = in.Tags
+	g.Properties.ProvisioningState = "Succeeded"
+	v, err := c.h.save(c.ctx, gid, typeGroup, g, version)
+	return g, v, err
 }
 
 // deleteGroup deletes a group and everything in it, as ARM does.

@@ -34,12 +34,16 @@ type Limits struct {
 	PrivateEndpoints    int
 }
 
-// DefaultLimits are the cloud's Premium quotas.
-var DefaultLimits = Limits{IPRules: 200, VirtualNetworkRules: 100, PrivateEndpoints: 200}
+// MetaStore is what the management API needs of the metadata store: the
+// registries and the other ARM resources.
+type MetaStore interface {
+	meta.Registries
+	meta.Resources
+}
 
 // Handler serves the management API.
 type Handler struct {
-	Meta         meta.Store
+	Meta         MetaStore
 	Index        Reloader
 	Subscription string
 	Location     string
@@ -73,6 +77,8 @@ type Handler struct {
 	Mint  func(host, principal string, scopes []string) (string, error)
 	// GC runs garbage collection (nil: garbageCollect is not served).
 	GC GarbageCollector
+	// LogSigner signs and checks runs' log links (nil: no run logs served).
+	LogSigner LogSigner
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -90,8 +96,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if scope, name, ok := splitRoleAssignmentPath(r.URL.Path); ok {
+	if scope, name, ok := splitScopedPath(r.URL.Path, roleAssignmentsSegment); ok {
 		return h.roleAssignments(w, r, scope, name)
+	}
+	if scope, id, ok := splitScopedPath(r.URL.Path, roleDefinitionsSegment); ok {
+		return h.roleDefinitions(w, r, scope, id)
 	}
 	if strings.EqualFold(r.URL.Path, "/tenants") {
 		return h.listTenants(w, r)
@@ -156,8 +165,14 @@ func isRegistrationVerb(s string) bool {
 }
 
 // decode reads a JSON body into v with a clear error for the client.
-func decode(r *http.Request, v any) error {
+func decode(r *http.Request, v any) error { return decodeWith(r, v, false) }
+
+// decodeWith is decode, with numbers kept as json.Number when numbers is set.
+func decodeWith(r *http.Request, v any, numbers bool) error {
 	dec := json.NewDecoder(r.Body)
+	if numbers {
+		dec.UseNumber()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if err = dec.Decode(&struct{}{}); errors.Is(err, io.EOF) {

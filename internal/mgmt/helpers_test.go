@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/regindex"
@@ -18,9 +19,6 @@ import (
 
 // sub is the test server's one subscription.
 const sub = "11111111-2222-3333-4444-555555555555"
-
-// apiVersion is the api-version every helper request carries unless the path has one.
-const apiVersion = "2023-07-01"
 
 // testLimits keep the quota tests small.
 var testLimits = mgmt.Limits{IPRules: 3, VirtualNetworkRules: 2, PrivateEndpoints: 2}
@@ -51,7 +49,10 @@ func newEnv(t testing.TB, opts ...func(*mgmt.Handler, *sqlite.Store)) *env {
 	if err := h.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	mux := http.NewServeMux() // as the server routes them
+	mux.Handle("/", h)
+	mux.HandleFunc(mgmt.RunLogPrefix, h.RunLog)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{srv: srv}
 }
@@ -87,7 +88,7 @@ func (e *env) doH(t testing.TB, method, path string, body any, hdr ...string) (i
 		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		path += sep + "api-version=" + apiVersion
+		path += sep + "api-version=" + apiversion.ForClient(path)
 	}
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {

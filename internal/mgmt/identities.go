@@ -2,13 +2,11 @@ package mgmt
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/resid"
 )
 
 const typeUAI = model.TypeUserAssignedIdentity
@@ -21,67 +19,52 @@ type registryIdentity struct {
 
 func identityDocID(regID string) string { return regID + "/identity" }
 
-// userAssignedIdentities serves Microsoft.ManagedIdentity/userAssignedIdentities:
-// a standalone identity (a principal) that resources can be given.
-func (h *Handler) userAssignedIdentities(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the identity collection")
-		}
-		out, err := readableDocs(ctx, h, typeUAI, scopePrefix(id), func(u *UserAssignedIdentity) string { return u.ID })
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-		return nil
+// identities is Microsoft.ManagedIdentity/userAssignedIdentities: a
+// standalone identity (a principal) that resources can be given. A PUT of an
+// existing one changes its tags; deleting it deletes its principal and every
+// role assignment of or on it.
+var identities = &kind[UserAssignedIdentity]{
+	typ: typeUAI, what: "user-assigned identity",
+	load: func(c *call) (UserAssignedIdentity, int64, bool, error) {
+		return loadDoc[UserAssignedIdentity](c, uaiID(c.id.Subscription, c.id.ResourceGroup, c.id.Name()))
+	},
+	list: func(c *call) ([]listed[UserAssignedIdentity], error) {
+		return listDocs(c, typeUAI, scopePrefix(c.id), func(u *UserAssignedIdentity) string { return u.ID })
+	},
+	render: func(_ *call, u UserAssignedIdentity, _ int64) (any, error) { return u, nil },
+	put:    putIdentity,
+	remove: func(c *call, u UserAssignedIdentity) error { return c.h.forget(c.ctx, u.ID) },
+}
+
+func uaiID(sub, rg, name string) string {
+	return groupID(sub, rg) + "/providers/" + typeUAI + "/" + name
+}
+
+func putIdentity(c *call, cur *UserAssignedIdentity, version int64, body []byte) (UserAssignedIdentity, int64, error) {
+	var in UserAssignedIdentity
+	if err := decodeBody(body, &in); err != nil {
+		return in, 0, err
 	}
-	uid := groupID(id.Subscription, id.ResourceGroup) + "/providers/" + typeUAI + "/" + id.Name()
-	var cur UserAssignedIdentity
-	version, exists, err := h.load(ctx, uid, &cur)
-	if err != nil {
-		return err
+	if cur != nil {
+		u := *cur
+		u.Tags = in.Tags
+		v, err := c.h.save(c.ctx, u.ID, typeUAI, u, version)
+		return u, v, err
 	}
-	switch r.Method {
-	case http.MethodGet:
-		if !exists {
-			return notFound("user-assigned identity %q not found in resource group %q", id.Name(), id.ResourceGroup)
-		}
-		return writeResource(w, http.StatusOK, cur, version)
-	case http.MethodPut:
-		var in UserAssignedIdentity
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if err := ifMatch(r, version); err != nil {
-			return err
-		}
-		if exists {
-			cur.Tags = in.Tags
-			if version, err = h.save(ctx, uid, typeUAI, cur, version); err != nil {
-				return err
-			}
-			return writeResource(w, http.StatusOK, cur, version)
-		}
-		if !validGroupName(id.Name()) {
-			return badRequest("InvalidResourceName", "identity name %q is invalid: use letters, digits, '-' and '_'", id.Name())
-		}
-		p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: id.Name(),
-			Assignment: identity.UserAssigned, Owner: uid, OwnerType: typeUAI}
-		if err := h.Principals.Create(ctx, p); err != nil {
-			return err
-		}
-		u := UserAssignedIdentity{ID: uid, Name: id.Name(), Type: typeUAI, Location: h.location(in.Location), Tags: in.Tags}
-		u.Properties.PrincipalID, u.Properties.ClientID, u.Properties.TenantID = p.ID, p.Name, h.Tenant
-		if version, err = h.save(ctx, uid, typeUAI, u, 0); err != nil {
-			return err
-		}
-		return writeResource(w, http.StatusCreated, u, version)
-	case http.MethodDelete:
-		// Its principal, and every role assignment of or on it, go with it.
-		return h.deleteResource(w, r, exists, uid)
+	name := c.id.Name()
+	if !validGroupName(name) {
+		return in, 0, badRequest("InvalidResourceName", "identity name %q is invalid: use letters, digits, '-' and '_'", name)
 	}
-	return methodNotAllowed(r, "a user-assigned identity")
+	uid := uaiID(c.id.Subscription, c.id.ResourceGroup, name)
+	p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: name,
+		Assignment: identity.UserAssigned, Owner: uid, OwnerType: typeUAI}
+	if err := c.h.Principals.Create(c.ctx, p); err != nil {
+		return in, 0, err
+	}
+	u := UserAssignedIdentity{ID: uid, Name: name, Type: typeUAI, Location: c.h.location(in.Location), Tags: in.Tags}
+	u.Properties.PrincipalID, u.Properties.ClientID, u.Properties.TenantID = p.ID, p.Name, c.h.Tenant
+	v, err := c.h.save(c.ctx, uid, typeUAI, u, 0)
+	return u, v, err
 }
 
 // identityOf returns the identity block of a registry for output (nil when none).

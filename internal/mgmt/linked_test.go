@@ -141,9 +141,9 @@ func TestTaskCredentialsNeedAnAttachedIdentity(t *testing.T) {
 	}
 	// Attached (by someone who may assign it), it is accepted.
 	e.grant(tm.mallory, "Managed Identity Operator", tm.opsUAI)
-	e.as(tm.mallory, http.StatusCreated, "PUT", taskPathIn("team-a", "teamareg", "copyb"),
+	e.as(tm.mallory, taskCreated, "PUT", taskPathIn("team-a", "teamareg", "copyb"),
 		taskBody(userIdentity("UserAssigned", tm.opsUAI), map[string]string{host + "/teambreg": tm.opsClient}))
-	e.as(tm.mallory, http.StatusCreated, "PUT", taskPathIn("team-a", "teamareg", "systask"),
+	e.as(tm.mallory, taskCreated, "PUT", taskPathIn("team-a", "teamareg", "systask"),
 		taskBody(obj{"type": "SystemAssigned"}, map[string]string{host + "/teambreg": "[system]"}))
 }
 

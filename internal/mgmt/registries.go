@@ -18,27 +18,27 @@ const registryType = model.TypeRegistry
 
 var skus = map[string]string{"basic": "Basic", "standard": "Standard", "premium": "Premium"}
 
-func (h *Handler) registries(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the registry collection")
+// registries is Microsoft.ContainerRegistry/registries. Names are unique per
+// server (as ACR's are global). A PUT replaces every writable property
+// (unset ones take their defaults); a PUT or PATCH without an identity
+// block leaves the identities as they are.
+var registries = &kind[*meta.Registry]{
+	typ: registryType, what: "registry", shape: registryShape,
+	load: func(c *call) (*meta.Registry, int64, bool, error) {
+		reg, err := c.h.getRegistry(c.ctx, c.id.ResourceGroup, c.id.Name())
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusNotFound {
+			return nil, 0, false, nil
 		}
-		return h.listRegistries(w, r, id.ResourceGroup)
-	}
-	name := id.Name()
-	switch r.Method {
-	case http.MethodGet:
-		reg, err := h.getRegistry(r.Context(), id.ResourceGroup, name)
 		if err != nil {
-			return err
+			return nil, 0, false, err
 		}
-		return h.writeRegistry(w, r, http.StatusOK, reg)
-	case http.MethodPut, http.MethodPatch:
-		return h.putRegistry(w, r, id.ResourceGroup, name)
-	case http.MethodDelete:
-		return h.deleteRegistry(w, r, id.ResourceGroup, name)
-	}
-	return methodNotAllowed(r, "a registry")
+		return reg, reg.Version, true, nil
+	},
+	list:   listRegistries,
+	render: func(c *call, reg *meta.Registry, _ int64) (any, error) { return c.h.resource(c.r, reg) },
+	put:    putRegistry,
+	remove: func(c *call, reg *meta.Registry) error { return c.h.removeRegistry(c.ctx, reg) },
 }
 
 // getRegistry finds a registry by name in a resource group.
@@ -60,170 +60,75 @@ func decodeProps(reg *meta.Registry) (RegistryProperties, error) {
 	return p.WithDefaults(), nil
 }
 
-// putRegistry creates or replaces (PUT) or updates (PATCH) a registry.
-func (h *Handler) putRegistry(w http.ResponseWriter, r *http.Request, rg, name string) error {
-	ctx := r.Context()
+// putRegistry creates a registry or replaces its properties.
+func putRegistry(c *call, cur **meta.Registry, _ int64, body []byte) (*meta.Registry, int64, error) {
 	var in RegistryResource
-	if err := decode(r, &in); err != nil {
-		return err
+	if err := decodeBody(body, &in); err != nil {
+		return nil, 0, err
 	}
-	existing, err := h.Meta.GetRegistry(ctx, strings.ToLower(name))
-	if err != nil && !errors.Is(err, meta.ErrNotFound) {
-		return err
+	sku, ok := skus[strings.ToLower(in.SKU.Name)]
+	if !ok {
+		return nil, 0, badRequest("InvalidSkuName", "sku.name %q is invalid: use Basic, Standard or Premium", in.SKU.Name)
 	}
-	if existing != nil && !strings.EqualFold(existing.ResourceGroup, rg) {
-		// Names are unique per server (as ACR's are global): say it is taken, not where.
-		return armErr(http.StatusConflict, "AlreadyInUse", "the registry name %q is already in use; registry names are unique per server: choose another", name)
-	}
-	var version int64
-	if existing != nil {
-		version = existing.Version
-	}
-	if err := ifMatch(r, version); err != nil {
-		return err
-	}
-	if err := ifNoneMatch(r, existing != nil); err != nil {
-		return err
-	}
-	if existing == nil && r.Method == http.MethodPatch {
-		return armErr(http.StatusNotFound, "ResourceNotFound", "registry %q not found in resource group %q; create it with PUT", name, rg)
-	}
-	sku, props, err := h.merge(r, existing, in)
+	props := in.Properties.WithDefaults()
+	name := c.id.Name()
+	ident, err := c.h.checkIdentity(c.ctx, resid.RegistryID(c.id.Subscription, c.id.ResourceGroup, name), in.Identity)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	ident, err := h.checkIdentity(ctx, resid.RegistryID(h.Subscription, rg, name), in.Identity)
-	if err != nil {
-		return err
+	if cur == nil {
+		reg, err := c.h.createRegistry(c.ctx, c.id.ResourceGroup, name, in.Location, sku, props, ident)
+		if err != nil {
+			return nil, 0, err
+		}
+		return reg, reg.Version, nil
 	}
-	if existing == nil {
-		return h.createRegistry(w, r, rg, name, in.Location, sku, props, ident)
-	}
-	if err := h.validateRegistry(ctx, existing, sku, &props); err != nil {
-		return err
+	existing := *cur
+	if err := c.h.validateRegistry(c.ctx, existing, sku, &props); err != nil {
+		return nil, 0, err
 	}
 	raw, err := json.Marshal(props.Stored())
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	existing.SKU, existing.Properties = sku, raw
 	if in.Location != "" {
 		existing.Location = in.Location
 	}
-	if err := h.applyIdentity(ctx, registryIDOf(existing), ident); err != nil {
-		return err
+	if err := c.h.applyIdentity(c.ctx, registryIDOf(existing), ident); err != nil {
+		return nil, 0, err
 	}
-	if err := h.Meta.UpdateRegistry(ctx, existing); errors.Is(err, meta.ErrConflict) {
-		return armErr(http.StatusPreconditionFailed, "PreconditionFailed", "registry %q changed while it was being updated; read it again and retry", name)
+	if err := c.h.Meta.UpdateRegistry(c.ctx, existing); errors.Is(err, meta.ErrConflict) {
+		return nil, 0, armErr(http.StatusPreconditionFailed, "PreconditionFailed", "registry %q changed while it was being updated; read it again and retry", name)
 	} else if err != nil {
-		return err
+		return nil, 0, err
 	}
-	return h.changed(w, r, http.StatusOK, existing)
+	return existing, existing.Version, nil
 }
 
-// merge computes the SKU and properties a PUT or PATCH asks for. PUT replaces
-// every writable property (unset ones take their defaults); PATCH replaces
-// only the properties given.
-func (h *Handler) merge(r *http.Request, existing *meta.Registry, in RegistryResource) (string, RegistryProperties, error) {
-	sku := ""
-	if in.SKU.Name != "" {
-		var ok bool
-		if sku, ok = skus[strings.ToLower(in.SKU.Name)]; !ok {
-			return "", RegistryProperties{}, badRequest("InvalidSkuName", "sku.name %q is invalid: use Basic, Standard or Premium", in.SKU.Name)
-		}
-	}
-	if r.Method == http.MethodPut || existing == nil {
-		if sku == "" {
-			return "", RegistryProperties{}, badRequest("InvalidSkuName", "sku.name is required: use Basic, Standard or Premium")
-		}
-		return sku, in.Properties.WithDefaults(), nil
-	}
-	cur, err := decodeProps(existing)
-	if err != nil {
-		return "", cur, err
-	}
-	if sku == "" {
-		sku = existing.SKU
-	}
-	p := in.Properties
-	set := func(dst **bool, v *bool) {
-		if v != nil {
-			*dst = v
-		}
-	}
-	set(&cur.AdminUserEnabled, p.AdminUserEnabled)
-	set(&cur.AnonymousPullEnabled, p.AnonymousPullEnabled)
-	set(&cur.NetworkRuleBypassAllowedForTasks, p.NetworkRuleBypassAllowedForTasks)
-	set(&cur.DataEndpointEnabled, p.DataEndpointEnabled)
-	if p.PublicNetworkAccess != "" {
-		cur.PublicNetworkAccess = p.PublicNetworkAccess
-	}
-	if p.NetworkRuleBypassOptions != "" {
-		cur.NetworkRuleBypassOptions = p.NetworkRuleBypassOptions
-	}
-	if p.NetworkRuleSet != nil {
-		cur.NetworkRuleSet = p.NetworkRuleSet
-	}
-	mergePolicies(&cur, p.Policies)
-	return sku, cur.WithDefaults(), nil
-}
-
-func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request, rg, name, location, sku string, props RegistryProperties, ident *identityRequest) error {
-	ctx := r.Context()
+func (h *Handler) createRegistry(ctx context.Context, rg, name, location, sku string, props RegistryProperties, ident *identityRequest) (*meta.Registry, error) {
 	if !names.ValidRegistry(name) {
-		return badRequest("InvalidResourceName", "registry name %q is invalid: use 5-50 letters and digits", name)
+		return nil, badRequest("InvalidResourceName", "registry name %q is invalid: use 5-50 letters and digits", name)
 	}
 	if err := h.requireRegistered(ctx, h.Subscription, "Microsoft.ContainerRegistry"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := h.validateRegistry(ctx, nil, sku, &props); err != nil {
-		return err
+		return nil, err
 	}
 	raw, err := json.Marshal(props.Stored())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reg := &meta.Registry{Key: strings.ToLower(name), Name: name, Subscription: h.Subscription, ResourceGroup: rg,
 		Location: h.location(location), SKU: sku, Properties: raw, CreatedAt: time.Now().UTC()}
 	if err := h.Meta.CreateRegistry(ctx, reg); errors.Is(err, meta.ErrExists) {
-		return armErr(http.StatusConflict, "AlreadyInUse", "registry %q was created concurrently; retry", name)
+		// Names are unique per server: say it is taken, not where.
+		return nil, armErr(http.StatusConflict, "AlreadyInUse", "the registry name %q is already in use; registry names are unique per server: choose another", name)
 	} else if err != nil {
-		return err
+		return nil, err
 	}
-	if err := h.applyIdentity(ctx, registryIDOf(reg), ident); err != nil {
-		return err
-	}
-	return h.changed(w, r, http.StatusCreated, reg)
-}
-
-// changed reloads the data plane's snapshot and answers with the registry.
-func (h *Handler) changed(w http.ResponseWriter, r *http.Request, status int, reg *meta.Registry) error {
-	if err := h.Index.Reload(r.Context()); err != nil {
-		return err
-	}
-	return h.writeRegistry(w, r, status, reg)
-}
-
-func (h *Handler) deleteRegistry(w http.ResponseWriter, r *http.Request, rg, name string) error {
-	reg, err := h.getRegistry(r.Context(), rg, name)
-	var e *Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		w.WriteHeader(http.StatusNoContent) // ARM: deleting what is not there succeeds
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if err := ifMatch(r, reg.Version); err != nil {
-		return err
-	}
-	if err := h.removeRegistry(r.Context(), reg); err != nil {
-		return err
-	}
-	if err := h.Index.Reload(r.Context()); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return reg, h.applyIdentity(ctx, registryIDOf(reg), ident)
 }
 
 // removeRegistry deletes a registry, its content and everything that lived
@@ -240,24 +145,18 @@ func (h *Handler) removeRegistry(ctx context.Context, reg *meta.Registry) error 
 	return nil
 }
 
-func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request, rg string) error {
-	regs, err := h.Meta.ListRegistries(r.Context())
+func listRegistries(c *call) ([]listed[*meta.Registry], error) {
+	regs, err := c.h.Meta.ListRegistries(c.ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := make([]RegistryResource, 0, len(regs))
+	var out []listed[*meta.Registry]
 	for _, reg := range regs {
-		if rg != "" && !strings.EqualFold(reg.ResourceGroup, rg) || !h.readable(r.Context(), registryType, registryIDOf(reg)) {
-			continue
+		if c.id.ResourceGroup == "" || strings.EqualFold(reg.ResourceGroup, c.id.ResourceGroup) {
+			out = append(out, listed[*meta.Registry]{id: registryIDOf(reg), s: reg, version: reg.Version})
 		}
-		res, err := h.resource(r, reg)
-		if err != nil {
-			return err
-		}
-		out = append(out, res)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	return nil
+	return out, nil
 }
 
 func (h *Handler) resource(r *http.Request, reg *meta.Registry) (RegistryResource, error) {
@@ -286,12 +185,4 @@ func (h *Handler) resource(r *http.Request, reg *meta.Registry) (RegistryResourc
 		Properties: p,
 		SystemData: &SystemData{CreatedAt: reg.CreatedAt},
 	}, nil
-}
-
-func (h *Handler) writeRegistry(w http.ResponseWriter, r *http.Request, status int, reg *meta.Registry) error {
-	res, err := h.resource(r, reg)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, status, res, reg.Version)
 }

@@ -21,136 +21,118 @@ type Roles interface {
 
 const roleAssignmentsSegment = "/providers/microsoft.authorization/roleassignments"
 
-// splitRoleAssignmentPath splits {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}].
-func splitRoleAssignmentPath(path string) (scope, name string, ok bool) {
-	i := strings.Index(strings.ToLower(path), roleAssignmentsSegment)
+// splitScopedPath splits {scope}/providers/Microsoft.Authorization/{segment}[/{name}]
+// (segment: the lower-case "/providers/microsoft.authorization/<type>").
+func splitScopedPath(path, segment string) (scope, name string, ok bool) {
+	i := strings.Index(strings.ToLower(path), segment)
 	if i < 0 {
 		return "", "", false
 	}
-	rest := strings.Trim(path[i+len(roleAssignmentsSegment):], "/")
+	rest := strings.Trim(path[i+len(segment):], "/")
 	if strings.Contains(rest, "/") {
 		return "", "", false
 	}
 	return strings.TrimRight(path[:i], "/"), rest, true
 }
 
-// roleAssignments serves PUT/GET/DELETE of {scope}/providers/Microsoft.Authorization/roleAssignments/{name}
-// and the list at a scope.
+// roleAssignments serves {scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]
+// at any scope: the scope is authorized as named, before it is looked up.
 func (h *Handler) roleAssignments(w http.ResponseWriter, r *http.Request, scope, name string) error {
-	ctx := r.Context()
-	// The scope is authorised as named, before it is looked up.
-	if err := h.require(ctx, scope, verbAction(r.Method, rbac.AssignmentType)); err != nil {
+	c := newCall(h, r, resid.ID{})
+	c.scope, c.name = scope, name
+	if err := h.require(c.ctx, scope, verbAction(r.Method, rbac.AssignmentType)); err != nil {
 		return err
 	}
-	if err := h.checkScope(ctx, scope); err != nil {
+	if err := h.checkScope(c.ctx, scope); err != nil {
 		return err
 	}
-	if name == "" {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the role assignment collection")
-		}
-		return h.listRoleAssignments(w, r, scope)
-	}
-	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + name
-	switch r.Method {
-	case http.MethodGet:
-		var a rbac.Assignment
-		v, ok, err := h.load(ctx, id, &a)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return armErr(http.StatusNotFound, "RoleAssignmentNotFound", "role assignment %s not found", name)
-		}
-		return writeResource(w, http.StatusOK, a, v)
-	case http.MethodPut:
-		return h.putRoleAssignment(w, r, scope, name, id)
-	case http.MethodDelete:
-		var a rbac.Assignment
-		_, ok, err := h.load(ctx, id, &a)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if err := h.Meta.DeleteResource(ctx, id); err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-		if err := h.Roles.Reload(ctx); err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, a)
-		return nil
-	}
-	return methodNotAllowed(r, "a role assignment")
+	return roleAssignmentKind.serveCall(c, w)
 }
 
-func (h *Handler) putRoleAssignment(w http.ResponseWriter, r *http.Request, scope, name, id string) error {
-	ctx := r.Context()
-	if _, err := uuid.Parse(name); err != nil {
-		return badRequest("InvalidRoleAssignmentId", "role assignment name %q must be a GUID", name)
-	}
+// roleAssignmentKind: a role assignment is created once (its role and
+// principal never change) and deleted; DELETE answers it. A list shows
+// every assignment the scope's read right covers, inherited ones included.
+var roleAssignmentKind = &kind[rbac.Assignment]{
+	typ: rbac.AssignmentType, what: "role assignment", notFoundCode: "RoleAssignmentNotFound",
+	noPatch: true, removed: true, listAll: true,
+	load: func(c *call) (rbac.Assignment, int64, bool, error) {
+		return loadDoc[rbac.Assignment](c, c.scope+"/providers/Microsoft.Authorization/roleAssignments/"+c.name)
+	},
+	list:   listRoleAssignments,
+	render: func(_ *call, a rbac.Assignment, _ int64) (any, error) { return a, nil },
+	put:    putRoleAssignment,
+	remove: func(c *call, a rbac.Assignment) error {
+		if err := c.h.Meta.DeleteResource(c.ctx, a.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		return c.h.reloadRoles(c.ctx)
+	},
+}
+
+func putRoleAssignment(c *call, cur *rbac.Assignment, _ int64, body []byte) (rbac.Assignment, int64, error) {
 	var in rbac.Assignment
-	if err := decode(r, &in); err != nil {
-		return err
+	if err := decodeBody(body, &in); err != nil {
+		return in, 0, err
+	}
+	if cur != nil {
+		return in, 0, armErr(http.StatusConflict, "RoleAssignmentExists", "the role assignment %s already exists; its role and principal cannot change: delete it and create another", cur.ID)
+	}
+	ctx, name, scope := c.ctx, c.name, c.scope
+	if _, err := uuid.Parse(name); err != nil {
+		return in, 0, badRequest("InvalidRoleAssignmentId", "role assignment name %q must be a GUID", name)
 	}
 	role, ok := rbac.RoleByName(in.Properties.RoleDefinitionID[strings.LastIndexByte(in.Properties.RoleDefinitionID, '/')+1:])
 	if !ok {
-		return badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: %s", in.Properties.RoleDefinitionID, rbac.RoleNames())
+		return in, 0, badRequest("RoleDefinitionDoesNotExist", "role definition %q does not exist; built-in roles: %s", in.Properties.RoleDefinitionID, rbac.RoleNames())
 	}
-	p, ok := h.Principals.Get(in.Properties.PrincipalID)
+	p, ok := c.h.Principals.Get(in.Properties.PrincipalID)
 	if !ok {
-		return badRequest("PrincipalNotFound", "principal %q does not exist in the directory; create it first (moat ad user create / moat ad sp create-for-rbac)", in.Properties.PrincipalID)
+		return in, 0, badRequest("PrincipalNotFound", "principal %q does not exist in the directory; create it first (moat ad user create / moat ad sp create-for-rbac)", in.Properties.PrincipalID)
 	}
-	if hidden, err := h.hiddenInstance(ctx, p); err != nil {
-		return err
+	if hidden, err := c.h.hiddenInstance(ctx, p); err != nil {
+		return in, 0, err
 	} else if hidden {
-		return badRequest("PrincipalNotFound", "principal %q is the run identity of task %s, which has no system-assigned identity and may be given no role; give the task one (--assign-identity) and assign roles to that", p.ID, p.Owner)
+		return in, 0, badRequest("PrincipalNotFound", "principal %q is the run identity of task %s, which has no system-assigned identity and may be given no role; give the task one (--assign-identity) and assign roles to that", p.ID, p.Owner)
 	}
-	for _, a := range h.Roles.All() {
+	for _, a := range c.h.Roles.All() {
 		if strings.EqualFold(a.Properties.PrincipalID, p.ID) && strings.EqualFold(strings.TrimRight(a.Properties.Scope, "/"), scope) {
 			if ar, _ := a.Role(); ar.ID == role.ID {
-				return armErr(http.StatusConflict, "RoleAssignmentExists", "the role assignment already exists (%s)", a.ID)
+				return in, 0, armErr(http.StatusConflict, "RoleAssignmentExists", "the role assignment already exists (%s)", a.ID)
 			}
 		}
 	}
+	id := scope + "/providers/Microsoft.Authorization/roleAssignments/" + name
 	a := rbac.Assignment{ID: id, Name: name, Type: rbac.AssignmentType, Properties: rbac.AssignmentProperties{
-		RoleDefinitionID: rbac.RoleDefinitionID(h.Subscription, role), RoleDefinitionName: role.Name,
+		RoleDefinitionID: rbac.RoleDefinitionID(c.h.Subscription, role), RoleDefinitionName: role.Name,
 		PrincipalID: p.ID, PrincipalType: p.Kind, Scope: scope}}
-	v, err := h.save(ctx, id, rbac.AssignmentType, a, 0)
+	v, err := c.h.save(ctx, id, rbac.AssignmentType, a, 0)
 	if err != nil {
-		return err
+		return a, 0, err
 	}
-	if err := h.Roles.Reload(ctx); err != nil {
-		return err
-	}
-	return writeResource(w, http.StatusCreated, a, v)
+	return a, v, c.h.Roles.Reload(ctx)
 }
 
 // listRoleAssignments lists assignments at the scope and below it; with
 // $filter=atScope() those at the scope and above it (what applies there);
 // "principalId eq '<id>'" narrows to one principal.
-func (h *Handler) listRoleAssignments(w http.ResponseWriter, r *http.Request, scope string) error {
-	filter := r.URL.Query().Get("$filter")
+func listRoleAssignments(c *call) ([]listed[rbac.Assignment], error) {
+	filter := c.r.URL.Query().Get("$filter")
 	atScope := strings.Contains(filter, "atScope()")
 	principal := ""
 	if _, after, ok := strings.Cut(filter, "principalId eq '"); ok {
 		principal, _, _ = strings.Cut(after, "'")
 	}
-	out := []rbac.Assignment{}
-	for _, a := range h.Roles.All() {
-		in := rbac.Covers(scope, a.Properties.Scope)
+	var out []listed[rbac.Assignment]
+	for _, a := range c.h.Roles.All() {
+		in := rbac.Covers(c.scope, a.Properties.Scope)
 		if atScope {
-			in = rbac.Covers(a.Properties.Scope, scope)
+			in = rbac.Covers(a.Properties.Scope, c.scope)
 		}
 		if in && (principal == "" || strings.EqualFold(principal, a.Properties.PrincipalID)) {
-			out = append(out, a)
+			out = append(out, listed[rbac.Assignment]{id: a.ID, s: a})
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	return nil
+	return out, nil
 }
 
 // checkScope accepts a scope of this subscription whose resource group exists.

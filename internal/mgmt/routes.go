@@ -34,9 +34,11 @@ const (
 	nsML       = "Microsoft.MachineLearningServices"
 )
 
+// routes is every resource type and action under /providers/. A resource
+// type served by the generic handler names its kind (kind.go, crud.go).
 var routes = []route{
-	{nsRegistry, "registries", (*Handler).registries, own(registryType), nil},
-	{nsRegistry, "registries/privateEndpointConnections", (*Handler).privateEndpointConnections, verbAt(1, typePEC), nil},
+	{nsRegistry, "registries", registries.serve, own(registryType), nil},
+	{nsRegistry, "registries/privateEndpointConnections", connections.serve, verbAt(1, typePEC), nil},
 	{nsRegistry, "registries/checkNetworkAccess", (*Handler).checkNetworkAccess, at(1, registryType+"/read"), hasNetwork},
 	{nsRegistry, "registries/networkRuleDenials", (*Handler).networkRuleDenials, at(1, registryType+"/read"), hasNetwork},
 	{nsRegistry, "auditEvents", (*Handler).serverAuditEvents, at(0, ownerAction), hasAudit},
@@ -45,16 +47,18 @@ var routes = []route{
 	{nsRegistry, "registries/regenerateCredential", (*Handler).adminCredentials, at(1, actionRegenerateCredential), nil},
 	{nsRegistry, "registries/garbageCollect", (*Handler).garbageCollect, at(1, actionGarbageCollect), hasGC},
 	{nsRegistry, "registries/privateLinkResources", (*Handler).privateLinkResources, at(1, registryType+"/privateLinkResources/read"), nil},
-	{nsRegistry, "registries/tasks", (*Handler).tasks, own(typeTask), nil},
-	{nsRegistry, "registries/tasks/run", (*Handler).runTask, at(2, typeTask+"/write"), nil},
-	{nsRegistry, "registries/taskRuns", (*Handler).taskRuns, at(1, typeTask+"/read"), nil},
+	{nsRegistry, "registries/tasks", tasksKind.serve, own(typeTask), nil},
+	{nsRegistry, "registries/tasks/listDetails", (*Handler).taskDetails, at(2, actionTaskDetails), nil},
+	{nsRegistry, "registries/scheduleRun", (*Handler).scheduleRun, at(1, actionScheduleRun), nil},
+	{nsRegistry, "registries/runs", runsKind.serve, own(typeRun), nil},
+	{nsRegistry, "registries/runs/listLogSasUrl", (*Handler).runLogURL, at(2, actionRunLog), nil},
 	// Import writes the target's content: push there (the source is a linked check).
 	{nsRegistry, "registries/importImage", (*Handler).importImage, at(1, rbac.ActionPush), nil},
-	{nsNetwork, "virtualNetworks", (*Handler).virtualNetworks, own(typeVNet), nil},
-	{nsNetwork, "virtualNetworks/subnets", (*Handler).subnets, subnetNeed, nil},
-	{nsNetwork, "privateEndpoints", (*Handler).privateEndpoints, own(typePE), nil},
-	{nsIdentity, "userAssignedIdentities", (*Handler).userAssignedIdentities, own(typeUAI), nil},
-	{nsML, "workspaces", (*Handler).workspaces, own(typeWorkspace), nil},
+	{nsNetwork, "virtualNetworks", vnets.serve, own(typeVNet), nil},
+	{nsNetwork, "virtualNetworks/subnets", subnets.serve, subnetNeed, nil},
+	{nsNetwork, "privateEndpoints", endpoints.serve, own(typePE), nil},
+	{nsIdentity, "userAssignedIdentities", identities.serve, own(typeUAI), nil},
+	{nsML, "workspaces", workspaces.serve, own(typeWorkspace), nil},
 }
 
 func hasNetwork(h *Handler) bool { return h.Network != nil }

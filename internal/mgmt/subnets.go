@@ -2,12 +2,55 @@ package mgmt
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/moat-registry/moat/internal/resid"
 )
+
+// subnets is Microsoft.Network/virtualNetworks/subnets. A subnet is checked
+// against its virtual network's address space and its siblings; one that
+// holds private endpoints keeps its prefix and cannot be deleted.
+var subnets = &kind[Subnet]{
+	typ: typeSubnet, what: "subnet",
+	parent: func(c *call) error {
+		var vn VirtualNetwork
+		_, ok, err := c.h.load(c.ctx, vnetID(c.id.Subscription, c.id.ResourceGroup, c.id.Names[0]), &vn)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("virtual network %q not found in resource group %q", c.id.Names[0], c.id.ResourceGroup)
+		}
+		c.parentID, c.parentName = vn.ID, vn.Name
+		return nil
+	},
+	load: func(c *call) (Subnet, int64, bool, error) {
+		subs, err := c.h.loadSubnets(c.ctx, c.parentID)
+		for _, s := range subs {
+			if strings.EqualFold(s.Name, c.id.Name()) {
+				return s, parseVersion(s.Etag), true, err
+			}
+		}
+		return Subnet{}, 0, false, err
+	},
+	list: func(c *call) ([]listed[Subnet], error) {
+		subs, err := c.h.loadSubnets(c.ctx, c.parentID)
+		out := make([]listed[Subnet], len(subs))
+		for i, s := range subs {
+			out[i] = listed[Subnet]{id: s.ID, s: s, version: parseVersion(s.Etag)}
+		}
+		return out, err
+	},
+	render: func(c *call, s Subnet, _ int64) (any, error) { return s, c.h.fillSubnet(c.ctx, &s) },
+	put:    putSubnet,
+	remove: func(c *call, s Subnet) error {
+		if pes, err := c.h.endpointsInSubnet(c.ctx, s.ID); err != nil {
+			return err
+		} else if len(pes) > 0 {
+			return badRequest("InUseSubnetCannotBeDeleted", "subnet %s has private endpoint %s; delete it first", s.Name, pes[0].ID)
+		}
+		return c.h.Meta.DeleteResource(c.ctx, s.ID)
+	},
+}
 
 func parseVersion(etag string) int64 {
 	v, _ := strconv.ParseInt(strings.Trim(etag, `"`), 10, 64)
@@ -30,133 +73,51 @@ func (h *Handler) fillSubnet(ctx context.Context, s *Subnet) error {
 	return nil
 }
 
-func (h *Handler) subnets(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	vid := vnetID(id.Subscription, id.ResourceGroup, id.Names[0])
-	var vn VirtualNetwork
-	vversion, ok, err := h.load(ctx, vid, &vn)
+func putSubnet(c *call, cur *Subnet, _ int64, body []byte) (Subnet, int64, error) {
+	var in Subnet
+	if err := decodeBody(body, &in); err != nil {
+		return in, 0, err
+	}
+	ctx := c.ctx
+	in.Name, in.ID, in.Type = c.id.Name(), c.parentID+"/subnets/"+c.id.Name(), typeSubnet
+	subs, err := c.h.loadSubnets(ctx, c.parentID)
 	if err != nil {
-		return err
+		return in, 0, err
 	}
-	if !ok {
-		return notFound("virtual network %q not found in resource group %q", id.Names[0], id.ResourceGroup)
-	}
-	subs, err := h.loadSubnets(ctx, vid)
-	if err != nil {
-		return err
-	}
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the subnet collection")
-		}
-		for i := range subs {
-			if err := h.fillSubnet(ctx, &subs[i]); err != nil {
-				return err
-			}
-		}
-		if subs == nil {
-			subs = []Subnet{}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": subs})
-		return nil
-	}
-	name := id.Name()
-	idx := -1
-	for i, s := range subs {
-		if strings.EqualFold(s.Name, name) {
-			idx = i
-		}
-	}
-	switch r.Method {
-	case http.MethodGet:
-		if idx < 0 {
-			return notFound("subnet %q not found in virtual network %q", name, vn.Name)
-		}
-		s := subs[idx]
-		if err := h.fillSubnet(ctx, &s); err != nil {
-			return err
-		}
-		return writeResource(w, http.StatusOK, s, parseVersion(s.Etag))
-	case http.MethodPut:
-		var in Subnet
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		cur := int64(0)
-		if idx >= 0 {
-			cur = parseVersion(subs[idx].Etag)
-		}
-		if err := ifMatch(r, cur); err != nil {
-			return err
-		}
-		if err := ifNoneMatch(r, idx >= 0); err != nil {
-			return err
-		}
-		in.Name, in.ID, in.Type = name, vid+"/subnets/"+name, typeSubnet
-		if idx >= 0 {
-			in.Name, in.ID = subs[idx].Name, subs[idx].ID
-		}
-		return h.putSubnet(w, r, vn, vversion, subs, idx, in)
-	case http.MethodDelete:
-		if idx < 0 {
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if pes, err := h.endpointsInSubnet(ctx, subs[idx].ID); err != nil {
-			return err
-		} else if len(pes) > 0 {
-			return badRequest("InUseSubnetCannotBeDeleted", "subnet %s has private endpoint %s; delete it first", name, pes[0].ID)
-		}
-		if err := h.Meta.DeleteResource(ctx, subs[idx].ID); err != nil {
-			return err
-		}
-		if err := h.Index.Reload(ctx); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}
-	return methodNotAllowed(r, "a subnet")
-}
-
-func (h *Handler) putSubnet(w http.ResponseWriter, r *http.Request, vn VirtualNetwork, _ int64, subs []Subnet, idx int, in Subnet) error {
-	ctx := r.Context()
 	want := append([]Subnet(nil), subs...)
-	status := http.StatusOK
-	if idx >= 0 {
-		if p, _ := subnetPrefix(in); p.IsValid() && !strings.EqualFold(p.String(), subs[idx].Properties.AddressPrefix) {
-			if pes, err := h.endpointsInSubnet(ctx, in.ID); err != nil {
-				return err
+	if cur != nil {
+		in.Name, in.ID = cur.Name, cur.ID
+		if p, _ := subnetPrefix(in); p.IsValid() && !strings.EqualFold(p.String(), cur.Properties.AddressPrefix) {
+			if pes, err := c.h.endpointsInSubnet(ctx, in.ID); err != nil {
+				return in, 0, err
 			} else if len(pes) > 0 {
-				return badRequest("InUseSubnetCannotBeUpdated", "subnet %s has private endpoints; its address prefix cannot change", in.Name)
+				return in, 0, badRequest("InUseSubnetCannotBeUpdated", "subnet %s has private endpoints; its address prefix cannot change", in.Name)
 			}
 		}
-		want[idx] = in
+		for i := range want {
+			if strings.EqualFold(want[i].Name, in.Name) {
+				want[i] = in
+			}
+		}
 	} else {
 		want = append(want, in)
-		status = http.StatusCreated
+	}
+	var vn VirtualNetwork
+	if _, _, err := c.h.load(ctx, c.parentID, &vn); err != nil {
+		return in, 0, err
 	}
 	space, err := parsePrefixes("addressSpace.addressPrefixes", vn.Properties.AddressSpace.AddressPrefixes)
 	if err != nil {
-		return err
+		return in, 0, err
 	}
-	if err := h.checkSubnets(ctx, space, want, subs); err != nil {
-		return err
+	if err := c.h.checkSubnets(ctx, space, want, subs); err != nil {
+		return in, 0, err
 	}
-	if err := h.replaceSubnets(ctx, want, subs); err != nil {
-		return err
+	if err := c.h.replaceSubnets(ctx, want, subs); err != nil {
+		return in, 0, err
 	}
-	if err := h.Index.Reload(ctx); err != nil {
-		return err
-	}
-	var s Subnet
-	v, _, err := h.load(ctx, in.ID, &s)
-	if err != nil {
-		return err
-	}
+	var s subnetDoc
+	v, _, err := c.h.load(ctx, in.ID, &s)
 	s.Etag = versionTag(v)
-	if err := h.fillSubnet(ctx, &s); err != nil {
-		return err
-	}
-	return writeResource(w, status, s, v)
+	return s.Subnet, v, err
 }

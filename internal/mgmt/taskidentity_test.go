@@ -47,7 +47,7 @@ func TestHiddenTaskPrincipal(t *testing.T) {
 		return status, code
 	}
 
-	e.as(e.admin, http.StatusCreated, "PUT", apps+"/tasks/hiddentask", taskBody(nil, nil))
+	e.as(e.admin, taskCreated, "PUT", apps+"/tasks/hiddentask", taskBody(nil, nil))
 	hidden := instance("hiddentask")
 	if got := rolesOf(hidden); !slices.Equal(got, runToken) {
 		t.Errorf("hidden instance's roles: %v, want the run token %v", got, runToken)
@@ -56,7 +56,7 @@ func TestHiddenTaskPrincipal(t *testing.T) {
 		t.Errorf("AcrPull on another registry for a hidden task principal: %d %s, want 400 PrincipalNotFound", st, code)
 	}
 
-	e.as(e.admin, http.StatusCreated, "PUT", apps+"/tasks/systask", taskBody(obj{"type": "SystemAssigned"}, nil))
+	e.as(e.admin, taskCreated, "PUT", apps+"/tasks/systask", taskBody(obj{"type": "SystemAssigned"}, nil))
 	sys := instance("systask")
 	if st, _ := assign(sys); st != http.StatusCreated {
 		t.Fatalf("AcrPull for a task's system-assigned identity: %d", st)

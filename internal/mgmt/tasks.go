@@ -1,292 +1,178 @@
 package mgmt
 
 import (
-	"context"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/resid"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 
-// Trusted-service resources: registry tasks and their runs, registry import
-// and machine-learning workspaces (docs/tasks.md).
-
-const (
-	typeTask      = tasks.TaskType
-	typeRun       = tasks.RunType
-	typeWorkspace = "Microsoft.MachineLearningServices/workspaces"
-	// typeSecret holds a service instance's secret server-side (never served).
-	typeSecret = "moat/instanceSecret"
-	// systemIdentity names the task's system-assigned identity in credentials.
-	systemIdentity = "[system]"
-)
-
-// Task is a registry task resource.
-type Task struct {
-	ID       string                     `json:"id"`
-	Name     string                     `json:"name"`
-	Type     string                     `json:"type"`
-	Location string                     `json:"location,omitempty"`
-	Tags     map[string]string          `json:"tags,omitempty"`
-	Identity *ManagedIdentityProperties `json:"identity,omitempty"`
-	// Properties follow ACR's task: an encoded task file and credentials.
-	Properties TaskProperties `json:"properties"`
+// tasksKind is a registry's tasks: an encoded task file, credentials for
+// other registries and identities (docs/tasks.md). As ACR does, creating
+// one answers 200.
+var tasksKind = &kind[Task]{
+	typ: typeTask, what: "task", shape: taskShape, created: http.StatusOK,
+	parent: registryParent,
+	load: func(c *call) (Task, int64, bool, error) {
+		return loadDoc[Task](c, c.parentID+"/tasks/"+c.id.Name())
+	},
+	list: func(c *call) ([]listed[Task], error) {
+		return listDocs(c, typeTask, c.parentID+"/tasks/", func(t *Task) string { return t.ID })
+	},
+	render: renderTask,
+	put:    putTask,
+	remove: func(c *call, t Task) error { return c.h.forget(c.ctx, t.ID) },
 }
 
-type TaskProperties struct {
-	ProvisioningState string           `json:"provisioningState,omitempty"`
-	CreationDate      *time.Time       `json:"creationDate,omitempty"`
-	Status            string           `json:"status,omitempty"`
-	Step              *TaskStep        `json:"step,omitempty"`
-	Credentials       *TaskCredentials `json:"credentials,omitempty"`
+func renderTask(c *call, t Task, _ int64) (any, error) {
+	var err error
+	t.Identity, err = c.h.taskIdentityOf(c.ctx, t.ID)
+	if t.Properties.Timeout == 0 { // stored before timeouts were kept
+		t.Properties.Timeout = defaultTaskTimeout
+	}
+	if t.Properties.CreationDate != nil {
+		t.SystemData = &SystemData{CreatedAt: *t.Properties.CreationDate}
+	}
+	return t, err
 }
 
-type TaskStep struct {
-	Type               string `json:"type"`
-	EncodedTaskContent string `json:"encodedTaskContent"`
+// taskInput is a task as a PUT sends it: what Task keeps, and the triggers
+// moat refuses to keep (it runs tasks when asked only).
+type taskInput struct {
+	Task
+	Properties struct {
+		TaskProperties
+		Trigger *struct {
+			TimerTriggers  []triggerStatus `json:"timerTriggers"`
+			SourceTriggers []triggerStatus `json:"sourceTriggers"`
+		} `json:"trigger"`
+	} `json:"properties"`
 }
 
-type TaskCredentials struct {
-	// CustomRegistries maps a login server to the identity used for it:
-	// "[system]" or a user-assigned identity's client ID.
-	CustomRegistries map[string]*CustomRegistryCredential `json:"customRegistries,omitempty"`
+type triggerStatus struct {
+	Status string `json:"status"`
 }
 
-type CustomRegistryCredential struct {
-	Identity string `json:"identity,omitempty"`
-}
-
-type instanceSecret struct {
-	Secret string `json:"secret"`
-}
-
-func secretDocID(owner string) string { return owner + "/instanceSecret" }
-
-func (h *Handler) taskRegistry(ctx context.Context, id resid.ID) (*meta.Registry, string, error) {
-	reg, err := h.getRegistry(ctx, id.ResourceGroup, id.Names[0])
+func putTask(c *call, cur *Task, version int64, body []byte) (Task, int64, error) {
+	var in taskInput
+	if err := decodeBody(body, &in); err != nil {
+		return Task{}, 0, err
+	}
+	name := c.id.Name()
+	tid := c.parentID + "/tasks/" + name
+	t := Task{ID: tid, Name: name, Type: typeTask, Location: c.h.location(in.Location)}
+	now := time.Now().UTC()
+	t.Properties.CreationDate = &now
+	if cur != nil {
+		t.ID, t.Name, t.Location, t.Properties.CreationDate = cur.ID, cur.Name, cur.Location, cur.Properties.CreationDate
+	} else if !validGroupName(name) || len(name) < 5 || len(name) > 50 {
+		return t, 0, badRequest("InvalidResourceName", "task name %q is invalid: 5-50 letters, digits, '-' and '_'", name)
+	}
+	p, err := checkTaskProperties(in)
 	if err != nil {
-		return nil, "", err
+		return t, 0, err
 	}
-	return reg, registryIDOf(reg), nil
-}
-
-func (h *Handler) tasks(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	_, regID, err := h.taskRegistry(ctx, id)
+	t.Tags, p.CreationDate, p.ProvisioningState = in.Tags, t.Properties.CreationDate, "Succeeded"
+	t.Properties = p
+	ident, err := c.h.checkIdentity(c.ctx, tid, in.Identity)
 	if err != nil {
-		return err
+		return t, 0, err
 	}
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the task collection")
-		}
-		out, err := readableDocs(ctx, h, typeTask, regID+"/tasks/", func(t *Task) string { return t.ID })
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-		return nil
-	}
-	tid := regID + "/tasks/" + id.Name()
-	var cur Task
-	version, exists, err := h.load(ctx, tid, &cur)
-	if err != nil {
-		return err
-	}
-	switch r.Method {
-	case http.MethodGet:
-		if !exists {
-			return notFound("task %q not found in registry %q", id.Name(), id.Names[0])
-		}
-		return writeResource(w, http.StatusOK, cur, version)
-	case http.MethodPut, http.MethodPatch:
-		var in Task
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if err := ifMatch(r, version); err != nil {
-			return err
-		}
-		if !exists && r.Method == http.MethodPatch {
-			return notFound("task %q not found in registry %q; create it with PUT", id.Name(), id.Names[0])
-		}
-		return h.putTask(w, r, regID, tid, id.Name(), &cur, exists, version, &in)
-	case http.MethodDelete:
-		return h.deleteResource(w, r, exists, tid)
-	}
-	return methodNotAllowed(r, "a task")
-}
-
-func (h *Handler) putTask(w http.ResponseWriter, r *http.Request, regID, tid, name string, cur *Task, exists bool, version int64, in *Task) error {
-	ctx := r.Context()
-	if !exists {
-		if !validGroupName(name) || len(name) < 5 || len(name) > 50 {
-			return badRequest("InvalidResourceName", "task name %q is invalid: 5-50 letters, digits, '-' and '_'", name)
-		}
-		now := time.Now().UTC()
-		*cur = Task{ID: tid, Name: name, Type: typeTask, Location: h.location(in.Location),
-			Properties: TaskProperties{ProvisioningState: "Succeeded", CreationDate: &now, Status: "Enabled"}}
-	}
-	if in.Tags != nil {
-		cur.Tags = in.Tags
-	}
-	if in.Properties.Status != "" {
-		cur.Properties.Status = in.Properties.Status
-	}
-	if s := in.Properties.Step; s != nil {
-		raw, err := base64.StdEncoding.DecodeString(s.EncodedTaskContent)
-		if err != nil {
-			return badRequest("InvalidTaskStep", "step.encodedTaskContent must be the task file, base64-encoded")
-		}
-		if _, err := tasks.ParseFile(raw); err != nil {
-			return badRequest("InvalidTaskStep", "%v", err)
-		}
-		cur.Properties.Step = &TaskStep{Type: "EncodedTask", EncodedTaskContent: s.EncodedTaskContent}
-	}
-	if cur.Properties.Step == nil {
-		return badRequest("InvalidTaskStep", "a task needs properties.step.encodedTaskContent: the task file (docs/tasks.md), base64-encoded")
-	}
-	ident, err := h.checkIdentity(ctx, tid, in.Identity)
-	if err != nil {
-		return err
-	}
-	if c := in.Properties.Credentials; c != nil {
-		if err := h.checkCredentials(ctx, tid, c, ident); err != nil {
-			return err
-		}
-		if r.Method == http.MethodPut || cur.Properties.Credentials == nil {
-			cur.Properties.Credentials = &TaskCredentials{CustomRegistries: map[string]*CustomRegistryCredential{}}
-		}
-		for ls, cr := range c.CustomRegistries {
-			ls = strings.ToLower(strings.TrimSuffix(ls, "/"))
-			if cr == nil {
-				delete(cur.Properties.Credentials.CustomRegistries, ls)
-				continue
-			}
-			if cr.Identity == "" {
-				return badRequest("InvalidCredentials", "credentials for %s need an identity: [system] or a user-assigned identity's client ID", ls)
-			}
-			cur.Properties.Credentials.CustomRegistries[ls] = &CustomRegistryCredential{Identity: cr.Identity}
+	if p.Credentials != nil {
+		if err := c.h.checkCredentials(c.ctx, tid, p.Credentials, ident); err != nil {
+			return t, 0, err
 		}
 	}
-	if in.Identity != nil || !exists {
+	if in.Identity != nil || cur == nil {
 		if ident == nil {
 			ident = &identityRequest{} // a new task without an identity
 		}
-		if err := h.applyTaskIdentity(ctx, regID, tid, name, ident); err != nil {
-			return err
+		if err := c.h.applyTaskIdentity(c.ctx, c.parentID, tid, name, ident); err != nil {
+			return t, 0, err
 		}
 	}
-	idp, err := h.taskIdentityOf(ctx, tid)
-	if err != nil {
-		return err
-	}
-	cur.Identity = idp
-	status := http.StatusOK
-	if !exists {
-		status = http.StatusCreated
-	}
-	v, err := h.save(ctx, tid, typeTask, cur, version)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, status, cur, v)
+	v, err := c.h.save(c.ctx, tid, typeTask, t, version)
+	return t, v, err
 }
 
-// runTask is POST .../tasks/{t}/run: a queued run, executed in the background.
-func (h *Handler) runTask(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		return methodNotAllowed(r, "run (use POST)")
+// checkTaskProperties checks and canonicalises what a task is to have.
+func checkTaskProperties(in taskInput) (TaskProperties, error) {
+	p := in.Properties.TaskProperties
+	var err error
+	if p.Status == "" {
+		p.Status = "Enabled"
 	}
-	if h.Tasks == nil {
-		return armErr(http.StatusNotImplemented, "NotImplemented", "this server runs no tasks")
+	if p.Status, err = enum("properties.status", p.Status, "Enabled", "Disabled"); err != nil {
+		return p, err
 	}
-	reg, regID, err := h.taskRegistry(ctx, id)
-	if err != nil {
-		return err
+	if p.Timeout == 0 {
+		p.Timeout = defaultTaskTimeout
 	}
-	tid := regID + "/tasks/" + id.Names[1]
-	var t Task
-	if _, ok, err := h.load(ctx, tid, &t); err != nil {
-		return err
-	} else if !ok {
-		return notFound("task %q not found in registry %q", id.Names[1], reg.Name)
+	if p.Timeout < minTaskTimeout || p.Timeout > maxTaskTimeout {
+		return p, badRequest("InvalidParameter", "properties.timeout %d is invalid: use %d to %d seconds", p.Timeout, minTaskTimeout, maxTaskTimeout)
 	}
-	if t.Properties.Status == "Disabled" {
-		return armErr(http.StatusConflict, "TaskDisabled", "task %q is disabled", t.Name)
+	if p.IsSystemTask {
+		return p, badRequest("InvalidParameter", "moat has no system tasks (isSystemTask); create a task with a task file")
 	}
-	raw, _ := base64.StdEncoding.DecodeString(t.Properties.Step.EncodedTaskContent)
-	file, err := tasks.ParseFile(raw)
-	if err != nil {
-		return badRequest("InvalidTaskStep", "%v", err)
-	}
-	job := tasks.Job{File: file, Registry: h.LoginServer(r, reg.Name), Credentials: map[string]string{}}
-	var sec instanceSecret
-	if _, _, err := h.load(ctx, secretDocID(tid), &sec); err != nil {
-		return err
-	}
-	var doc taskIdentity
-	if _, _, err := h.load(ctx, identityDocID(tid), &doc); err != nil {
-		return err
-	}
-	job.Secret = sec.Secret
-	// The task's own registry: the instance's principal has AcrPush and
-	// AcrDelete there, whatever identity the task was given (ACR's run token).
-	job.Credentials[strings.ToLower(job.Registry)] = ""
-	if c := t.Properties.Credentials; c != nil {
-		for ls, cr := range c.CustomRegistries {
-			if strings.EqualFold(cr.Identity, systemIdentity) {
-				if doc.SystemDisabled {
-					continue // no system identity: the runner goes anonymous
-				}
-				job.Credentials[ls] = ""
-			} else {
-				job.Credentials[ls] = cr.Identity
+	if tr := in.Properties.Trigger; tr != nil {
+		for _, t := range append(tr.TimerTriggers, tr.SourceTriggers...) {
+			if !strings.EqualFold(t.Status, "Disabled") {
+				return p, badRequest("TriggerNotSupported", "moat runs a task when asked (az acr task run, moat acr task run): it has no timer or source-code triggers; leave out --schedule and give --context /dev/null")
 			}
 		}
 	}
-	run, err := h.Tasks.Create(ctx, regID, t.Name, tid)
-	if err != nil {
-		return err
+	if err := checkStep(p.Step); err != nil {
+		return p, err
 	}
-	h.Tasks.Start(run, job)
-	writeJSON(w, http.StatusOK, run)
+	p.Step = &TaskStep{Type: "EncodedTask", EncodedTaskContent: p.Step.EncodedTaskContent, Values: []any{}, BaseImageDependencies: []any{}}
+	return p, checkTaskCredentials(p.Credentials)
+}
+
+func checkStep(s *TaskStep) error {
+	if s == nil || s.EncodedTaskContent == "" {
+		return badRequest("InvalidTaskStep", "a task needs properties.step (type EncodedTask) with encodedTaskContent: the task file (docs/tasks.md), base64-encoded (az acr task create --file task.yaml --context /dev/null)")
+	}
+	if s.Type != "" && s.Type != "EncodedTask" {
+		return badRequest("InvalidTaskStep", "step type %q is not supported: moat runs task files given in the task (EncodedTask: az acr task create --file task.yaml --context /dev/null)", s.Type)
+	}
+	if s.ContextPath != "" || len(s.Values) > 0 {
+		return badRequest("InvalidTaskStep", "a task step takes no source context or values in moat: give --context /dev/null and put the values in the task file")
+	}
+	raw, err := base64.StdEncoding.DecodeString(s.EncodedTaskContent)
+	if err != nil {
+		return badRequest("InvalidTaskStep", "step.encodedTaskContent must be the task file, base64-encoded")
+	}
+	if _, err := tasks.ParseFile(raw); err != nil {
+		return badRequest("InvalidTaskStep", "%v", err)
+	}
 	return nil
 }
 
-// taskRuns lists and shows runs: GET .../taskRuns[?task=NAME], GET .../taskRuns/{id}.
-func (h *Handler) taskRuns(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(r, "task runs")
-	}
-	if h.Tasks == nil {
-		return armErr(http.StatusNotImplemented, "NotImplemented", "this server runs no tasks")
-	}
-	_, regID, err := h.taskRegistry(ctx, id)
-	if err != nil {
-		return err
-	}
-	if id.IsCollection() {
-		runs, err := h.Tasks.List(ctx, regID, r.URL.Query().Get("task"))
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": runs})
+// checkTaskCredentials canonicalises the login servers and keeps the
+// identity credentials moat supports.
+func checkTaskCredentials(c *TaskCredentials) error {
+	if c == nil {
 		return nil
 	}
-	run, ok, err := h.Tasks.Get(ctx, regID+"/taskRuns/"+id.Name())
-	if err != nil {
-		return err
+	if s := c.SourceRegistry; s != nil && s.LoginMode != "" && !strings.EqualFold(s.LoginMode, "Default") {
+		return badRequest("InvalidCredentials", "sourceRegistry.loginMode %q is not supported: a task always reaches its own registry with its run token (Default)", s.LoginMode)
 	}
-	if !ok {
-		return notFound("run %q not found in registry %q", id.Name(), id.Names[0])
+	out := map[string]*CustomRegistryCredential{}
+	for ls, cr := range c.CustomRegistries {
+		if cr == nil {
+			continue
+		}
+		ls = strings.ToLower(strings.TrimSuffix(ls, "/"))
+		if len(cr.UserName) > 0 && string(cr.UserName) != "null" || len(cr.Password) > 0 && string(cr.Password) != "null" {
+			return badRequest("InvalidCredentials", "credentials for %s: moat tasks use identities, not user names and passwords; use --use-identity [system] or a user-assigned identity's client ID", ls)
+		}
+		if cr.Identity == "" {
+			return badRequest("InvalidCredentials", "credentials for %s need an identity: [system] or a user-assigned identity's client ID", ls)
+		}
+		out[ls] = &CustomRegistryCredential{Identity: cr.Identity}
 	}
-	writeJSON(w, http.StatusOK, run)
+	c.CustomRegistries = out
 	return nil
 }

@@ -50,10 +50,11 @@ func (h *Handler) importImage(w http.ResponseWriter, r *http.Request, id resid.I
 	if h.Tasks == nil || h.Mint == nil {
 		return armErr(http.StatusNotImplemented, "NotImplemented", "this server does not import images")
 	}
-	target, targetID, err := h.taskRegistry(ctx, id)
+	target, err := h.getRegistry(ctx, id.ResourceGroup, id.Names[0])
 	if err != nil {
 		return err
 	}
+	targetID := registryIDOf(target)
 	var in ImportRequest
 	if err := decode(r, &in); err != nil {
 		return err

@@ -1,12 +1,12 @@
 package mgmt
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/resid"
 )
 
 // Workspace is a machine-learning workspace: here only a service instance of
@@ -31,37 +31,25 @@ type WorkspaceProperties struct {
 	InstanceSecret   string `json:"instanceSecret,omitempty"`
 }
 
-func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, id resid.ID) error {
-	ctx := r.Context()
-	if id.IsCollection() {
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(r, "the workspace collection")
-		}
-		out, err := readableDocs(ctx, h, typeWorkspace, scopePrefix(id), func(ws *Workspace) string { return ws.ID })
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-		return nil
-	}
-	wid := groupID(id.Subscription, id.ResourceGroup) + "/providers/" + typeWorkspace + "/" + id.Name()
-	var cur Workspace
-	version, exists, err := h.load(ctx, wid, &cur)
-	if err != nil {
-		return err
-	}
-	switch r.Method {
-	case http.MethodGet:
-		if !exists {
-			return notFound("workspace %q not found in resource group %q", id.Name(), id.ResourceGroup)
-		}
-		return writeResource(w, http.StatusOK, cur, version)
-	case http.MethodPut:
-		return h.putWorkspace(w, r, id, wid, cur, exists, version)
-	case http.MethodDelete:
-		return h.deleteResource(w, r, exists, wid)
-	}
-	return methodNotAllowed(r, "a workspace")
+// workspaces is Microsoft.MachineLearningServices/workspaces. A workspace is
+// created with its system-assigned identity and instance secret (answered
+// once); a PUT of an existing one changes its tags and user-assigned
+// identities.
+var workspaces = &kind[Workspace]{
+	typ: typeWorkspace, what: "workspace",
+	load: func(c *call) (Workspace, int64, bool, error) {
+		return loadDoc[Workspace](c, workspaceID(c.id.Subscription, c.id.ResourceGroup, c.id.Name()))
+	},
+	list: func(c *call) ([]listed[Workspace], error) {
+		return listDocs(c, typeWorkspace, scopePrefix(c.id), func(ws *Workspace) string { return ws.ID })
+	},
+	render: renderWorkspace,
+	put:    putWorkspace,
+	remove: func(c *call, ws Workspace) error { return c.h.forget(c.ctx, ws.ID) },
+}
+
+func workspaceID(sub, rg, name string) string {
+	return groupID(sub, rg) + "/providers/" + typeWorkspace + "/" + name
 }
 
 func (h *Handler) scheme(r *http.Request) string {
@@ -71,69 +59,78 @@ func (h *Handler) scheme(r *http.Request) string {
 	return "http"
 }
 
-// putWorkspace creates a workspace with its system-assigned identity and
-// instance secret (answered once), or updates its tags and user-assigned
-// identities.
-func (h *Handler) putWorkspace(w http.ResponseWriter, r *http.Request, id resid.ID, wid string, cur Workspace, exists bool, version int64) error {
-	ctx := r.Context()
+func renderWorkspace(c *call, ws Workspace, _ int64) (any, error) {
+	var err error
+	if ws.Identity, err = c.h.identityOf(c.ctx, ws.ID); err != nil {
+		return nil, err
+	}
+	ws.Properties.IdentityEndpoint = c.h.scheme(c.r) + "://" + c.r.Host + "/identity/msi/token"
+	return ws, nil
+}
+
+func putWorkspace(c *call, cur *Workspace, version int64, body []byte) (Workspace, int64, error) {
 	var in Workspace
-	if err := decode(r, &in); err != nil {
-		return err
+	if err := decodeBody(body, &in); err != nil {
+		return in, 0, err
 	}
-	if err := ifMatch(r, version); err != nil {
-		return err
+	name := c.id.Name()
+	wid := workspaceID(c.id.Subscription, c.id.ResourceGroup, name)
+	if cur == nil && !validGroupName(name) {
+		return in, 0, badRequest("InvalidResourceName", "workspace name %q is invalid: use letters, digits, '-' and '_'", name)
 	}
-	if !exists && !validGroupName(id.Name()) {
-		return badRequest("InvalidResourceName", "workspace name %q is invalid: use letters, digits, '-' and '_'", id.Name())
-	}
-	req, err := h.checkIdentity(ctx, wid, in.Identity)
+	req, err := c.h.checkIdentity(c.ctx, wid, in.Identity)
 	if err != nil {
-		return err
+		return in, 0, err
 	}
+	var ws Workspace
 	var secret string
-	if !exists {
-		cur = Workspace{ID: wid, Name: id.Name(), Type: typeWorkspace, Location: h.location(in.Location),
-			Properties: WorkspaceProperties{ProvisioningState: "Succeeded", CreationTime: time.Now().UTC()}}
-		secret = identity.NewSecret()
-		p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: id.Name(),
-			Assignment: identity.SystemAssigned, Owner: wid, OwnerType: typeWorkspace,
-			Secrets: []identity.Secret{{ID: "instance", Hash: identity.HashSecret(secret), CreatedAt: time.Now().UTC()}}}
-		if err := h.Principals.Create(ctx, p); err != nil {
-			return err
-		}
-		if _, err := h.save(ctx, identityDocID(wid), "moat/resourceIdentity", registryIdentity{SystemPrincipal: p.ID}, 0); err != nil {
-			return err
-		}
+	if cur != nil {
+		ws = *cur
+	} else if ws, secret, err = c.h.newWorkspace(c.ctx, wid, name, in.Location); err != nil {
+		return in, 0, err
 	}
-	if in.Tags != nil {
-		cur.Tags = in.Tags
-	}
+	ws.Tags = in.Tags
 	if req != nil { // a workspace keeps its system-assigned identity whatever the type says
-		var doc registryIdentity
-		dv, _, err := h.load(ctx, identityDocID(wid), &doc)
-		if err != nil {
-			return err
-		}
-		if err := h.attachUserIdentities(ctx, wid, &doc, req.uids); err != nil {
-			return err
-		}
-		if _, err := h.save(ctx, identityDocID(wid), "moat/resourceIdentity", doc, dv); err != nil {
-			return err
+		if err := c.h.setUserIdentities(c.ctx, wid, req.uids); err != nil {
+			return ws, 0, err
 		}
 	}
-	if cur.Identity, err = h.identityOf(ctx, wid); err != nil {
-		return err
+	// The identity is also kept in the document for /resources lists.
+	if ws.Identity, err = c.h.identityOf(c.ctx, wid); err != nil {
+		return ws, 0, err
 	}
-	cur.Properties.IdentityEndpoint = h.scheme(r) + "://" + r.Host + "/identity/msi/token"
-	cur.Properties.InstanceSecret = ""
-	v, err := h.save(ctx, wid, typeWorkspace, cur, version)
+	ws.Properties.InstanceSecret, ws.Properties.IdentityEndpoint = "", ""
+	v, err := c.h.save(c.ctx, wid, typeWorkspace, ws, version)
+	ws.Properties.InstanceSecret = secret // answered once
+	return ws, v, err
+}
+
+// newWorkspace makes a workspace's system-assigned identity with its instance secret.
+func (h *Handler) newWorkspace(ctx context.Context, wid, name, location string) (Workspace, string, error) {
+	ws := Workspace{ID: wid, Name: name, Type: typeWorkspace, Location: h.location(location),
+		Properties: WorkspaceProperties{ProvisioningState: "Succeeded", CreationTime: time.Now().UTC()}}
+	secret := identity.NewSecret()
+	p := &identity.Principal{Kind: identity.KindManagedIdentity, Name: uuid.NewString(), DisplayName: name,
+		Assignment: identity.SystemAssigned, Owner: wid, OwnerType: typeWorkspace,
+		Secrets: []identity.Secret{{ID: "instance", Hash: identity.HashSecret(secret), CreatedAt: time.Now().UTC()}}}
+	if err := h.Principals.Create(ctx, p); err != nil {
+		return ws, "", err
+	}
+	_, err := h.save(ctx, identityDocID(wid), "moat/resourceIdentity", registryIdentity{SystemPrincipal: p.ID}, 0)
+	return ws, secret, err
+}
+
+// setUserIdentities makes uids the user-assigned identities of a resource
+// (its identity document keeps the rest).
+func (h *Handler) setUserIdentities(ctx context.Context, resource string, uids []string) error {
+	var doc registryIdentity
+	dv, _, err := h.load(ctx, identityDocID(resource), &doc)
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if !exists {
-		status = http.StatusCreated
-		cur.Properties.InstanceSecret = secret
+	if err := h.attachUserIdentities(ctx, resource, &doc, uids); err != nil {
+		return err
 	}
-	return writeResource(w, status, cur, v)
+	_, err = h.save(ctx, identityDocID(resource), "moat/resourceIdentity", doc, dv)
+	return err
 }

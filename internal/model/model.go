@@ -43,7 +43,7 @@ type RegistryProperties struct {
 	NetworkRuleBypassOptions         string                      `json:"networkRuleBypassOptions,omitempty"`
 	NetworkRuleBypassAllowedForTasks *bool                       `json:"networkRuleBypassAllowedForTasks,omitempty"`
 	DataEndpointEnabled              *bool                       `json:"dataEndpointEnabled,omitempty"`
-	PrivateEndpointConnections       []PrivateEndpointConnection `json:"privateEndpointConnections,omitempty"`
+	PrivateEndpointConnections       []PrivateEndpointConnection `json:"privateEndpointConnections"` // read-only: [] when none
 	Policies                         *Policies                   `json:"policies,omitempty"`
 }
 
@@ -81,13 +81,16 @@ type IPRule struct {
 	Value  string `json:"value"`
 }
 
+// VirtualNetworkRule is a rule of the subnet ID. ACR's api-versions up to
+// 2021-12-01-preview name it id, 2026-03-01-preview virtualNetworkSubnetResourceId
+// (the management API answers each version's name, internal/mgmt/shapes_acr.go).
 type VirtualNetworkRule struct {
 	Action string `json:"action,omitempty"`
-	ID     string `json:"virtualNetworkSubnetResourceId"`
+	ID     string `json:"id"`
 }
 
-// UnmarshalJSON accepts the subnet ID as "virtualNetworkSubnetResourceId" or
-// as "id" (both appear in the cloud's API versions); output uses the former.
+// UnmarshalJSON accepts the subnet ID as "id" or as
+// "virtualNetworkSubnetResourceId"; output uses the former.
 func (v *VirtualNetworkRule) UnmarshalJSON(b []byte) error {
 	var in struct {
 		Action   string `json:"action"`
@@ -282,7 +285,6 @@ type PrivateEndpointConnection struct {
 type PECProperties struct {
 	PrivateEndpoint                   *SubResource     `json:"privateEndpoint"`
 	PrivateLinkServiceConnectionState *ConnectionState `json:"privateLinkServiceConnectionState"`
-	GroupIDs                          []string         `json:"groupIds,omitempty"`
 	ProvisioningState                 string           `json:"provisioningState,omitempty"`
 }
 

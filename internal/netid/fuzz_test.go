@@ -175,7 +175,7 @@ func FuzzProxyHeader(f *testing.F) {
 			cfg.Kind, cfg.VirtualNetwork = config.KindVirtualNetwork, vnetID
 		}
 		if trusted {
-			cfg.TrustedProxies = []string{"192.0.2.10/32"}
+			cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")}
 		}
 		st, err := compile(cfg)
 		if err != nil {

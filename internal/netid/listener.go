@@ -188,7 +188,7 @@ func clean(a netip.Addr) netip.Addr {
 // settings is a listener's immutable configuration, parsed once.
 type settings struct {
 	name    string
-	kind    string
+	kind    config.ListenerKind
 	vnet    string // lower-cased virtual network ID (virtual-network listeners)
 	trusted []netip.Prefix
 }
@@ -196,21 +196,16 @@ type settings struct {
 func compile(l config.Listener) (*settings, error) {
 	st := &settings{name: l.Name, kind: l.Kind}
 	switch l.Kind {
-	case "", config.KindPublic:
-		st.kind = config.KindPublic
+	case config.KindPublic:
 	case config.KindVirtualNetwork:
 		if strings.TrimSpace(l.VirtualNetwork) == "" {
 			return nil, fmt.Errorf("listener %s: kind virtualNetwork needs virtualNetwork: <virtual network resource ID>", l.Name)
 		}
 		st.vnet = strings.ToLower(strings.TrimSpace(l.VirtualNetwork))
 	default:
-		return nil, fmt.Errorf("listener %s: kind %q must be public or virtualNetwork", l.Name, l.Kind)
+		return nil, fmt.Errorf("listener %s: kind %v must be public or virtualNetwork", l.Name, l.Kind)
 	}
-	for _, s := range l.TrustedProxies {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("listener %s: trusted proxy %q must be a CIDR prefix such as 192.0.2.10/32", l.Name, s)
-		}
+	for _, p := range l.TrustedProxies {
 		st.trusted = append(st.trusted, unmapPrefix(p))
 	}
 	return st, nil

@@ -5,8 +5,6 @@ package oci
 import (
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/blob"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/regindex"
@@ -27,8 +25,8 @@ type Gate interface {
 // repository, endpoint) from internal/target: serve it behind
 // target.Middleware.
 type Handler struct {
-	Meta  meta.Store
-	Blobs blob.Store
+	Meta  MetaStore
+	Blobs BlobStore
 	// Auth checks tokens; nil serves without authentication (tests only —
 	// the server always sets it).
 	Auth Gate

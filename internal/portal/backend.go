@@ -9,10 +9,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-)
 
-// apiVersion is what the portal asks of the management API.
-const apiVersion = "2023-07-01"
+	"github.com/moat-registry/moat/internal/apiversion"
+)
 
 // apiError is a refusal of the management API (or of the data plane), with
 // its message for the person, shown next to the field it concerns.
@@ -64,7 +63,7 @@ func (p *Portal) api(r *http.Request, s *session, method, path string, ifMatch s
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	rec := p.call(r, method, r.Host, path+sep+"api-version="+apiVersion, hdr, body)
+	rec := p.call(r, method, r.Host, path+sep+"api-version="+apiversion.ForClient(strings.SplitN(path, "?", 2)[0]), hdr, body)
 	if rec.Code >= 300 {
 		return "", armError(rec)
 	}

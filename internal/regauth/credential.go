@@ -13,34 +13,24 @@ import (
 	"github.com/moat-registry/moat/internal/token"
 )
 
-// Default lifetimes of registry tokens (tokens.* in the configuration).
-const (
-	// AccessTTL: access tokens (the cloud's live 75 minutes).
-	AccessTTL = time.Hour
-	// RefreshTTL: the refresh token of /oauth2/exchange, what `moat acr
-	// login` writes to the Docker config (ACR documents 3 hours).
-	RefreshTTL = 3 * time.Hour
-	// OfflineTTL: the refresh token of a password or secret sign-in that
-	// asks for one (docker login's offline_token=true); 0 is as long as the
-	// credential, which ends it when it changes.
-	OfflineTTL = 0
-)
-
 // noExpiry is the expiry given to tokens that live as long as their
 // credential: JWTs need one, and this one is never reached.
 const noExpiry = 100 * 365 * 24 * time.Hour
 
-// Lifetimes are the lifetimes of the tokens the service issues; zero fields
-// take the defaults above.
+// Lifetimes are the lifetimes of the tokens the service issues: the
+// server's tokens.* settings (package config holds their defaults).
 type Lifetimes struct {
+	// Access: access tokens; Refresh: the refresh token of /oauth2/exchange,
+	// what `moat acr login` writes to the Docker config.
 	Access, Refresh time.Duration
-	// Offline is the refresh token of credential sign-ins (docker login);
-	// zero: as long as the credential.
+	// Offline is the refresh token of credential sign-ins (docker login's
+	// offline_token=true); zero: as long as the credential, which ends it
+	// when it changes.
 	Offline time.Duration
 }
 
-func (l Lifetimes) access() time.Duration  { return cmp.Or(l.Access, AccessTTL) }
-func (l Lifetimes) refresh() time.Duration { return cmp.Or(l.Refresh, RefreshTTL) }
+func (l Lifetimes) access() time.Duration  { return l.Access }
+func (l Lifetimes) refresh() time.Duration { return l.Refresh }
 func (l Lifetimes) offline() time.Duration { return cmp.Or(l.Offline, noExpiry) }
 
 // caller is who a token request signed in as, and what binds the tokens it

@@ -43,7 +43,7 @@ type Service struct {
 	Admin AdminCredentials
 	// Observer, when set, is told every token request's outcome.
 	Observer Observer
-	// Lifetimes of the tokens issued (zero: the defaults).
+	// Lifetimes of the tokens issued (config gives the defaults).
 	Lifetimes Lifetimes
 	// ManagementAudiences are the audiences of the identity tokens that
 	// /oauth2/exchange accepts (the management API's).

@@ -44,7 +44,8 @@ func newService(tb testing.TB) *Service {
 	d.Create(ctx, &identity.Principal{Kind: identity.KindUser, Name: "alice", Secrets: []identity.Secret{{ID: "p", Hash: identity.HashPassword("alice-password")}}})
 	az, _ := rbac.NewAuthorizer(ctx, s)
 	idx, _ := regindex.New(ctx, s)
-	return &Service{Keys: keys, Dir: d, Authz: az, Index: idx}
+	return &Service{Keys: keys, Dir: d, Authz: az, Index: idx,
+		Lifetimes: Lifetimes{Access: time.Hour, Refresh: 3 * time.Hour}}
 }
 
 // FuzzTokenEndpoint sends arbitrary methods, Authorization headers, queries

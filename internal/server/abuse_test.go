@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -20,10 +21,12 @@ import (
 
 // abuseEnv is a server whose listener trusts loopback as a proxy, so a test
 // can present any client address with X-Forwarded-For.
-func startAbuse(t *testing.T, limits config.Limits) *opsEnv {
+func startAbuse(t *testing.T, limits func(*config.Limits)) *opsEnv {
 	cfg := opsConfig(t, t.TempDir())
-	cfg.Listeners[0].TrustedProxies = []string{"127.0.0.0/8"}
-	cfg.Limits = limits
+	cfg.Listeners[0].TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	if limits != nil {
+		limits(&cfg.Limits)
+	}
 	return startOps(t, cfg)
 }
 
@@ -62,7 +65,7 @@ func want429(t *testing.T, resp *http.Response, code string) {
 // sign-ins from it get 429 with Retry-After, even with the right password and
 // on the identity endpoint; another address still signs in.
 func TestSignInFailuresPerAddress(t *testing.T) {
-	e := startAbuse(t, config.Limits{SignInFailures: 3})
+	e := startAbuse(t, func(l *config.Limits) { l.SignInFailures = 3 })
 	const bad, good = "198.51.100.7", "198.51.100.8"
 	for i := range 3 {
 		if st, body := status(t, e.tokenAs(bad, "admin", "wrong")); st != http.StatusUnauthorized {
@@ -87,7 +90,7 @@ func TestSignInFailuresPerAddress(t *testing.T) {
 // TestSignInFailuresPerPrincipal: failures for one name from many addresses
 // throttle that name only; another user from the same address signs in.
 func TestSignInFailuresPerPrincipal(t *testing.T) {
-	e := startAbuse(t, config.Limits{SignInFailuresPerPrincipal: 4})
+	e := startAbuse(t, func(l *config.Limits) { l.SignInFailuresPerPrincipal = 4 })
 	for i := range 4 {
 		if st, _ := status(t, e.tokenAs(fmt.Sprintf("203.0.113.%d", i+1), "victim", "guess")); st != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, st)
@@ -102,7 +105,7 @@ func TestSignInFailuresPerPrincipal(t *testing.T) {
 // TestTokenRequestRate: every token request counts against the address's
 // rate (here 1/s with a burst of 10); the 11th in a row is throttled.
 func TestTokenRequestRate(t *testing.T) {
-	e := startAbuse(t, config.Limits{TokenRequestsPerSecond: 1})
+	e := startAbuse(t, func(l *config.Limits) { l.TokenRequestsPerSecond = 1 })
 	get := func(from string) *http.Response {
 		req, _ := http.NewRequest(http.MethodGet, e.base+"/oauth2/token?service=x", nil)
 		req.Header.Set("X-Forwarded-For", from)
@@ -126,7 +129,7 @@ func TestTokenRequestRate(t *testing.T) {
 // TestUploadSessionLimit: a registry's open sessions are bounded; a
 // cancelled one frees its place.
 func TestUploadSessionLimit(t *testing.T) {
-	e := startAbuse(t, config.Limits{UploadSessions: 2})
+	e := startAbuse(t, func(l *config.Limits) { l.UploadSessions = 2 })
 	if st, body := e.mgmt(http.MethodPut, e.regPath("upl1mt"), `{"location":"local","sku":{"name":"Standard"}}`); st >= 300 {
 		t.Fatalf("create registry: %d %s", st, body)
 	}
@@ -164,7 +167,7 @@ func TestUploadSessionLimit(t *testing.T) {
 // TestSlowlorisHeaders: a client sending its request headers a byte at a
 // time is disconnected by the header deadline, long before it finishes.
 func TestSlowlorisHeaders(t *testing.T) {
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, nil)
 	c, err := net.Dial("tcp", e.cfg.Listeners[0].Address)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +205,7 @@ func isTimeout(err error) bool {
 func TestSlowBody(t *testing.T) {
 	bodyStall, bodyGrace = time.Second, 2*time.Second
 	defer func() { bodyStall, bodyGrace = time.Minute, time.Minute }()
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, nil)
 	c, err := net.Dial("tcp", e.cfg.Listeners[0].Address)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +249,7 @@ func TestSlowBody(t *testing.T) {
 // TestPacedReadFrom: large and CopyN-limited downloads through the paced
 // writer arrive whole and exact (the chunking must not lose or add bytes).
 func TestPacedReadFrom(t *testing.T) {
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, nil)
 	if st, body := e.mgmt(http.MethodPut, e.regPath("pace1reg"), `{"location":"local","sku":{"name":"Standard"}}`); st >= 300 {
 		t.Fatalf("create: %d %s", st, body)
 	}
@@ -279,7 +282,7 @@ func TestPacedReadFrom(t *testing.T) {
 // others are refused at once with 429. (Checking before and counting after
 // let all 60 through to the expensive check.)
 func TestSignInAllowanceReservedBeforeCheck(t *testing.T) {
-	e := startAbuse(t, config.Limits{SignInFailures: 5})
+	e := startAbuse(t, func(l *config.Limits) { l.SignInFailures = 5 })
 	const n = 60
 	var wg sync.WaitGroup
 	var mu sync.Mutex

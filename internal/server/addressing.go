@@ -31,7 +31,7 @@ func (s *Server) setAddressing(ls []config.Listener, set *netid.Set) error {
 		}
 	}
 	for i, l := range ls {
-		if l.Kind != "" && l.Kind != config.KindPublic {
+		if l.Kind != config.KindPublic {
 			continue
 		}
 		addr := l.Address

@@ -25,7 +25,9 @@ import (
 func benchServer(b *testing.B) (*httptest.Server, *Server) {
 	b.Helper()
 	b.Setenv("MOAT_ADMIN_PASSWORD", "bench-password-1")
-	srv, err := New(context.Background(), config.Config{DataDir: b.TempDir(), Listeners: []config.Listener{{Name: "x", Address: "127.0.0.1:0"}}})
+	cfg := testConfig(b.TempDir())
+	cfg.Listeners = []config.Listener{{Name: "x", Address: "127.0.0.1:0"}}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +88,9 @@ func setupRegistry(b *testing.B, ts *httptest.Server, sub, tenant, name string, 
 		b.Helper()
 		callWith(b, method, url, body, "Authorization", "Bearer "+idTok.AccessToken)
 	}
-	call(b, http.MethodPut, mg+"Microsoft.ContainerRegistry/registries/"+name+v, map[string]any{"sku": map[string]string{"name": "Premium"}})
+	reg := mg + "Microsoft.ContainerRegistry/registries/" + name
+	reg += "?" + armVersion(reg)
+	call(b, http.MethodPut, reg, map[string]any{"sku": map[string]string{"name": "Premium"}})
 	if rules {
 		var subnets []any
 		var vnetRules, ipRules []map[string]string
@@ -100,7 +104,7 @@ func setupRegistry(b *testing.B, ts *httptest.Server, sub, tenant, name string, 
 		for i := range 200 {
 			ipRules = append(ipRules, map[string]string{"value": fmt.Sprintf("20.%d.0.0/16", i)})
 		}
-		call(b, http.MethodPatch, mg+"Microsoft.ContainerRegistry/registries/"+name+v, map[string]any{"properties": map[string]any{
+		call(b, http.MethodPatch, reg, map[string]any{"properties": map[string]any{
 			"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": ipRules, "virtualNetworkRules": vnetRules}}})
 	}
 	// A token, then one image.

@@ -35,7 +35,7 @@ func newBypassEnv(t *testing.T) *bypassEnv { return newBypassEnvWith(t, nil) }
 // newBypassEnvWith is newBypassEnv with a configuration changed by edit.
 func newBypassEnvWith(t *testing.T, edit func(*config.Config)) *bypassEnv {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "bypass-password-1")
-	cfg := config.Config{DataDir: t.TempDir()}
+	cfg := testConfig(t.TempDir())
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -60,7 +60,7 @@ func newBypassEnvWith(t *testing.T, edit func(*config.Config)) *bypassEnv {
 // admin calls the management API as the administrator.
 func (e *bypassEnv) admin(method, u, body string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, u+"?api-version=2025-11-01", strings.NewReader(body))
+	req, _ := http.NewRequest(method, u+"?"+armVersion(u), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+e.identityToken(url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"bypass-password-1"}, "client_id": {"moat-cli"}}))
 	resp, err := http.DefaultClient.Do(req)
@@ -229,8 +229,9 @@ func TestTrustedServiceBypass(t *testing.T) {
 	e.admin(http.MethodPatch, reg, `{"properties":{"publicNetworkAccess":"Enabled","networkRuleBypassOptions":"AzureServices","networkRuleSet":{"defaultAction":"Deny","virtualNetworkRules":[{"id":"`+
 		"/subscriptions/"+e.srv.Subscription()+`/resourceGroups/default/providers/Microsoft.Network/virtualNetworks/corp/subnets/a"}]}}}`)
 	expect("no bypass with virtual-network rules", task, "", http.StatusForbidden)
-	// IP rules and default Deny: bypass applies again.
-	e.admin(http.MethodPatch, reg, `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"16.17.18.0/24"}]}}}`)
+	// IP rules and default Deny: bypass applies again. (A PATCH is a merge
+	// patch: the virtual-network rules go only when it says so.)
+	e.admin(http.MethodPatch, reg, `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"16.17.18.0/24"}],"virtualNetworkRules":[]}}}`)
 	expect("bypass applies to IP-rule registries", task, "", notFound)
 }
 

@@ -28,11 +28,12 @@ import (
 // it at once, and on every other node (PostgreSQL: a second node).
 func TestGroupDeleteCascades(t *testing.T) {
 	t.Run("one node, SQLite", func(t *testing.T) {
-		n := startNode(t, config.Config{DataDir: t.TempDir()})
+		n := startNode(t, testConfig(t.TempDir()))
 		groupDeleteCascades(t, n, n)
 	})
 	t.Run("two nodes, PostgreSQL", func(t *testing.T) {
-		cfg := config.Config{DataDir: t.TempDir(), Postgres: pgtest.SchemaDSN(t)}
+		cfg := testConfig(t.TempDir())
+		cfg.Postgres = pgtest.SchemaDSN(t)
 		groupDeleteCascades(t, startNode(t, cfg), startNode(t, cfg))
 	})
 }

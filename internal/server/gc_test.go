@@ -15,9 +15,10 @@ import (
 // garbageCollect action answers through the management API.
 func TestGCWiring(t *testing.T) {
 	metrics := freeAddr(t)
-	e := startOps(t, config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
-		GC:        config.GC{Interval: "20ms", Grace: "0"},
-		Listeners: []config.Listener{{Name: "default", Address: freeAddr(t), Kind: config.KindPublic}}})
+	cfg := opsConfig(t, t.TempDir())
+	cfg.MetricsAddress = metrics
+	cfg.GC = config.GC{Interval: 20 * time.Millisecond, Grace: 0}
+	e := startOps(t, cfg)
 	reg := e.regPath("gcwiring")
 	if st, b := e.mgmt(http.MethodPut, reg, `{"sku":{"name":"Premium"},"properties":{"policies":{"retentionPolicy":{"days":0,"status":"enabled"}}}}`); st != http.StatusCreated {
 		t.Fatalf("create: %d %s", st, b)

@@ -32,11 +32,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := s.meta.GetResource(ctx, "/moat/readyz"); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		checks["metadataStore"], ok = "unreachable", false
-		s.storeError("meta", "ping")
+		s.storeErrs.Inc("meta", "ping")
 	}
 	if err := s.blobsReady(ctx); err != nil {
 		checks["blobStore"], ok = "unavailable", false
-		s.storeError("blob", "ping")
+		s.storeErrs.Inc("blob", "ping")
 	}
 	status, code := "ready", http.StatusOK
 	if !ok {
@@ -57,10 +57,4 @@ func writable(dir string) error {
 	_, err = f.Write([]byte("ok"))
 	err = errors.Join(err, f.Close(), os.Remove(name))
 	return err
-}
-
-func (s *Server) storeError(store, op string) {
-	if s.storeErrs != nil {
-		s.storeErrs.WithLabelValues(store, op).Inc()
-	}
 }

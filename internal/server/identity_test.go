@@ -17,7 +17,7 @@ func TestRegistryIdentities(t *testing.T) {
 	e := newBypassEnv(t)
 	tok := loginToken(t, e.ts.URL, e.srv.Tenant(), "bypass-password-1")
 	call := func(method, path, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, e.ts.URL+path+"?api-version=2025-11-01", strings.NewReader(body))
+		req, _ := http.NewRequest(method, e.ts.URL+path+"?"+armVersion(path), strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

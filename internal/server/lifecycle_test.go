@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -186,7 +187,7 @@ func TestReloadAddsTrustedProxyUnderTraffic(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	next := cfg
-	next.Listeners = []config.Listener{{Name: "default", Address: cfg.Listeners[0].Address, Kind: config.KindPublic, TrustedProxies: []string{"127.0.0.1/32"}}}
+	next.Listeners = []config.Listener{{Name: "default", Address: cfg.Listeners[0].Address, Kind: config.KindPublic, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
 	if err := e.srv.Reload(next); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func (e *bypassEnv) callAs(tok, method, u, body string) (int, map[string]any) {
 		u = e.ts.URL + u
 	}
 	if !strings.Contains(u, "api-version=") && !strings.Contains(u, "/identity/") && !strings.Contains(u, "/graph/") {
-		u += "?api-version=2025-11-01"
+		u += "?" + armVersion(u)
 	}
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -185,7 +185,7 @@ func TestTaskCannotBorrowAnotherTeamsIdentity(t *testing.T) {
 
 	st, out := task("borrowed", `{"type":"UserAssigned","userAssignedIdentities":{"`+pullerID+`":{}}}`, creds)
 	if code, _ := armCode(out); st != http.StatusForbidden || code != "LinkedAuthorizationFailed" {
-		if st == http.StatusCreated {
+		if st == http.StatusOK {
 			if rs, log := e.runTask("mallreg", "borrowed"); rs == tasks.Succeeded {
 				t.Fatalf("the task copied the other team's private image as its pull identity:\n%s", log)
 			}
@@ -196,7 +196,7 @@ func TestTaskCannotBorrowAnotherTeamsIdentity(t *testing.T) {
 		t.Errorf("task credentials naming an identity not attached to the task: %d %v, want 400", st, out)
 	}
 	// The hidden run identity of a task without one reaches its own registry only.
-	if st, out := task("hidden", `{"type":"None"}`, nil); st != http.StatusCreated {
+	if st, out := task("hidden", `{"type":"None"}`, nil); st != http.StatusOK { // ACR answers a task's creation with 200
 		t.Fatalf("task without identity: %d %v", st, out)
 	}
 	if rs, log := e.runTask("mallreg", "hidden"); rs != tasks.Failed {

@@ -27,8 +27,10 @@ func freeAddr(t *testing.T) string {
 func TestDecisionMetricsScraped(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "metrics-password-1")
 	data, metrics := freeAddr(t), freeAddr(t)
-	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), MetricsAddress: metrics,
-		Listeners: []config.Listener{{Name: "default", Address: data, Kind: config.KindPublic}}})
+	cfg := testConfig(t.TempDir())
+	cfg.MetricsAddress = metrics
+	cfg.Listeners = []config.Listener{{Name: "default", Address: data, Kind: config.KindPublic}}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestDecisionMetricsScraped(t *testing.T) {
 	mgmt := base + "/subscriptions/" + srv.Subscription() + "/resourceGroups/default/providers/"
 	tok := loginToken(t, base, srv.Tenant(), "metrics-password-1")
 	put := func(method, u, body string) {
-		req, _ := http.NewRequest(method, u+"?api-version=2025-11-01", strings.NewReader(body))
+		req, _ := http.NewRequest(method, u+"?"+armVersion(u), strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode >= 300 {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 	"github.com/moat-registry/moat/internal/rbac"
 )
@@ -18,7 +17,8 @@ import (
 // node 2, and once the user's password is changed at node 1, node 2 refuses
 // it too (it reloads its directory at the store's change notice).
 func TestCredentialChangeReachesEveryNode(t *testing.T) {
-	cfg := config.Config{DataDir: t.TempDir(), Postgres: pgtest.SchemaDSN(t)}
+	cfg := testConfig(t.TempDir())
+	cfg.Postgres = pgtest.SchemaDSN(t)
 	n1, n2 := startNode(t, cfg), startNode(t, cfg)
 	host := strings.TrimPrefix(n1.URL, "http://") // the load balancer's name, the same at both nodes
 	admin := loginToken(t, n1.URL, n1.srv.Tenant(), cascadePassword)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -16,21 +15,13 @@ import (
 
 // openOps builds the audit trail and the request observer.
 func (s *Server) openOps() error {
-	retention := audit.DefaultRetention
-	if s.cfg.AuditRetention != "" {
-		d, err := time.ParseDuration(s.cfg.AuditRetention)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("audit retention %q must be a duration such as 720h", s.cfg.AuditRetention)
-		}
-		retention = d
-	}
-	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: retention, RegistryID: func(key string) string {
+	s.auditLog = audit.New(s.meta, s.metrics, audit.Options{Retention: s.cfg.AuditRetention, RegistryID: func(key string) string {
 		if reg, ok := s.index.Lookup(key); ok {
 			return reg.UID
 		}
 		return ""
 	}})
-	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GCGrace(), UploadExpiry: s.cfg.UploadExpiry(),
+	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GC.Grace, UploadExpiry: s.cfg.Limits.UploadExpiry,
 		Metrics: gc.NewMetrics(s.metrics), Audit: s.auditLog}
 	s.obs = newObserver(s.metrics, s.auditLog, s.meta, s.dir)
 	s.migrated.Store(true)
@@ -52,7 +43,7 @@ func (s *Server) startOps() (stop func()) {
 	go func() { s.auditLog.Run(ctx, time.Hour); close(done) }()
 	gcDone := make(chan struct{})
 	go func() {
-		if every := s.cfg.GCInterval(); every > 0 {
+		if every := s.cfg.GC.Interval; every > 0 {
 			s.gc.Loop(ctx, every)
 		}
 		close(gcDone)

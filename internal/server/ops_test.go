@@ -76,7 +76,7 @@ func (e *opsEnv) mgmt(method, u, body string) (int, []byte) {
 	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	req, _ := http.NewRequest(method, u+sep+"api-version=2025-11-01", strings.NewReader(body))
+	req, _ := http.NewRequest(method, u+sep+armVersion(u), strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e.mgmtTok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -158,7 +158,16 @@ func (e *opsEnv) pushImage(tok, repo, tag string) []byte {
 }
 
 func opsConfig(t *testing.T, dir string) config.Config {
-	return config.Config{DataDir: dir, Listeners: []config.Listener{{Name: "default", Address: freeAddr(t), Kind: config.KindPublic}}}
+	cfg := testConfig(dir)
+	cfg.Listeners = []config.Listener{{Name: "default", Address: freeAddr(t), Kind: config.KindPublic}}
+	return cfg
+}
+
+// testConfig is the default configuration with its data in dir.
+func testConfig(dir string) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = dir
+	return cfg
 }
 
 type syncBuffer struct {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/opencontainers/go-digest"
@@ -27,7 +26,9 @@ func TestServerOnPostgres(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "pg-password-1")
 	blobs := t.TempDir() // shared by both nodes, standing in for S3
 	start := func() (*Server, *httptest.Server) {
-		srv, err := New(context.Background(), config.Config{DataDir: blobs, Postgres: dsn})
+		cfg := testConfig(blobs)
+		cfg.Postgres = dsn
+		srv, err := New(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

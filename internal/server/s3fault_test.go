@@ -105,10 +105,10 @@ func TestS3Outage(t *testing.T) {
 	s3c := s3test.Config(t)
 	t.Setenv("MOAT_ADMIN_PASSWORD", "s3-outage-password-1")
 	proxy := newFaultProxy(t, hostOf(t, s3c.Endpoint))
-	srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), S3: config.S3{
-		Endpoint: "http://" + proxy.ln.Addr().String(), Bucket: s3c.Bucket, Prefix: s3c.Prefix, PathStyle: true,
-		AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey,
-	}})
+	cfg := testConfig(t.TempDir())
+	cfg.S3 = config.S3{Endpoint: "http://" + proxy.ln.Addr().String(), Region: cfg.S3.Region, Bucket: s3c.Bucket, Prefix: s3c.Prefix, PathStyle: true,
+		AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey}
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/tasks"
 	"github.com/moat-registry/moat/internal/token"
@@ -63,16 +64,20 @@ type Server struct {
 	obs      *observer
 	certs    *certStore
 	migrated atomic.Bool
-	// storeErrs counts the stores' failures (storemetrics.go).
-	storeErrs *prometheus.CounterVec
+	// storeErrs counts the stores' failures (package store).
+	storeErrs *store.Errors
 	// stopFollow ends following the store's changes (follow.go).
 	stopFollow context.CancelFunc
 	// Notices are what the first start tells the operator (how to sign in).
 	Notices []string
 }
 
-// New opens the stores in cfg.DataDir and builds the handlers.
+// New opens the stores in cfg.DataDir and builds the handlers. cfg is
+// config.Load's, or config.Default's with changes.
 func New(ctx context.Context, cfg config.Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -127,12 +132,12 @@ func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, func(context
 func (s *Server) open(ctx context.Context) error {
 	var err error
 	s.metrics = prometheus.NewRegistry()
-	s.storeErrs = newStoreErrors(s.metrics)
-	s.meta = instrumentMeta(s.meta, s.storeErrs)
+	s.storeErrs = store.NewErrors(s.metrics)
+	s.meta = meta.Instrument(s.meta, s.storeErrs)
 	if s.blobs, s.blobsReady, err = openBlobs(ctx, s.cfg); err != nil {
 		return err
 	}
-	s.blobs = instrumentBlobs(s.blobs, s.storeErrs)
+	s.blobs = blob.Instrument(s.blobs, s.storeErrs)
 	if s.subscription, err = s.meta.InitSetting(ctx, "subscriptionId", newGUID()); err != nil {
 		return err
 	}
@@ -150,8 +155,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	// Retired signing keys verify as long as docker login's refresh tokens
 	// live (0: as long as their credential, so forever).
-	_, _, offline := s.cfg.TokenLifetimes()
-	s.keys.SetRetention(offline)
+	s.keys.SetRetention(s.cfg.Tokens.OfflineLifetime)
 	if err := s.keys.Reload(ctx); err != nil {
 		return err
 	}
@@ -200,17 +204,8 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) limits() mgmt.Limits {
-	l, c := mgmt.DefaultLimits, s.cfg.Limits
-	if c.IPRules > 0 {
-		l.IPRules = c.IPRules
-	}
-	if c.VirtualNetworkRules > 0 {
-		l.VirtualNetworkRules = c.VirtualNetworkRules
-	}
-	if c.PrivateEndpoints > 0 {
-		l.PrivateEndpoints = c.PrivateEndpoints
-	}
-	return l
+	c := s.cfg.Limits
+	return mgmt.Limits{IPRules: c.IPRules, VirtualNetworkRules: c.VirtualNetworkRules, PrivateEndpoints: c.PrivateEndpoints}
 }
 
 func (s *Server) routes(ctx context.Context) error {
@@ -221,15 +216,15 @@ func (s *Server) routes(ctx context.Context) error {
 	for _, p := range auth.Patterns() {
 		mux.Handle(p, limited(auth, auth))
 	}
-	access, refresh, offline := s.cfg.TokenLifetimes()
+	lt := s.cfg.Tokens
 	audiences := token.NewAudiences(s.cfg.PublicURLOrDefault())
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Index: s.index,
-		Lifetimes: regauth.Lifetimes{Access: access, Refresh: refresh, Offline: offline}, ManagementAudiences: audiences}
+		Lifetimes: regauth.Lifetimes{Access: lt.AccessLifetime, Refresh: lt.RefreshLifetime, Offline: lt.OfflineLifetime}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
 	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.audit}
 	tokens.Observer = s.obs
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Auth: principalGate{tokens}, Network: guard,
-		MaxUploadSessions: limitSetting(s.cfg.Limits.UploadSessions, defaultUploadSessions)}
+		MaxUploadSessions: s.cfg.Limits.UploadSessions}
 	// The data plane: every route passes the network gate before anything
 	// else, on the target that target.Middleware (below) resolved.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
@@ -244,7 +239,8 @@ func (s *Server) routes(ctx context.Context) error {
 		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
 		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
 		Roles: s.authz, Principals: s.dir,
-		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc}
+		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc,
+		LogSigner: s.keys}
 	if err := mg.Bootstrap(ctx); err != nil {
 		return err
 	}
@@ -253,6 +249,7 @@ func (s *Server) routes(ctx context.Context) error {
 	}
 	mux.HandleFunc("/graph/", mg.Graph)
 	mux.HandleFunc("/metadata/endpoints", mg.Metadata)
+	mux.HandleFunc(mgmt.RunLogPrefix, mg.RunLog) // task runs' log links
 	mux.Handle("/subscriptions/", mg)
 	mux.Handle("/subscriptions", mg)
 	mux.Handle("/tenants", mg)

@@ -53,7 +53,7 @@ func (e *opsEnv) tokenPost(from, query, authz string, form url.Values) (int, str
 // credentials must not reach the password check (it did: the limiter read
 // the header's name, the handler the form's).
 func TestSignInLimitReadsTheCredentialUsed(t *testing.T) {
-	e := startAbuse(t, config.Limits{SignInFailures: -1, SignInFailuresPerPrincipal: 3})
+	e := startAbuse(t, func(l *config.Limits) { l.SignInFailures, l.SignInFailuresPerPrincipal = 0, 3 })
 	pw := func(p string) url.Values {
 		return url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {p}, "service": {e.cfg.Listeners[0].Address}}
 	}
@@ -86,7 +86,7 @@ func basicAuth(user, pw string) string {
 // string made the gate skip the form the handler then used; the gate must
 // fail closed with a 400.
 func TestTokenGateReadsWhatTheHandlerUses(t *testing.T) {
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, nil)
 	e.lockedRegistry("gatedreg")
 	const from = "203.0.113.9"
 	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {opsPassword}, "scope": {"repository:gatedreg/app:pull"}}
@@ -212,7 +212,7 @@ func rawRequest(t *testing.T, addr, raw string) (int, string) {
 // usable client address (a trusted proxy's PROXY header announcing 0.0.0.0)
 // is denied and counted as no-network-identity.
 func TestNoClientAddressIsCounted(t *testing.T) {
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, nil)
 	e.lockedRegistry("countedreg")
 	addr := e.cfg.Listeners[0].Address
 	st, body := rawRequest(t, addr, "PROXY TCP4 0.0.0.0 127.0.0.1 1234 5000\r\nGET /v2/countedreg/app/tags/list HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n")
@@ -229,7 +229,7 @@ func TestNoClientAddressIsCounted(t *testing.T) {
 // PROXY header that names none: denied and counted as no-network-identity,
 // never served as the proxy's own address.
 func TestUnusableForwardedForFailsClosed(t *testing.T) {
-	e := startAbuse(t, config.Limits{})
+	e := startAbuse(t, nil)
 	if st, b := e.mgmt(http.MethodPut, e.regPath("fwdreg"), `{"sku":{"name":"Premium"}}`); st >= 300 {
 		t.Fatalf("create: %d %s", st, b)
 	}
@@ -267,7 +267,7 @@ func TestTrustedServicesListWins(t *testing.T) {
 // Docker-Distribution-API-Version, the network 403 included (without it
 // Docker retries over plain HTTP and reports a 400).
 func TestV2AnswersCarryAPIVersion(t *testing.T) {
-	e := startAbuse(t, config.Limits{UploadSessions: 1})
+	e := startAbuse(t, func(l *config.Limits) { l.UploadSessions = 1 })
 	e.lockedRegistry("lockedreg")
 	if st, b := e.mgmt(http.MethodPut, e.regPath("openreg"), `{"sku":{"name":"Premium"}}`); st >= 300 {
 		t.Fatalf("create: %d %s", st, b)
@@ -396,7 +396,7 @@ func audience(t *testing.T, jwt string) string {
 // RFC 6749 form-decodes from the Basic header: percent-encoded spellings of
 // one client ID share its allowance (the class of issue 15 item 9).
 func TestIdentitySignInLimitReadsTheClientUsed(t *testing.T) {
-	e := startAbuse(t, config.Limits{SignInFailures: -1, SignInFailuresPerPrincipal: 3})
+	e := startAbuse(t, func(l *config.Limits) { l.SignInFailures, l.SignInFailuresPerPrincipal = 0, 3 })
 	try := func(id string) (int, string) {
 		form := url.Values{"grant_type": {"client_credentials"}, "scope": {e.base + "/.default"}}
 		req, _ := http.NewRequest(http.MethodPost, e.base+"/identity/"+e.srv.Tenant()+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
@@ -428,8 +428,10 @@ func TestLoginServerPortOfPublicURL(t *testing.T) {
 		{"https://registry.example.com", "registry.example.com:6204", "reg.registry.example.com:6204"},
 	} {
 		t.Setenv("MOAT_ADMIN_PASSWORD", "public-url-password-1")
-		srv, err := New(context.Background(), config.Config{DataDir: t.TempDir(), PublicURL: c.publicURL, LoginServerSuffix: c.suffix,
-			Listeners: []config.Listener{{Name: "n", Address: "0.0.0.0:5000", Kind: config.KindPublic}}})
+		cfg := testConfig(t.TempDir())
+		cfg.PublicURL, cfg.LoginServerSuffix = c.publicURL, c.suffix
+		cfg.Listeners = []config.Listener{{Name: "n", Address: "0.0.0.0:5000", Kind: config.KindPublic}}
+		srv, err := New(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

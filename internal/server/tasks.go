@@ -37,7 +37,7 @@ func (s *Server) WaitRuns() { s.tasks.Wait() }
 func (s *Server) setRunnerEndpoint(set *netid.Set) {
 	addrs := set.Addrs()
 	for i, l := range s.cfg.Listeners {
-		if i >= len(addrs) || l.Kind != "" && l.Kind != config.KindPublic {
+		if i >= len(addrs) || l.Kind != config.KindPublic {
 			continue
 		}
 		host, port, err := net.SplitHostPort(addrs[i].String())

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/tasks"
 )
@@ -23,7 +22,7 @@ import (
 // status and body (no failure on error statuses).
 func (e *bypassEnv) adminJSON(method, u, body string) (int, map[string]any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, u+"?api-version=2025-11-01", strings.NewReader(body))
+	req, _ := http.NewRequest(method, u+"?"+armVersion(u), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+e.identityToken(url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"bypass-password-1"}, "client_id": {"moat-cli"}}))
 	resp, err := http.DefaultClient.Do(req)
@@ -96,7 +95,7 @@ func (e *bypassEnv) createTask(reg, name, identityJSON, steps string, creds map[
 			"credentials": map[string]any{"customRegistries": cr},
 		}})
 	st, out := e.adminJSON(http.MethodPut, e.mgmt+"Microsoft.ContainerRegistry/registries/"+reg+"/tasks/"+name, string(body))
-	if st != http.StatusCreated {
+	if st != http.StatusOK { // ACR answers a task's creation with 200
 		e.t.Fatalf("create task: %d %v", st, out)
 	}
 	id, _ := out["identity"].(map[string]any)
@@ -107,15 +106,16 @@ func (e *bypassEnv) createTask(reg, name, identityJSON, steps string, creds map[
 // runTask runs a task and waits for the run to end.
 func (e *bypassEnv) runTask(reg, name string) (status, log string) {
 	e.t.Helper()
-	st, out := e.adminJSON(http.MethodPost, e.mgmt+"Microsoft.ContainerRegistry/registries/"+reg+"/tasks/"+name+"/run", "{}")
+	regPath := e.mgmt + "Microsoft.ContainerRegistry/registries/" + reg
+	taskID := strings.TrimPrefix(regPath, e.ts.URL) + "/tasks/" + name
+	st, out := e.adminJSON(http.MethodPost, regPath+"/scheduleRun", `{"type":"TaskRunRequest","taskId":"`+taskID+`"}`)
 	if st != http.StatusOK {
 		e.t.Fatalf("run: %d %v", st, out)
 	}
 	e.srv.WaitRuns()
-	runID := out["name"].(string)
-	_, run := e.adminJSON(http.MethodGet, e.mgmt+"Microsoft.ContainerRegistry/registries/"+reg+"/taskRuns/"+runID, "")
-	p := run["properties"].(map[string]any)
-	return p["status"].(string), p["log"].(string)
+	runPath := regPath + "/runs/" + out["name"].(string)
+	_, run := e.adminJSON(http.MethodGet, runPath, "")
+	return run["properties"].(map[string]any)["status"].(string), e.runLog(runPath)
 }
 
 // TestTaskSeedWorkflow is the seed workflow of SPEC 5 end to end: a task in
@@ -196,7 +196,7 @@ func TestTaskSeedWorkflow(t *testing.T) {
 	}
 
 	// Runs are listed, newest first.
-	_, list := e.adminJSON(http.MethodGet, e.mgmt+"Microsoft.ContainerRegistry/registries/appsreg/taskRuns", "")
+	_, list := e.adminJSON(http.MethodGet, e.mgmt+"Microsoft.ContainerRegistry/registries/appsreg/runs", "")
 	if v := list["value"].([]any); len(v) != 8 {
 		t.Fatalf("%d runs listed, want 8", len(v))
 	}
@@ -314,18 +314,18 @@ func TestWorkspaceIdentityPull(t *testing.T) {
 func TestRunSurvivesRestart(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", "restart-password-1")
 	dir := t.TempDir()
-	srv, err := New(context.Background(), config.Config{DataDir: dir})
+	srv, err := New(context.Background(), testConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	regID := "/subscriptions/" + srv.Subscription() + "/resourceGroups/default/providers/Microsoft.ContainerRegistry/registries/appsreg"
-	run, err := srv.tasks.Create(ctx, regID, "t1", regID+"/tasks/t1")
+	run, err := srv.tasks.Create(ctx, regID, tasks.RunProperties{Task: "t1", TaskID: regID + "/tasks/t1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Close()
-	srv, err = New(ctx, config.Config{DataDir: dir})
+	srv, err = New(ctx, testConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,28 @@ func TestRunSurvivesRestart(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("run lost: %v %v", ok, err)
 	}
-	if got.Properties.Status != tasks.Failed || got.Properties.ErrorMessage != tasks.RestartMessage || got.Properties.FinishTime == nil {
+	if got.Properties.Status != tasks.Failed || got.Properties.RunErrorMessage != tasks.RestartMessage || got.Properties.FinishTime == nil {
 		t.Fatalf("run after restart: %+v", got.Properties)
 	}
+}
+
+// runLog reads a run's log through its log link (listLogSasUrl), on this
+// server whatever the link's host.
+func (e *bypassEnv) runLog(runPath string) string {
+	e.t.Helper()
+	st, out := e.adminJSON(http.MethodPost, runPath+"/listLogSasUrl", "")
+	link, err := url.Parse(fmt.Sprint(out["logLink"]))
+	if st != http.StatusOK || err != nil {
+		e.t.Fatalf("listLogSasUrl: %d %v", st, out)
+	}
+	resp, err := http.Get(e.ts.URL + link.RequestURI())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("GET the log link: %s %s", resp.Status, b)
+	}
+	return string(b)
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,15 +18,16 @@ import (
 // Resource types.
 const (
 	TaskType = "Microsoft.ContainerRegistry/registries/tasks"
-	RunType  = "Microsoft.ContainerRegistry/registries/taskRuns"
+	RunType  = "Microsoft.ContainerRegistry/registries/runs"
 )
 
-// Run statuses.
+// Run statuses (ACR's RunStatus).
 const (
 	Queued    = "Queued"
 	Running   = "Running"
 	Succeeded = "Succeeded"
 	Failed    = "Failed"
+	Timeout   = "Timeout"
 )
 
 // RestartMessage ends the log of a run that a restart interrupted.
@@ -34,7 +36,9 @@ const RestartMessage = "interrupted by a server restart"
 // maxLog bounds a run's stored log.
 const maxLog = 256 << 10
 
-// Run is a taskRun resource.
+// Run is ACR's run resource (.../registries/{r}/runs/{runId}), as stored:
+// Log and TaskID are kept with it and not served (the log is read through
+// its log link).
 type Run struct {
 	ID         string        `json:"id"`
 	Name       string        `json:"name"`
@@ -42,18 +46,48 @@ type Run struct {
 	Properties RunProperties `json:"properties"`
 }
 
-// RunProperties are a run's status and log.
+// RunProperties are ACR's RunProperties that moat fills in.
 type RunProperties struct {
-	RunID        string     `json:"runId"`
-	Task         string     `json:"task,omitempty"` // task name
-	TaskID       string     `json:"taskId,omitempty"`
-	RunType      string     `json:"runType"` // QuickRun for task runs started by hand
-	Status       string     `json:"status"`
-	CreateTime   time.Time  `json:"createTime"`
-	StartTime    *time.Time `json:"startTime,omitempty"`
-	FinishTime   *time.Time `json:"finishTime,omitempty"`
-	ErrorMessage string     `json:"errorMessage,omitempty"`
-	Log          string     `json:"log"`
+	RunID              string            `json:"runId"`
+	Status             string            `json:"status"`
+	LastUpdatedTime    *time.Time        `json:"lastUpdatedTime,omitempty"`
+	RunType            string            `json:"runType"` // QuickRun: started by hand
+	CreateTime         time.Time         `json:"createTime"`
+	StartTime          *time.Time        `json:"startTime,omitempty"`
+	FinishTime         *time.Time        `json:"finishTime,omitempty"`
+	Task               string            `json:"task,omitempty"` // the task's name
+	OutputImages       []ImageDescriptor `json:"outputImages"`
+	CustomRegistries   []string          `json:"customRegistries,omitempty"`
+	Platform           json.RawMessage   `json:"platform,omitempty"`
+	AgentConfiguration json.RawMessage   `json:"agentConfiguration,omitempty"`
+	ProvisioningState  string            `json:"provisioningState"`
+	RunErrorMessage    string            `json:"runErrorMessage,omitempty"`
+	IsArchiveEnabled   bool              `json:"isArchiveEnabled"`
+
+	// Kept, not served: the task's ID, the time the run must end by, the log.
+	TaskID   string     `json:"taskId,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+	Log      string     `json:"log,omitempty"`
+}
+
+// Served is the run as ACR serves it: without what moat keeps with it.
+func (r Run) Served() Run {
+	r.Properties.TaskID, r.Properties.Deadline, r.Properties.Log = "", nil, ""
+	return r
+}
+
+// ImageDescriptor is an image a run pushed.
+type ImageDescriptor struct {
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Tag        string `json:"tag,omitempty"`
+	Digest     string `json:"digest"`
+}
+
+// Finished reports whether the run has ended.
+func (r *Run) Finished() bool {
+	s := r.Properties.Status
+	return s != Queued && s != Running
 }
 
 // Job is what a run executes.
@@ -67,6 +101,8 @@ type Job struct {
 	// identity's client ID. Other registries are reached anonymously.
 	Secret      string
 	Credentials map[string]string
+	// Timeout ends the run (status Timeout); 0: an hour.
+	Timeout time.Duration
 }
 
 // Service keeps runs in the metadata store and executes them.
@@ -91,15 +127,12 @@ func (s *Service) Recover(ctx context.Context) error {
 	now := time.Now().UTC()
 	for _, r := range rs {
 		var run Run
-		if err := json.Unmarshal(r.Body, &run); err != nil {
-			continue
-		}
-		if run.Properties.Status != Queued && run.Properties.Status != Running {
+		if err := json.Unmarshal(r.Body, &run); err != nil || run.Finished() {
 			continue
 		}
 		run.Properties.Status = Failed
-		run.Properties.ErrorMessage = RestartMessage
-		run.Properties.FinishTime = &now
+		run.Properties.RunErrorMessage = RestartMessage
+		run.Properties.FinishTime, run.Properties.LastUpdatedTime = &now, &now
 		run.Properties.Log += now.Format(time.RFC3339) + " " + RestartMessage + "\n"
 		body, _ := json.Marshal(run)
 		if err := s.Meta.PutResource(ctx, &meta.Resource{ID: r.ID, Type: RunType, Body: body, Version: r.Version}); err != nil {
@@ -109,20 +142,22 @@ func (s *Service) Recover(ctx context.Context) error {
 	return nil
 }
 
-// Create stores a new queued run under registry (its resource ID) with the
-// next run ID (ca1, ca2, ...).
-func (s *Service) Create(ctx context.Context, registryID, task, taskID string) (*Run, error) {
+// Create stores a new queued run of a task under registry (its resource
+// ID) with the next run ID (ca1, ca2, ...); p gives the task's name, ID,
+// platform and agent configuration.
+func (s *Service) Create(ctx context.Context, registryID string, p RunProperties) (*Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs, err := s.Meta.ListResources(ctx, RunType, registryID+"/taskRuns/")
+	rs, err := s.Meta.ListResources(ctx, RunType, registryID+"/runs/")
 	if err != nil {
 		return nil, err
 	}
-	n := len(rs) + 1
-	for i := 0; i < 100; i++ {
-		id := fmt.Sprintf("ca%d", n+i)
-		run := &Run{ID: registryID + "/taskRuns/" + id, Name: id, Type: RunType, Properties: RunProperties{
-			RunID: id, Task: task, TaskID: taskID, RunType: "QuickRun", Status: Queued, CreateTime: time.Now().UTC()}}
+	now := time.Now().UTC()
+	p.RunType, p.Status, p.CreateTime, p.LastUpdatedTime, p.ProvisioningState = "QuickRun", Queued, now, &now, "Succeeded"
+	p.OutputImages = []ImageDescriptor{}
+	for i := len(rs) + 1; i < len(rs)+100; i++ {
+		p.RunID = fmt.Sprintf("ca%d", i)
+		run := &Run{ID: registryID + "/runs/" + p.RunID, Name: p.RunID, Type: RunType, Properties: p}
 		body, _ := json.Marshal(run)
 		err := s.Meta.PutResource(ctx, &meta.Resource{ID: run.ID, Type: RunType, Body: body})
 		if errors.Is(err, meta.ErrExists) {
@@ -145,224 +180,30 @@ func (s *Service) Get(ctx context.Context, id string) (*Run, bool, error) {
 	return &run, true, json.Unmarshal(r.Body, &run)
 }
 
-// List lists the runs of a registry (newest first), optionally of one task.
-func (s *Service) List(ctx context.Context, registryID, task string) ([]*Run, error) {
-	rs, err := s.Meta.ListResources(ctx, RunType, registryID+"/taskRuns/")
+// List lists the runs of a registry, newest first.
+func (s *Service) List(ctx context.Context, registryID string) ([]*Run, error) {
+	rs, err := s.Meta.ListResources(ctx, RunType, registryID+"/runs/")
 	if err != nil {
 		return nil, err
 	}
 	out := []*Run{}
 	for _, r := range rs {
 		var run Run
-		if json.Unmarshal(r.Body, &run) == nil && (task == "" || strings.EqualFold(run.Properties.Task, task)) {
+		if json.Unmarshal(r.Body, &run) == nil {
 			out = append(out, &run)
 		}
 	}
-	// newest first
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.SortStableFunc(out, func(a, b *Run) int {
+		if c := b.Properties.CreateTime.Compare(a.Properties.CreateTime); c != 0 {
+			return c
+		}
+		return runNumber(b.Name) - runNumber(a.Name)
+	})
 	return out, nil
 }
 
-// runLog accumulates a run's log and stores progress.
-type runLog struct {
-	s   *Service
-	id  string
-	mu  sync.Mutex
-	run *Run
-}
-
-func (l *runLog) printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	line := time.Now().UTC().Format("2006-01-02T15:04:05Z") + " " + fmt.Sprintf(format, args...) + "\n"
-	if len(l.run.Properties.Log)+len(line) <= maxLog {
-		l.run.Properties.Log += line
-	}
-}
-
-// store writes the run's current state (the run is written only by its runner).
-func (l *runLog) store(ctx context.Context) error {
-	l.mu.Lock()
-	body, _ := json.Marshal(l.run)
-	l.mu.Unlock()
-	r, err := l.s.Meta.GetResource(ctx, l.id)
-	if err != nil {
-		return err
-	}
-	return l.s.Meta.PutResource(ctx, &meta.Resource{ID: l.id, Type: RunType, Body: body, Version: r.Version})
-}
-
-// Start executes a run in the background.
-func (s *Service) Start(run *Run, job Job) {
-	s.init()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.sem <- struct{}{}
-		defer func() { <-s.sem }()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-		defer cancel()
-		s.execute(ctx, run, job)
-	}()
-}
-
-// Wait waits for the runs started so far (tests, shutdown).
-func (s *Service) Wait() { s.wg.Wait() }
-
-func (s *Service) execute(ctx context.Context, run *Run, job Job) {
-	l := &runLog{s: s, id: run.ID, run: run}
-	now := time.Now().UTC()
-	run.Properties.Status, run.Properties.StartTime = Running, &now
-	l.printf("run %s of task %s started", run.Properties.RunID, run.Properties.Task)
-	if err := l.store(ctx); err != nil {
-		slog.Error("storing a task run", "run", run.ID, "err", err)
-		return
-	}
-	err := s.steps(ctx, job, run.Properties.RunID, l.printf)
-	end := time.Now().UTC()
-	l.mu.Lock()
-	run.Properties.FinishTime = &end
-	if err != nil {
-		run.Properties.Status, run.Properties.ErrorMessage = Failed, err.Error()
-	} else {
-		run.Properties.Status = Succeeded
-	}
-	l.mu.Unlock()
-	if err != nil {
-		l.printf("run failed: %v", err)
-	} else {
-		l.printf("run succeeded")
-	}
-	if err := l.store(context.Background()); err != nil {
-		slog.Error("storing a task run", "run", run.ID, "err", err)
-	}
-}
-
-// SetEndpoint tells the runner where this server's public listener is.
-func (s *Service) SetEndpoint(e Endpoint) { s.self.Store(&e) }
-
-func (s *Service) endpoint() (Endpoint, error) {
-	if e := s.self.Load(); e != nil && e.Addr != "" {
-		return *e, nil
-	}
-	return Endpoint{}, errors.New("the runner does not know this server's public listener address")
-}
-
-func (s *Service) steps(ctx context.Context, job Job, runID string, logf func(string, ...any)) error {
-	e, err := s.endpoint()
-	if err != nil {
-		return err
-	}
-	ids := map[string]*ManagedIdentity{}
-	c := NewClient(e, func(r Ref) Authorizer {
-		full := r.Host + "/" + r.Repo
-		for ls, clientID := range job.Credentials {
-			ls = strings.ToLower(ls)
-			if job.Secret != "" && (r.Host == ls || strings.HasPrefix(full, ls+"/")) {
-				if ids[clientID] == nil {
-					ids[clientID] = &ManagedIdentity{Secret: job.Secret, ClientID: clientID}
-				}
-				return ids[clientID]
-			}
-		}
-		return nil
-	})
-	for i, st := range job.File.Steps {
-		logf("step %d: %s", i+1, st.Cmd)
-		switch st.Cmd {
-		case "copy", "tag":
-			src, err := ParseRef(Expand(st.From, job.Registry, runID))
-			if err != nil {
-				return fmt.Errorf("step %d: %v", i+1, err)
-			}
-			dst, err := ParseRef(Expand(st.To, job.Registry, runID))
-			if err != nil {
-				return fmt.Errorf("step %d: %v", i+1, err)
-			}
-			logf("%s %s -> %s", st.Cmd, src, dst)
-			d, err := c.Copy(ctx, src, dst, logf)
-			if err != nil {
-				return fmt.Errorf("step %d (%s %s -> %s): %w", i+1, st.Cmd, src, dst, err)
-			}
-			logf("pushed %s (%s)", dst, d)
-		case "delete":
-			r, err := ParseRef(Expand(st.Ref, job.Registry, runID))
-			if err != nil {
-				return fmt.Errorf("step %d: %v", i+1, err)
-			}
-			if err := c.Delete(ctx, r); err != nil {
-				return fmt.Errorf("step %d (delete %s): %w", i+1, r, err)
-			}
-			logf("deleted %s", r)
-		}
-	}
-	return nil
-}
-
-// ImportOptions are the options of a registry import.
-type ImportOptions struct {
-	// Force overwrites existing target tags; without it an existing target
-	// tag fails the import before anything is copied.
-	Force bool
-	// Referrers also copies the referrers of the copied manifests.
-	Referrers bool
-}
-
-// ImportResult is what an import copied.
-type ImportResult struct {
-	Digest    string
-	Referrers []string // digests of the referrers copied (Referrers only)
-}
-
-// Import copies src to each of dsts with tokens from mint (registry import).
-func (s *Service) Import(ctx context.Context, src Ref, dsts []Ref, opts ImportOptions, mint Minted) (*ImportResult, error) {
-	e, err := s.endpoint()
-	if err != nil {
-		return nil, err
-	}
-	c := NewClient(e, func(Ref) Authorizer { return mint })
-	if !opts.Force {
-		for _, d := range dsts {
-			ok, err := c.Exists(ctx, d)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				return nil, &ConflictError{Target: d.String()}
-			}
-		}
-	}
-	res := &ImportResult{}
-	for i, d := range dsts {
-		// The referrers are copied by digest, so once into each repository.
-		refs := opts.Referrers && !sameRepoBefore(dsts[:i], d)
-		digest, copied, err := c.CopyWith(ctx, src, d, CopyOptions{Referrers: refs}, func(string, ...any) {})
-		if err != nil {
-			return nil, err
-		}
-		res.Digest = digest
-		res.Referrers = append(res.Referrers, copied...)
-	}
-	if opts.Referrers && res.Referrers == nil {
-		res.Referrers = []string{}
-	}
-	return res, nil
-}
-
-func sameRepoBefore(before []Ref, d Ref) bool {
-	for _, b := range before {
-		if b.Host == d.Host && b.Repo == d.Repo {
-			return true
-		}
-	}
-	return false
-}
-
-// ConflictError: the import target exists and the mode is NoForce.
-type ConflictError struct{ Target string }
-
-func (e *ConflictError) Error() string {
-	return "the target tag " + e.Target + " already exists; use mode Force (--force) to overwrite it"
+// runNumber is the number in a run ID (ca12: 12).
+func runNumber(id string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(id, "ca"))
+	return n
 }

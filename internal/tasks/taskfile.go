@@ -36,6 +36,10 @@ func ParseFile(b []byte) (*File, error) {
 	if len(b) > MaxFile {
 		return nil, fmt.Errorf("the task file is larger than %d bytes", MaxFile)
 	}
+	b, err := lastVersion(b)
+	if err != nil {
+		return nil, fmt.Errorf("the task file is not valid YAML for a task: %v", err)
+	}
 	var f File
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
@@ -60,6 +64,38 @@ func ParseFile(b []byte) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// lastVersion keeps the last of several top-level "version" keys: az acr
+// task create --file puts "version: v1.1.0" before the file's own text, as
+// ACR's runner accepts. Any other duplicate key is left for the strict
+// decoder to refuse.
+func lastVersion(b []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return b, nil
+	}
+	m := doc.Content[0]
+	last, n := -1, 0
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "version" {
+			last, n = i, n+1
+		}
+	}
+	if n < 2 {
+		return b, nil
+	}
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "version" || i == last {
+			kept = append(kept, m.Content[i], m.Content[i+1])
+		}
+	}
+	m.Content = kept
+	return yaml.Marshal(&doc)
 }
 
 // Expand replaces $Registry (and {{.Run.Registry}}) with the task's login

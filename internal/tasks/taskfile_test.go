@@ -31,3 +31,23 @@ func TestParseFileAndRef(t *testing.T) {
 		}
 	}
 }
+
+// TestParseFileAzVersionLine: az acr task create --file puts "version:
+// v1.1.0" before the file's own text, so a file with its own version line
+// reaches the server with the key twice; the file's own (last) one counts.
+// Other duplicate keys are still refused.
+func TestParseFileAzVersionLine(t *testing.T) {
+	file := "version: v1.0.0\nsteps:\n  - cmd: delete\n    ref: $Registry/node:old\n"
+	f, err := ParseFile([]byte("version: v1.1.0\n" + file))
+	if err != nil || f.Version != "v1.0.0" || len(f.Steps) != 1 {
+		t.Fatalf("%+v %v", f, err)
+	}
+	for _, bad := range []string{
+		"version: v1.1.0\nsteps: []\nsteps:\n  - cmd: delete\n    ref: a/b\n",
+		"version: v1.1.0\nsteps:\n  - cmd: delete\n    ref: a/b\n    ref: c/d\n",
+	} {
+		if _, err := ParseFile([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

@@ -173,8 +173,9 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 
 // Names returns the certificate names for listen addresses and a login-server
 // suffix: each listener's host (all local addresses for a wildcard), localhost,
-// and <suffix> with *.<suffix>. Names never carry a port: a suffix that names
-// one (moat.test:6204) gives moat.test and *.moat.test.
+// <suffix> with *.<suffix>, and runlogs.blob.<suffix> (task runs' log links).
+// Names never carry a port: a suffix that names one (moat.test:6204) gives
+// moat.test, *.moat.test and runlogs.blob.moat.test.
 func Names(listenAddrs []string, suffix string) []string {
 	if h, _, err := net.SplitHostPort(suffix); err == nil {
 		suffix = h
@@ -215,6 +216,7 @@ func Names(listenAddrs []string, suffix string) []string {
 	if suffix != "" {
 		add(suffix)
 		add("*." + suffix)
+		add("runlogs.blob." + suffix) // task runs' log links (internal/mgmt/runlog.go)
 	}
 	return out
 }

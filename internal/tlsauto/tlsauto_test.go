@@ -41,6 +41,9 @@ func TestEnsureServesVerifiableTLS(t *testing.T) {
 	if err := leaf.VerifyHostname("myreg.registry.example.com"); err != nil {
 		t.Fatalf("host-style login server not covered: %v", err)
 	}
+	if err := leaf.VerifyHostname("runlogs.blob.registry.example.com"); err != nil {
+		t.Fatalf("the task runs' log host not covered: %v", err)
+	}
 	if fi, _ := os.Stat(dir + "/ca-key.pem"); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("CA key mode %v, want 0600", fi.Mode().Perm())
 	}

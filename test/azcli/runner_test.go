@@ -69,8 +69,10 @@ func newRunner(t *testing.T, srv *moatServer, kind string) *runner {
 		// az (Python requests) and crane (Go) trust moat's local CA.
 		"REQUESTS_CA_BUNDLE=" + srv.ca,
 		"SSL_CERT_FILE=" + srv.ca,
-		// Debian's azure-cli 2.45 packaging bug (testdata/azshim/sitecustomize.py).
+		// Debian's azure-cli 2.45 packaging bug (testdata/azshim/sitecustomize.py),
+		// without writing its bytecode into the source tree.
 		"PYTHONPATH=" + shim,
+		"PYTHONDONTWRITEBYTECODE=1",
 		// No telemetry, survey or online error help (the test is offline);
 		// az group delete's (y/n) prompt answered as a script would.
 		"AZURE_CORE_COLLECT_TELEMETRY=no",
@@ -85,7 +87,8 @@ func newRunner(t *testing.T, srv *moatServer, kind string) *runner {
 		"MOAT_ADMIN_PASSWORD=" + srv.password,
 	}
 	for _, on := range []string{onHost, onVM, onVMPublic} {
-		names := []string{suffix, "mycontainerregistry." + suffix, "myregistry." + suffix}
+		names := []string{suffix, "mycontainerregistry." + suffix, "myregistry." + suffix, "mybaseregistry." + suffix,
+			"runlogs.blob." + suffix} // task runs' log links
 		body := fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", addressOf(on), strings.Join(names, " "))
 		p := filepath.Join(work, "hosts-"+on)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -253,7 +256,7 @@ func (r *runner) check(e expect, res result) []string {
 	}
 	sort.Strings(exprs)
 	for _, expr := range exprs {
-		got, err := jmespath.Search(expr, doc)
+		got, err := jmespath.Search(r.expand(expr), doc)
 		if want := normalize(r.expandAll(e.Query[expr])); err != nil || !reflect.DeepEqual(normalize(got), want) {
 			p = append(p, fmt.Sprintf("%s is %s, want %s", expr, compact(got), compact(want)))
 		}

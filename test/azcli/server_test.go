@@ -173,11 +173,12 @@ func (s *moatServer) setUpDirectory() {
 	s.sub, s.tenant = acct.ID, acct.TenantID
 	scope := "/subscriptions/" + s.sub
 	var sp struct{ AppID, Password string }
-	s.moatJSON(&sp, "ad", "sp", "create-for-rbac", "--name", "azcli-sp", "--role", "Contributor", "--scopes", scope)
+	// Owners, as the documents' reader is: the tasks example assigns a role.
+	s.moatJSON(&sp, "ad", "sp", "create-for-rbac", "--name", "azcli-sp", "--role", "Owner", "--scopes", scope)
 	s.spID, s.spSecret = sp.AppID, sp.Password
 	s.user, s.userSecret = "azuser@moat.test", "Az-user-"+randomHex(8)
 	s.moat("ad", "user", "create", "--user-principal-name", s.user, "--password", s.userSecret, "-o", "none")
-	s.moat("role", "assignment", "create", "--assignee", s.user, "--role", "Contributor", "--scope", scope, "-o", "none")
+	s.moat("role", "assignment", "create", "--assignee", s.user, "--role", "Owner", "--scope", scope, "-o", "none")
 }
 
 // moat runs the moat CLI against the server and returns its output.

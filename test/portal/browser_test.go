@@ -92,6 +92,12 @@ func signInWith(t *testing.T, ctx context.Context, base, user, pw string) {
 
 // waitNotice waits until the page's notice (shown after a change) says want:
 // the page before the change may show another notice.
+// clearNotice removes the notice a previous action left, so that the next
+// waitNotice waits for the answer to the next submit, not the last one.
+func clearNotice() chromedp.Action {
+	return chromedp.Evaluate(`document.querySelectorAll(".notice").forEach(n => n.remove())`, nil)
+}
+
 func waitNotice(want string) chromedp.Action {
 	js := `(document.querySelector(".notice") || {textContent: ""}).textContent.includes(` + strconv.Quote(want) + `)`
 	return chromedp.ActionFunc(func(ctx context.Context) error {

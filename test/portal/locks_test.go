@@ -41,7 +41,7 @@ func TestPortalLocks(t *testing.T) {
 	e.data(host, tok, http.MethodDelete, "/v2/lockweb/hello/manifests/v1", "", nil, http.StatusMethodNotAllowed)
 
 	// The repository: no delete, and unlisted.
-	run(t, ctx, "lock the repository",
+	run(t, ctx, "lock the repository", clearNotice(),
 		chromedp.Click(`#locks-h ~ form input[name=delete]`, chromedp.ByQuery),
 		chromedp.Click(`#locks-h ~ form input[name=list]`, chromedp.ByQuery),
 		chromedp.Click("#save-repo-locks", chromedp.ByID),
@@ -64,7 +64,7 @@ func TestPortalLocks(t *testing.T) {
 		chromedp.Click(`#locks-h ~ form input[name=list]`, chromedp.ByQuery),
 		chromedp.Click("#save-repo-locks", chromedp.ByID),
 		waitNotice("Lock state saved"))
-	run(t, ctx, "unlock v1 by name",
+	run(t, ctx, "unlock v1 by name", clearNotice(),
 		chromedp.SendKeys("#tag-name", "v1", chromedp.ByID),
 		chromedp.Click("#save-tag-locks", chromedp.ByID),
 		waitNotice("Lock state saved"))

@@ -50,8 +50,9 @@ func start(t testing.TB) *env { return startWith(t, "") }
 func startWith(t testing.TB, suffix string) *env {
 	t.Helper()
 	t.Setenv("MOAT_ADMIN_PASSWORD", adminPassword)
-	cfg := config.Config{DataDir: t.TempDir(), LoginServerSuffix: suffix,
-		Listeners: []config.Listener{{Name: "default", Address: "127.0.0.1:0", Kind: config.KindPublic}}}
+	cfg := config.Default()
+	cfg.DataDir, cfg.LoginServerSuffix = t.TempDir(), suffix
+	cfg.Listeners = []config.Listener{{Name: "default", Address: "127.0.0.1:0", Kind: config.KindPublic}}
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

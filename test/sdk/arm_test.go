@@ -50,8 +50,9 @@ func serveTLS(t *testing.T, suffix string) (string, *server.Server, *x509.CertPo
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{DataDir: dir, TLSCert: files.Cert, TLSKey: files.Key, LoginServerSuffix: suffix,
-		Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}}
+	cfg := config.Default()
+	cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.LoginServerSuffix = dir, files.Cert, files.Key, suffix
+	cfg.Listeners = []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic}}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

@@ -282,10 +282,11 @@ func start(t *testing.T) *env {
 	addr := freeAddr(t)
 	pw := randomString("soak-admin-")
 	t.Setenv("MOAT_ADMIN_PASSWORD", pw)
-	cfg := config.Config{DataDir: t.TempDir(),
-		Listeners: []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic, TrustedProxies: []string{"127.0.0.0/8"}}},
-		// The soak judges authorization, not throttling: many token requests come from each simulated address.
-		Limits: config.Limits{TokenRequestsPerSecond: -1}}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listeners = []config.Listener{{Name: "default", Address: addr, Kind: config.KindPublic, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	// The soak judges authorization, not throttling: many token requests come from each simulated address.
+	cfg.Limits.TokenRequestsPerSecond = 0 // no limit
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +388,7 @@ func (e *env) setup() {
 	e.subnetID = vnet + "/subnets/"
 	e.vnetAddr = freeAddr(e.t)
 	e.cfg.Listeners = append(e.cfg.Listeners, config.Listener{Name: "vnet", Address: e.vnetAddr, Kind: config.KindVirtualNetwork,
-		VirtualNetwork: vnet, TrustedProxies: []string{"127.0.0.0/8"}})
+		VirtualNetwork: vnet, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err := e.srv.Reload(e.cfg); err != nil {
 		e.t.Fatal(err)
 	}

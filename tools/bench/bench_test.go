@@ -153,10 +153,12 @@ const password = "bench-password-1"
 // 16.17.18.19, reachable only with --proxy-source 16.17.18.19.
 func TestMoat(t *testing.T) {
 	t.Setenv("MOAT_ADMIN_PASSWORD", password)
-	srv, err := server.New(context.Background(), config.Config{DataDir: t.TempDir(),
-		Listeners: []config.Listener{{Name: "pub", Address: "127.0.0.1:0", Kind: config.KindPublic, TrustedProxies: []string{"127.0.0.1/32"}}},
-		// The token run measures the endpoint flat out from one address: no per-address limit.
-		Limits: config.Limits{TokenRequestsPerSecond: -1}})
+	sc := config.Default()
+	sc.DataDir = t.TempDir()
+	sc.Listeners = []config.Listener{{Name: "pub", Address: "127.0.0.1:0", Kind: config.KindPublic, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
+	// The token run measures the endpoint flat out from one address: no per-address limit.
+	sc.Limits.TokenRequestsPerSecond = 0
+	srv, err := server.New(context.Background(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/moat-registry/moat/internal/apiversion"
 )
 
 // Setup is the registry the issue-9 targets are measured on: Premium, and
@@ -101,7 +103,9 @@ func Prepare(ctx context.Context, s Setup) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("listing subscriptions: %v", err)
 	}
 	rg := "/subscriptions/" + subs.Value[0].SubscriptionID + "/resourceGroups/default/providers/"
-	regPath := rg + "Microsoft.ContainerRegistry/registries/" + s.Registry + v
+	// The registry's virtual-network rules need a version that has them.
+	regPath := rg + "Microsoft.ContainerRegistry/registries/" + s.Registry
+	regPath += "?api-version=" + apiversion.ForClient(regPath)
 	if err := call(http.MethodPut, regPath, tok.AccessToken, map[string]any{"location": "local", "sku": map[string]string{"name": "Premium"}}, nil); err != nil {
 		return netip.Addr{}, err
 	}

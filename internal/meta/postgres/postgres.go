@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/meta/sqlprops"
+	"github.com/moat-registry/moat/internal/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -666,9 +667,9 @@ func (s *Store) listenOnce(ctx context.Context, changed func()) error {
 	}
 }
 
-var _ meta.Classifier = (*Store)(nil)
+var _ store.Classifier = (*Store)(nil)
 
-// Unavailable (meta.Classifier) reports whether err means the database could
+// Unavailable (store.Classifier) reports whether err means the database could
 // not be reached or went away (connection refused or lost, shutdown, startup
 // in progress) rather than a failed statement.
 func (s *Store) Unavailable(err error) bool {

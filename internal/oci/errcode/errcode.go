@@ -11,10 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"syscall"
 
 	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store"
 )
 
 // Code is an OCI error code together with its HTTP status and default message.
@@ -124,18 +124,9 @@ func New(c Code, format string, args ...any) *Error {
 }
 
 // Wrap is New for an internal cause that is logged but never shown to the client.
-// An internal error caused by an unreachable storage backend becomes
-// UNAVAILABLE (503, Retry-After): the client may retry, nothing is broken.
 func Wrap(c Code, cause error, format string, args ...any) *Error {
-	unavailable := c == Internal && errors.Is(cause, blob.ErrUnavailable)
-	if unavailable {
-		c = Unavailable
-	}
 	e := New(c, format, args...)
 	e.cause = cause
-	if unavailable {
-		e.WithHeader("Retry-After", "1")
-	}
 	return e
 }
 
@@ -162,17 +153,16 @@ type item struct {
 }
 
 // Write renders err as an OCI error response. Errors that are not *Error are
-// internal: logged with their cause, shown to the client as UNKNOWN.
+// internal: logged with their cause, shown to the client as UNKNOWN. An error
+// caused by a store that is unavailable or full is answered as such
+// (storeFault): 503 with Retry-After, or 507.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = Wrap(Internal, err, "")
 	}
-	if f := storageFault(err); f != nil {
+	if f := storeFault(err); f != nil {
 		e = f
-	} else if e.Code == Internal && IsUnavailable(err) {
-		e = Wrap(Unavailable, err, "the registry's metadata store cannot be reached for the moment; retry in a few seconds").
-			WithHeader("Retry-After", RetryAfterUnavailable)
 	}
 	if e.Code.Status >= 500 {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -189,32 +179,16 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	_ = json.NewEncoder(w).Encode(body{Errors: []item{{Code: e.Code.Name, Message: e.Message, Detail: e.Detail}}})
 }
 
-// RetryAfterUnavailable is the Retry-After, in seconds, of answers to
-// requests that failed because a backing store could not be reached.
-const RetryAfterUnavailable = "5"
-
-// IsUnavailable reports whether err comes from a backing store that could
-// not be reached (meta.UnavailableError), through its Unavailable method.
-func IsUnavailable(err error) bool {
-	var u interface{ Unavailable() bool }
-	return errors.As(err, &u) && u.Unavailable()
-}
-
-// IsStorageFull reports whether err comes from a full disk or quota.
-func IsStorageFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
-}
-
-// storageFault is what the client is told when the server's disk failed,
-// whatever the handler thought failed (a full disk during an upload often
-// surfaces as "reading the blob failed"); nil for other errors.
-func storageFault(err error) *Error {
-	switch {
-	case IsStorageFull(err):
+// storeFault is what the client is told when a store failed (package store
+// classifies), whatever the handler thought failed (a full disk during an
+// upload often surfaces as "reading the blob failed"); nil for other errors.
+func storeFault(err error) *Error {
+	switch store.FaultOf(err) {
+	case store.Full:
 		return Wrap(StorageFull, err, "the registry's storage is full: nothing was stored; retry after the operator frees space")
-	case errors.Is(err, syscall.EROFS):
-		return Wrap(Unavailable, err, "the registry's storage is read-only for the moment: nothing was stored; retry later").
-			WithHeader("Retry-After", "30")
+	case store.Unavailable:
+		return Wrap(Unavailable, err, "the registry's storage cannot be used for the moment; retry in a few seconds").
+			WithHeader("Retry-After", store.RetryAfterHeader)
 	}
 	return nil
 }

@@ -27,3 +27,37 @@ try:
             _latest[ResourceType.MGMT_NETWORK] = "2022-07-01"
 except ImportError:
     pass
+
+# The same package pairs az 2.45's role commands, written against
+# azure-mgmt-authorization 0.61 (operations with a public .config), with
+# azure-mgmt-authorization 3.0.0, whose operations keep it as ._config: "az role
+# assignment create" crashes ("'RoleAssignmentsOperations' object has no
+# attribute 'config'"). When an operations module of the package is imported,
+# its classes get .config as another name for ._config (nothing else changes,
+# and nothing is imported that az would not import).
+try:
+    import importlib.abc
+    import importlib.machinery
+    import sys
+
+    class _ConfigAlias(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if not (name.startswith("azure.mgmt.authorization.") and "._" in name and name.endswith("_operations")):
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return None
+            exec_module = spec.loader.exec_module
+
+            def exec_and_alias(module):
+                exec_module(module)
+                for cls in vars(module).values():
+                    if isinstance(cls, type) and cls.__name__.endswith("Operations") and not hasattr(cls, "config"):
+                        cls.config = property(lambda self: self._config)
+
+            spec.loader.exec_module = exec_and_alias
+            return spec
+
+    sys.meta_path.insert(0, _ConfigAlias())
+except ImportError:
+    pass

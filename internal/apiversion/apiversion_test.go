@@ -1,4 +1,4 @@
-package mgmt
+package apiversion
 
 import (
 	"regexp"
@@ -28,8 +28,8 @@ func TestRequestType(t *testing.T) {
 		{reg + "/providers/Microsoft.Authorization/roleAssignments/a", "microsoft.authorization/roleassignments", "roleAssignments"},
 		{s + "/providers/Microsoft.Authorization/roleAssignments", "microsoft.authorization/roleassignments", "roleAssignments"},
 	} {
-		if key, name := requestType(c.path); key != c.key || name != c.name {
-			t.Errorf("requestType(%s) = %s, %s; want %s, %s", c.path, key, name, c.key, c.name)
+		if key, name := RequestType(c.path); key != c.key || name != c.name {
+			t.Errorf("RequestType(%s) = %s, %s; want %s, %s", c.path, key, name, c.key, c.name)
 		}
 	}
 }
@@ -38,20 +38,46 @@ func TestRequestType(t *testing.T) {
 // duplicates.
 func TestVersionTables(t *testing.T) {
 	valid := regexp.MustCompile(`^20[12][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(-preview)?$`)
-	for key, at := range apiTypes {
-		if len(at.versions) == 0 {
+	for key, at := range types {
+		if len(at.Versions) == 0 {
 			t.Errorf("%s: no versions", key)
 		}
-		for i, v := range at.versions {
+		for i, v := range at.Versions {
 			if !valid.MatchString(v) {
 				t.Errorf("%s: %q is not an api-version", key, v)
 			}
-			if i > 0 && at.versions[i-1] >= v {
-				t.Errorf("%s: %s after %s: keep the list in order, once each", key, v, at.versions[i-1])
+			if i > 0 && at.Versions[i-1] >= v {
+				t.Errorf("%s: %s after %s: keep the list in order, once each", key, v, at.Versions[i-1])
 			}
 		}
 	}
-	if got := supportedVersions([]string{"2017-03-01", "2023-07-01"}); !slices.Equal(got, []string{"2025-11-01", "2023-07-01", "2021-08-01-preview", "2019-05-01", "2017-03-01"}) {
-		t.Errorf("supportedVersions = %v", got)
+	if got := Supported([]string{"2017-03-01", "2023-07-01"}); !slices.Equal(got, []string{"2025-11-01", "2023-07-01", "2021-08-01-preview", "2019-05-01", "2017-03-01"}) {
+		t.Errorf("Supported = %v", got)
 	}
 }
+
+// TestForClient: moat's clients ask for a published version of each type
+// that has every member moat serves for it.
+func TestForClient(t *testing.T) {
+	const reg = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r"
+	for path, want := range map[string]string{
+		reg:                             "2026-03-01-preview",
+		reg + "/listCredentials":        "2026-03-01-preview",
+		reg + "/tasks/t":                "2025-03-01-preview",
+		reg + "/runs/ca1/listLogSasUrl": "2025-03-01-preview",
+		reg + "/scheduleRun":            "2025-03-01-preview",
+		"/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v": "2025-11-01",
+		reg + "/providers/Microsoft.Authorization/roleAssignments/x":                      "2025-11-01",
+		"/subscriptions/s": "2025-11-01",
+	} {
+		got := ForClient(path)
+		if got != want {
+			t.Errorf("ForClient(%s) = %s, want %s", path, got, want)
+		}
+		if typ, ok := Lookup(must(RequestType(path))); ok && !slices.Contains(typ.Versions, got) && !slices.Contains(Compat, got) {
+			t.Errorf("ForClient(%s) = %s, which the type does not accept", path, got)
+		}
+	}
+}
+
+func must(key, _ string) string { return key }

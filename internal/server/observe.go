@@ -22,6 +22,7 @@ import (
 	"github.com/moat-registry/moat/internal/netid"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/regauth"
+	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/moat-registry/moat/internal/resid"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/token"
@@ -260,36 +261,20 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 }
 
 // RequestLogMessage is the message of the one log line per request.
-const RequestLogMessage = "request"
+const RequestLogMessage = reqlog.Message
 
 func (o *observer) logRequest(r *http.Request, st *reqState, id netid.Identity, kind, regKey string, d time.Duration) {
 	level := slog.LevelInfo
 	if kind == "health" {
 		level = slog.LevelDebug
 	}
-	ctx := r.Context()
-	if !slog.Default().Enabled(ctx, level) {
-		return
-	}
-	ip := ""
+	l := reqlog.Line{RequestID: st.id, Method: r.Method, Path: r.URL.Path, Route: kind, Registry: regKey,
+		Status: st.status, Duration: d, BytesIn: st.in, BytesOut: st.out,
+		NetworkPath: string(id.Path), Listener: id.Listener, Principal: st.principal}
 	if id.ClientIP.IsValid() {
-		ip = id.ClientIP.String()
+		l.ClientIP = id.ClientIP.String()
 	}
-	slog.LogAttrs(ctx, level, RequestLogMessage,
-		slog.String("requestId", st.id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), // never the query: it may carry secrets
-		slog.String("route", kind),
-		slog.String("registry", regKey),
-		slog.Int("status", st.status),
-		slog.Duration("duration", d),
-		slog.Int64("bytesIn", st.in),
-		slog.Int64("bytesOut", st.out),
-		slog.String("clientIp", ip),
-		slog.String("networkPath", string(id.Path)),
-		slog.String("listener", id.Listener),
-		slog.String("principal", st.principal),
-	)
+	reqlog.Log(r.Context(), level, &l)
 }
 
 func (o *observer) uploadEvent(k target.Kind, method string, status int) {

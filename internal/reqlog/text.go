@@ -13,7 +13,7 @@ import (
 // quotes), where slog leaves printable Unicode bare; both read back the same.
 func AppendText(b []byte, t time.Time, level slog.Level, l *Line) []byte {
 	b = append(b, "time="...)
-	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = appendTime(b, t)
 	b = append(b, " level="...)
 	b = append(b, level.String()...)
 	b = append(b, " msg="+Message...)
@@ -53,4 +53,43 @@ func bare(v string) bool {
 		}
 	}
 	return true
+}
+
+// appendTime is t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00") (slog's
+// text time) without the layout parsing, a third of the line's cost.
+func appendTime(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	b = appendDigits(b, year, 4)
+	b = appendDigits(append(b, '-'), int(month), 2)
+	b = appendDigits(append(b, '-'), day, 2)
+	b = appendDigits(append(b, 'T'), hour, 2)
+	b = appendDigits(append(b, ':'), min, 2)
+	b = appendDigits(append(b, ':'), sec, 2)
+	b = appendDigits(append(b, '.'), t.Nanosecond()/1e6, 3)
+	_, off := t.Zone()
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	b = appendDigits(append(b, sign), off/3600, 2)
+	return appendDigits(append(b, ':'), off/60%60, 2)
+}
+
+// appendDigits appends v (≥ 0) in exactly n decimal digits.
+func appendDigits(b []byte, v, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= len(b)-n; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }

@@ -28,9 +28,9 @@ func sample() *Line {
 // A line of printable ASCII is byte for byte what slog writes, at either
 // level, in any time zone, whatever the milliseconds.
 func TestAppendTextIsSlogText(t *testing.T) {
-	zones := []*time.Location{time.UTC, time.FixedZone("x", -(3*3600 + 1800))}
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -(3*3600 + 1800)), time.FixedZone("y", 14*3600), time.Local}
 	for _, tm := range []time.Time{time.Date(2026, 12, 3, 14, 41, 52, 0, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.UTC),
-		time.Date(2026, 1, 2, 3, 4, 5, 120_000_000, time.UTC)} {
+		time.Date(2026, 1, 2, 3, 4, 5, 120_000_000, time.UTC), time.Date(9, 1, 2, 3, 4, 5, 6_000_000, time.UTC)} {
 		for _, z := range zones {
 			for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 				l := sample()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/reqlog"
@@ -26,26 +24,10 @@ func setupLogging(format config.LogFormat, w io.Writer) {
 	if f, ok := w.(flusher); ok {
 		h = flushOthers{h, f}
 		if format != config.LogJSON {
-			h = textRequests{h, w} // the batching writer keeps concurrent lines whole
+			h = reqlog.Text(h, w) // the batching writer keeps concurrent lines whole
 		}
 	}
 	slog.SetDefault(slog.New(h))
-}
-
-// textRequests writes request lines itself (reqlog.AppendText, the text
-// handler's form), every other record through the handler.
-type textRequests struct {
-	slog.Handler
-	w io.Writer
-}
-
-var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-func (h textRequests) WriteRequest(t time.Time, level slog.Level, l *reqlog.Line) {
-	b := lineBufs.Get().(*[]byte)
-	*b = reqlog.AppendText((*b)[:0], t, level, l)
-	_, _ = h.w.Write(*b) // as slog's handlers do, one Write per line
-	lineBufs.Put(b)
 }
 
 type flusher interface{ Flush() }

@@ -7,7 +7,9 @@ package reqlog
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -67,4 +69,22 @@ func Log(ctx context.Context, level slog.Level, l *Line) {
 		return
 	}
 	slog.LogAttrs(ctx, level, Message, l.Attrs()...)
+}
+
+// Text is h, with request lines written by AppendText to w, one Write each.
+// w must keep concurrent Writes whole (as logbuf.Writer does).
+func Text(h slog.Handler, w io.Writer) slog.Handler { return text{h, w} }
+
+type text struct {
+	slog.Handler
+	w io.Writer
+}
+
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func (h text) WriteRequest(t time.Time, level slog.Level, l *Line) {
+	b := lineBufs.Get().(*[]byte)
+	*b = AppendText((*b)[:0], t, level, l)
+	_, _ = h.w.Write(*b)
+	lineBufs.Put(b)
 }

@@ -106,6 +106,7 @@ type reqState struct {
 	in, out         int64
 	principal       string // subject of the token or management caller
 	id              string
+	idHeader        [1]string // the X-Request-Id header's value slice, without its own allocation
 }
 
 type stateKey struct{}
@@ -208,7 +209,8 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &reqState{ResponseWriter: w, id: o.newID()}
-		w.Header().Set("X-Request-Id", st.id)
+		st.idHeader[0] = st.id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key: as Set, without its work
 		if r.Body != nil && r.Body != http.NoBody {
 			st.body = r.Body
 			r.Body = bodyReader{st}

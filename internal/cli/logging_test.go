@@ -27,14 +27,21 @@ func (l *lockedBuf) Write(p []byte) (int, error) {
 }
 func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// Request lines wait for the batch; any other line is written at once.
-func TestLoggingFlushesAllButRequestLines(t *testing.T) {
+// batchedText sets up text logging to a batching writer that flushes only
+// when told (or closed), for the test's duration.
+func batchedText(t *testing.T) (*lockedBuf, *logbuf.Writer) {
 	prev := slog.Default()
-	defer slog.SetDefault(prev)
+	t.Cleanup(func() { slog.SetDefault(prev) })
 	out := &lockedBuf{}
 	w := logbuf.New(out, time.Hour)
-	defer w.Close()
+	t.Cleanup(func() { w.Close() })
 	setupLogging(config.LogText, w)
+	return out, w
+}
+
+// Request lines wait for the batch; any other line is written at once.
+func TestLoggingFlushesAllButRequestLines(t *testing.T) {
+	out, _ := batchedText(t)
 	slog.Info(server.RequestLogMessage, "path", "/v2/")
 	if out.String() != "" {
 		t.Fatalf("a request line was written before the flush: %q", out.String())
@@ -48,12 +55,7 @@ func TestLoggingFlushesAllButRequestLines(t *testing.T) {
 // With text output, the server's request lines are written by reqlog itself,
 // batched like slog's, in the text handler's form.
 func TestLoggingWritesRequestLinesDirectly(t *testing.T) {
-	prev := slog.Default()
-	defer slog.SetDefault(prev)
-	out := &lockedBuf{}
-	w := logbuf.New(out, time.Hour)
-	defer w.Close()
-	setupLogging(config.LogText, w)
+	out, w := batchedText(t)
 	if _, ok := slog.Default().Handler().(reqlog.Writer); !ok {
 		t.Fatal("the text handler does not write request lines itself")
 	}

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/identity"
 	"github.com/moat-registry/moat/internal/token"
 )
@@ -54,7 +55,7 @@ type Handler struct {
 	dir  *identity.Directory
 	mux  *http.ServeMux
 	now  func() time.Time
-	rec  Recorder // sign-ins (SetRecorder); nil: not reported
+	rec  audit.Recorder // sign-ins (SetRecorder); nil: not recorded
 }
 
 // New returns the authority for the directory's tenant, signing with keys.

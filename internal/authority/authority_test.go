@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 azidentity deprecates UsernamePasswordCredential, but the clients that use it must keep working against moat
+
 package authority
 
 import (
@@ -202,7 +204,6 @@ func TestRootAuthorityHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	//lint:ignore SA1019 deprecated in azidentity, but moat must support it
 	user, err := azidentity.NewUsernamePasswordCredential(e.tenant, publicClient, "alice", alicePW, //nolint:staticcheck
 		&azidentity.UsernamePasswordCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
 	if err != nil {
@@ -236,7 +237,6 @@ func TestRegisterAlongsideServerRoutes(t *testing.T) {
 func TestUsernamePasswordCredential(t *testing.T) {
 	e := newEnv(t)
 	opts := &azidentity.UsernamePasswordCredentialOptions{ClientOptions: e.clientOptions(), DisableInstanceDiscovery: true}
-	//lint:ignore SA1019 deprecated in azidentity, but moat must support it
 	cred, err := azidentity.NewUsernamePasswordCredential(e.tenant, publicClient, "alice", alicePW, opts) //nolint:staticcheck
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +274,6 @@ func TestUsernamePasswordCredential(t *testing.T) {
 		t.Fatalf("requests for the second resource: %v", got)
 	}
 
-	//lint:ignore SA1019 deprecated in azidentity, but moat must support it
 	bad, _ := azidentity.NewUsernamePasswordCredential(e.tenant, publicClient, "alice", "wrong", opts) //nolint:staticcheck
 	_, err = bad.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{mgmtScope}})
 	var afe *azidentity.AuthenticationFailedError

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/identity"
 )
 
@@ -31,16 +32,28 @@ type SignIn struct {
 // Failed reports whether the sign-in was refused.
 func (s SignIn) Failed() bool { return s.Error != "" }
 
-// Recorder receives the authority's sign-ins (e.g. for the audit trail).
-// SignIn is called on the request's goroutine after the response is
-// decided; it must not block.
-type Recorder interface {
-	SignIn(r *http.Request, ev SignIn)
-}
+// SetRecorder sets where sign-ins are recorded (nil: nowhere): the audit
+// trail's server-wide events of type signin. Call it before the handler
+// serves.
+func (h *Handler) SetRecorder(rec audit.Recorder) { h.rec = rec }
 
-// SetRecorder sets where sign-ins are reported (nil: nowhere). Call it
-// before the handler serves.
-func (h *Handler) SetRecorder(rec Recorder) { h.rec = rec }
+// record writes a sign-in to the audit trail: the grant, the principal (or
+// the name presented on failure) and the resource asked for.
+func (h *Handler) record(r *http.Request, ev SignIn) {
+	e := audit.Event{Registry: audit.ServerWide, Type: audit.TypeSignIn, Outcome: audit.Success, Grant: ev.Grant,
+		Principal: ev.PrincipalID, PrincipalName: ev.PrincipalName, Detail: "identity authority"}
+	if e.Principal == "" {
+		e.Principal = ev.PrincipalName
+	}
+	if ev.Resource != "" {
+		e.Scopes = []string{ev.Resource}
+	}
+	if ev.Failed() {
+		e.Outcome = audit.Failure
+		e.Detail += ": " + audit.OneLine(ev.Error)
+	}
+	h.rec.Record(r.Context(), e)
+}
 
 const maxPresentedName = 128
 
@@ -70,7 +83,7 @@ func (h *Handler) recordToken(req *tokenRequest, grant string, e *oauthError) {
 			ev.PrincipalName = presentedName(req, grant)
 		}
 	}
-	h.rec.SignIn(req.r, ev)
+	h.record(req.r, ev)
 }
 
 // presentedName is the user name or client ID a failed request presented.
@@ -108,5 +121,5 @@ func (h *Handler) recordMSI(r *http.Request, p *identity.Principal, resource, er
 			}
 		}
 	}
-	h.rec.SignIn(r, ev)
+	h.record(r, ev)
 }

@@ -48,6 +48,9 @@ func (unreachable) LockGC(context.Context, bool) (func(), bool, error) {
 	return nil, false, errClosed
 }
 
+// AppendAudit of no records (what the test passes) writes nothing.
+func (unreachable) AppendAudit(context.Context, []*meta.AuditRecord) error { return errClosed }
+
 // TestInstrumentAnswers: answers are not failures.
 func TestInstrumentAnswers(t *testing.T) {
 	raw, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))

@@ -33,6 +33,7 @@ type Store interface {
 	Resources
 	GC
 	Properties
+	AuditTrail
 	Close() error
 }
 

@@ -90,9 +90,9 @@ func (w tripwire) Denials(context.Context, string, time.Time) ([]netguard.Denial
 	return nil, nil
 }
 func (w tripwire) Trusted() policy.TrustedServices { return policy.DefaultTrusted }
-func (w tripwire) Events(context.Context, string, time.Time, string) ([]audit.Event, error) {
+func (w tripwire) Events(context.Context, audit.Query) (audit.Page, error) {
 	w.t.Error("reached the audit trail")
-	return nil, nil
+	return audit.Page{}, nil
 }
 func (w tripwire) Run(context.Context, gc.Options) (gc.Result, error) {
 	w.t.Error("reached the garbage collector")

@@ -5,6 +5,7 @@ package oci
 import (
 	"net/http"
 
+	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/regindex"
@@ -35,6 +36,8 @@ type Handler struct {
 	Network interface {
 		Allows(r *http.Request, reg *regindex.Registry) bool
 	}
+	// Audit records manifest pushes, pulls and deletes (nil: nowhere).
+	Audit audit.Recorder
 	// MaxUploadSessions bounds the open upload sessions of one registry
 	// (0: no limit). Checked before a session starts, so concurrent starts
 	// may overshoot it by a few.
@@ -99,14 +102,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.authorize(r, needs(r, rt.Kind, t.name)); err != nil {
+	sub, err := h.authorize(r, needs(r, rt.Kind, t.name))
+	if rt.Kind == reqtarget.KindManifest {
+		if err == nil {
+			err = h.manifest(w, r, t, rt.Ref)
+		}
+		h.recordManifest(r, w, t, sub, err)
+		return err
+	}
+	if err != nil {
 		return err
 	}
 	switch rt.Kind {
 	case reqtarget.KindTags:
 		return h.tags(w, r, t)
-	case reqtarget.KindManifest:
-		return h.manifest(w, r, t, rt.Ref)
 	case reqtarget.KindBlob:
 		return h.blob(w, r, t, rt.Ref)
 	case reqtarget.KindUploadStart:

@@ -8,7 +8,7 @@ import (
 	"github.com/moat-registry/moat/internal/token"
 )
 
-// Observer is told the outcome of every token request (metrics, audit).
+// Observer is told the outcome of every token request (metrics).
 type Observer interface {
 	TokenRequest(r *http.Request, e TokenEvent)
 }

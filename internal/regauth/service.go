@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"github.com/moat-registry/moat/internal/audit"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,8 +42,10 @@ type Service struct {
 	// Index is the registries' snapshot, for what has no request (Mint).
 	Index target.Snapshots
 	Admin AdminCredentials
-	// Observer, when set, is told every token request's outcome.
+	// Observer, when set, is told every token request's outcome (metrics).
 	Observer Observer
+	// Audit, when set, records every token request in the audit trail.
+	Audit audit.Recorder
 	// Lifetimes of the tokens issued (config gives the defaults).
 	Lifetimes Lifetimes
 	// ManagementAudiences are the audiences of the identity tokens that
@@ -95,9 +98,15 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		errcode.Write(w, r, err)
 	}
+	if s.Observer == nil && s.Audit == nil {
+		return
+	}
+	s.describe(r, t, &ev, err)
 	if s.Observer != nil {
-		s.describe(r, t, &ev, err)
 		s.Observer.TokenRequest(r, ev)
+	}
+	if s.Audit != nil {
+		s.record(r, t, ev)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -255,21 +254,21 @@ func (k *Keys) JWKS() map[string]any {
 	set := k.snap.Load()
 	var keys []map[string]string
 	for _, kk := range set.byKID {
-		pub := kk.priv.PublicKey
+		// The uncompressed point: 0x04, then X and Y, 32 bytes each.
+		pt, err := kk.priv.PublicKey.Bytes()
+		if err != nil || len(pt) != 65 {
+			continue // not a P-256 key: OpenKeys makes and loads only those
+		}
 		keys = append(keys, map[string]string{
 			"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kk.kid,
-			"x": b64(pub.X), "y": b64(pub.Y),
+			"x": b64(pt[1:33]), "y": b64(pt[33:]),
 		})
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i]["kid"] < keys[j]["kid"] })
 	return map[string]any{"keys": keys}
 }
 
-func b64(n *big.Int) string {
-	b := make([]byte, 32)
-	n.FillBytes(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // RotationInterval is how long a key signs before a new one takes over.
 const RotationInterval = 30 * 24 * time.Hour

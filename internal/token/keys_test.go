@@ -2,6 +2,9 @@ package token
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -205,5 +208,31 @@ func TestClock(t *testing.T) {
 	k.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
 	if err := k.Verify(tok, &jwt.RegisteredClaims{}, "a"); err == nil {
 		t.Fatal("a token expired by the clock verifies")
+	}
+}
+
+// TestJWKSIsThePublicKey: each JWK's x and y are the signing key's public
+// point (32 bytes each, base64url), so a verifier that reads the set checks
+// moat's signatures.
+func TestJWKSIsThePublicKey(t *testing.T) {
+	k := newKeys(t)
+	set := k.snap.Load()
+	for _, jwk := range k.JWKS()["keys"].([]map[string]string) {
+		kk := set.byKID[jwk["kid"]]
+		if kk == nil {
+			t.Fatalf("JWKS names key %q, which the set does not hold", jwk["kid"])
+		}
+		x, errX := base64.RawURLEncoding.DecodeString(jwk["x"])
+		y, errY := base64.RawURLEncoding.DecodeString(jwk["y"])
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+			t.Fatalf("x %q, y %q: want 32 bytes each, base64url", jwk["x"], jwk["y"])
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pub.Equal(kk.priv.Public()) {
+			t.Fatalf("JWK %s is not the public key of its signing key", jwk["kid"])
+		}
 	}
 }

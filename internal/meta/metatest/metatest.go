@@ -38,6 +38,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	for name, fn := range propTests {
 		tests[name] = fn
 	}
+	for name, fn := range auditTests {
+		tests[name] = fn
+	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/sqlaudit"
 	"github.com/moat-registry/moat/internal/meta/sqlprops"
 	"github.com/moat-registry/moat/internal/store"
 	"github.com/opencontainers/go-digest"
@@ -39,6 +40,7 @@ import (
 // Store is a meta.Store on PostgreSQL.
 type Store struct {
 	sqlprops.Store // meta.Properties
+	sqlaudit.Trail // meta.AuditTrail
 	pool           *pgxpool.Pool
 }
 
@@ -70,6 +72,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		Tx: func(ctx context.Context, fn func(sqlprops.Querier) error) error {
 			return s.tx(ctx, func(tx pgx.Tx) error { return fn(querier{tx}) })
 		}}
+	s.Trail = sqlaudit.Trail{Read: querier{pool}, Tx: s.Store.Tx}
 	return s, nil
 }
 
@@ -147,6 +150,23 @@ var migrations = []string{
 	// Registries' immutable identity (a GUID); existing registries get one now.
 	`ALTER TABLE registries ADD COLUMN uid TEXT NOT NULL DEFAULT '';
 	UPDATE registries SET uid = gen_random_uuid()::text;`,
+	// The audit trail in a table of its own (internal/meta/sqlaudit), with
+	// the events and network denial aggregates stored as resources before.
+	// An event's ID was /moat/auditEvents/<registry>/<20-digit ns>-<6-digit seq>.
+	`CREATE TABLE audit_events (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, reg TEXT COLLATE "C" NOT NULL,
+		reg_uid TEXT COLLATE "C" NOT NULL, type TEXT COLLATE "C" NOT NULL, at BIGINT NOT NULL, first_at BIGINT NOT NULL,
+		n BIGINT NOT NULL, agg_key TEXT COLLATE "C" UNIQUE, body BYTEA NOT NULL);
+	` + sqlaudit.Indexes + `
+	INSERT INTO audit_events (reg, reg_uid, type, at, first_at, n, body)
+		SELECT substr(id, 19, length(id) - 46), COALESCE(convert_from(body, 'UTF8')::jsonb->>'registryId', ''),
+			COALESCE(convert_from(body, 'UTF8')::jsonb->>'type', ''), substr(id, length(id) - 26, 20)::bigint,
+			substr(id, length(id) - 26, 20)::bigint, 0, body
+		FROM resources WHERE type = 'moat/auditEvents' ORDER BY key;
+	INSERT INTO audit_events (reg, reg_uid, type, at, first_at, n, agg_key, body)
+		SELECT j->>'registry', '', 'denial', (extract(epoch FROM (j->>'lastSeen')::timestamptz) * 1000000)::bigint * 1000,
+			(extract(epoch FROM (j->>'firstSeen')::timestamptz) * 1000000)::bigint * 1000, (j->>'count')::bigint, key, body
+		FROM (SELECT key, body, convert_from(body, 'UTF8')::jsonb AS j FROM resources WHERE type = 'moat/networkDenials') d ORDER BY key;
+	DELETE FROM resources WHERE type IN ('moat/auditEvents', 'moat/networkDenials');`,
 }
 
 // attributeColumns adds the changeable attributes to a table (all true).

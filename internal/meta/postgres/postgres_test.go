@@ -135,6 +135,11 @@ func BenchmarkListTags(b *testing.B) {
 	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store { return pgtest.Open(b, pgtest.FreshSchema(b)) })
 }
 
+func BenchmarkAuditPage(b *testing.B) {
+	pgtest.DSN(b)
+	metatest.BenchmarkAuditPage(b, func(b *testing.B) meta.Store { return pgtest.Open(b, pgtest.FreshSchema(b)) })
+}
+
 // TestRegistryUIDMigration: registries created before registries had an
 // immutable ID get one, each its own, when the schema is upgraded.
 func TestRegistryUIDMigration(t *testing.T) {

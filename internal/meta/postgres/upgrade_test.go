@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/metatest"
 	"github.com/moat-registry/moat/internal/meta/postgres"
 	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
 	"github.com/opencontainers/go-digest"
@@ -50,4 +51,35 @@ func TestUpgradeToProperties(t *testing.T) {
 	if err != nil || m.Size != 12 || m.Updated.UnixNano() != pushed || m.Attributes != meta.Unlocked {
 		t.Fatalf("manifest: %+v %v", m, err)
 	}
+}
+
+// TestUpgradeToAuditTable migrates a schema whose audit events and network
+// denial aggregates are resources (before the audit_events table): they are
+// moved into the table, with their registry, UID, type, times and count.
+func TestUpgradeToAuditTable(t *testing.T) {
+	cfg := pgtest.FreshSchema(t)
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(postgres.Migrations) - 1
+	if _, err := pool.Exec(ctx, `CREATE TABLE schema_version (v INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range postgres.Migrations[:before] {
+		if _, err := pool.Exec(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO schema_version (v) VALUES ($1)`, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range metatest.LegacyAuditResources {
+		if _, err := pool.Exec(ctx, `INSERT INTO resources (key, id, type, body, version) VALUES (lower($1), $1, $2, $3, 1)`, r[0], r[1], []byte(r[2])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool.Close()
+	metatest.CheckLegacyAudit(t, pgtest.Open(t, cfg))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/meta/sqlaudit"
 	"github.com/moat-registry/moat/internal/meta/sqlprops"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -23,6 +24,7 @@ import (
 // Store is a meta.Store on SQLite.
 type Store struct {
 	sqlprops.Store         // meta.Properties
+	sqlaudit.Trail         // meta.AuditTrail
 	w              writer  // the one writer (cache.go)
 	r              *sql.DB // readers
 	cache          *readCache
@@ -63,6 +65,10 @@ func Open(path string) (*Store, error) {
 		Tx: func(ctx context.Context, fn func(sqlprops.Querier) error) error {
 			return s.tx(ctx, func(tx *sql.Tx) error { return fn(querier{tx}) })
 		}}
+	// The audit trail's writes touch no tag or manifest: the read cache stays.
+	s.Trail = sqlaudit.Trail{Read: querier{r}, Tx: func(ctx context.Context, fn func(sqlprops.Querier) error) error {
+		return s.w.txKeep(ctx, func(tx *sql.Tx) error { return fn(querier{tx}) })
+	}}
 	return s, nil
 }
 
@@ -132,6 +138,24 @@ var migrations = []string{
 	`ALTER TABLE registries ADD COLUMN uid TEXT NOT NULL DEFAULT '';
 	UPDATE registries SET uid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
 		substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));`,
+	// The audit trail in a table of its own (internal/meta/sqlaudit), with
+	// the events and network denial aggregates stored as resources before.
+	// An event's ID was /moat/auditEvents/<registry>/<20-digit ns>-<6-digit seq>.
+	`CREATE TABLE audit_events (seq INTEGER PRIMARY KEY, reg TEXT NOT NULL, reg_uid TEXT NOT NULL, type TEXT NOT NULL,
+		at INTEGER NOT NULL, first_at INTEGER NOT NULL, n INTEGER NOT NULL, agg_key TEXT UNIQUE, body BLOB NOT NULL);
+	` + sqlaudit.Indexes + `
+	INSERT INTO audit_events (reg, reg_uid, type, at, first_at, n, body)
+		SELECT substr(id, 19, length(id) - 46), COALESCE(json_extract(CAST(body AS TEXT), '$.registryId'), ''),
+			COALESCE(json_extract(CAST(body AS TEXT), '$.type'), ''), CAST(substr(id, -27, 20) AS INTEGER),
+			CAST(substr(id, -27, 20) AS INTEGER), 0, body
+		FROM resources WHERE type = 'moat/auditEvents' ORDER BY key;
+	INSERT INTO audit_events (reg, reg_uid, type, at, first_at, n, agg_key, body)
+		SELECT json_extract(CAST(body AS TEXT), '$.registry'), '', 'denial',
+			CAST(unixepoch(json_extract(CAST(body AS TEXT), '$.lastSeen'), 'subsec') * 1000000 AS INTEGER) * 1000,
+			CAST(unixepoch(json_extract(CAST(body AS TEXT), '$.firstSeen'), 'subsec') * 1000000 AS INTEGER) * 1000,
+			json_extract(CAST(body AS TEXT), '$.count'), key, body
+		FROM resources WHERE type = 'moat/networkDenials' ORDER BY key;
+	DELETE FROM resources WHERE type IN ('moat/auditEvents', 'moat/networkDenials');`,
 }
 
 // attributeColumns adds the changeable attributes to a table (all true).

@@ -27,3 +27,7 @@ func TestSuite(t *testing.T) {
 func BenchmarkListTags(b *testing.B) {
 	metatest.BenchmarkListTags(b, func(b *testing.B) meta.Store { return openStore(b) })
 }
+
+func BenchmarkAuditPage(b *testing.B) {
+	metatest.BenchmarkAuditPage(b, func(b *testing.B) meta.Store { return openStore(b) })
+}

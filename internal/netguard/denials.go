@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Denial is one aggregated audit record: the denials of one source for one
-// reason on one registry within one minute.
+// Denial is one aggregated record of the denial log: the denials of one
+// source for one reason on one registry within one minute.
 type Denial struct {
 	Registry        string    `json:"registry"`
 	Minute          time.Time `json:"minute"`
@@ -35,19 +33,26 @@ type Denial struct {
 	LastSeen        time.Time `json:"lastSeen"`
 }
 
-const denialType = "moat/networkDenials"
+// RecordType is the type of the denial log's records in the audit trail
+// (audit.TypeDenial: the audit API shows them among the events).
+const RecordType = "denial"
 
-// Limits of the audit, so that a flood of denied requests cannot grow
+// Limits of the log, so that a flood of denied requests cannot grow
 // storage without bound: at most maxSources records per registry and minute
-// (the rest are counted in one "other" record), kept for retention.
+// (the rest are counted in one "other" record), kept for retention, and at
+// most maxList records in a List.
 const (
 	maxSources = 1000
 	retention  = 7 * 24 * time.Hour
+	maxList    = 1000
+	pruneBatch = 1000
 )
 
-// Audit aggregates denials in memory and writes them to the store in batches.
-type Audit struct {
-	store     meta.Resources
+// DenialLog is the network denial log: it aggregates denials in memory and
+// writes them to the audit trail's table in batches, each record merged
+// in SQL with what earlier flushes (or other nodes) wrote for it.
+type DenialLog struct {
+	store     meta.AuditTrail
 	mu        sync.Mutex // pending and perMinute
 	pending   map[string]*Denial
 	perMinute map[string]int // registry|minute -> distinct sources
@@ -58,9 +63,9 @@ type Audit struct {
 	decisions *prometheus.CounterVec
 }
 
-// NewAudit makes an audit writing to store; decisions are counted in reg.
-func NewAudit(store meta.Resources, reg prometheus.Registerer) *Audit {
-	a := &Audit{store: store, pending: map[string]*Denial{}, perMinute: map[string]int{},
+// NewDenialLog makes a log writing to store; decisions are counted in reg.
+func NewDenialLog(store meta.AuditTrail, reg prometheus.Registerer) *DenialLog {
+	a := &DenialLog{store: store, pending: map[string]*Denial{}, perMinute: map[string]int{},
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moat_network_decisions_total",
 			Help: "Network access decisions by registry, outcome and reason.",
@@ -72,7 +77,7 @@ func NewAudit(store meta.Resources, reg prometheus.Registerer) *Audit {
 }
 
 // Decided counts a decision.
-func (a *Audit) Decided(regKey string, d policy.Decision) {
+func (a *DenialLog) Decided(regKey string, d policy.Decision) {
 	outcome := "deny"
 	if d.Allow {
 		outcome = "allow"
@@ -81,7 +86,7 @@ func (a *Audit) Decided(regKey string, d policy.Decision) {
 }
 
 // Denied records a denial.
-func (a *Audit) Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time) {
+func (a *DenialLog) Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time) {
 	at = at.UTC()
 	minute := at.Truncate(time.Minute)
 	ip := ""
@@ -112,14 +117,17 @@ func (a *Audit) Denied(regKey string, id netid.Identity, d policy.Decision, rout
 	e.LastSeen = at
 }
 
-func recordID(d *Denial) string {
+// recordKey names a record's aggregate in the trail: the key (the
+// lower-case ID) the record had as a resource before it moved there, so
+// that the records of the minute of an upgrade keep merging.
+func recordKey(d *Denial) string {
 	sum := sha256.Sum256([]byte(strings.Join([]string{d.ClientIP, d.Subnet, d.PrivateEndpoint, d.Reason}, "|")))
-	return fmt.Sprintf("/moat/networkDenials/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
+	return fmt.Sprintf("/moat/networkdenials/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
 }
 
 // Flush writes pending records, merging with what an earlier flush wrote.
 // When it returns, everything recorded before it was called is stored.
-func (a *Audit) Flush(ctx context.Context) error {
+func (a *DenialLog) Flush(ctx context.Context) error {
 	a.flushing.Lock()
 	defer a.flushing.Unlock()
 	a.mu.Lock()
@@ -132,23 +140,28 @@ func (a *Audit) Flush(ctx context.Context) error {
 		}
 	}
 	a.mu.Unlock()
-	var errs []error
-	for key, d := range batch {
-		if err := a.merge(ctx, d); err != nil {
-			errs = append(errs, err)
-			a.requeue(key, d) // the next flush writes it: never lost to a failed write
+	recs := make([]*meta.AuditRecord, 0, len(batch))
+	for _, d := range batch {
+		body, _ := json.Marshal(d) // a Denial always marshals
+		recs = append(recs, &meta.AuditRecord{Registry: d.Registry, Type: RecordType, Time: d.LastSeen, Key: recordKey(d),
+			Count: d.Count, First: d.FirstSeen, Body: body})
+	}
+	if err := a.store.AppendAudit(ctx, recs); err != nil {
+		for key, d := range batch {
+			a.requeue(key, d) // the next flush writes them: never lost to a failed write
 		}
+		return err
 	}
 	if time.Since(a.lastPrune) > time.Hour {
 		a.lastPrune = time.Now()
-		errs = append(errs, a.prune(ctx))
+		return a.prune(ctx)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // requeue puts back a record whose write failed, with what was recorded
 // for it meanwhile.
-func (a *Audit) requeue(key string, d *Denial) {
+func (a *DenialLog) requeue(key string, d *Denial) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.pending[key]
@@ -162,47 +175,18 @@ func (a *Audit) requeue(key string, d *Denial) {
 	}
 }
 
-// merge adds d to what an earlier flush stored for the same record.
-func (a *Audit) merge(ctx context.Context, d *Denial) error {
-	id := recordID(d)
-	r, err := a.store.GetResource(ctx, id)
-	rec := *d
-	var version int64
-	if err == nil {
-		var old Denial
-		if json.Unmarshal(r.Body, &old) == nil {
-			rec.Count += old.Count
-			if old.FirstSeen.Before(rec.FirstSeen) {
-				rec.FirstSeen = old.FirstSeen
-			}
-		}
-		version = r.Version
-	} else if !errors.Is(err, meta.ErrNotFound) {
-		return err
-	}
-	body, _ := json.Marshal(rec)
-	return a.store.PutResource(ctx, &meta.Resource{ID: id, Type: denialType, Body: body, Version: version})
-}
-
-func (a *Audit) prune(ctx context.Context) error {
-	rs, err := a.store.ListResources(ctx, denialType, "/moat/networkDenials/")
-	if err != nil {
-		return err
-	}
-	cutoff := time.Now().Add(-retention)
-	for _, r := range rs {
-		var d Denial
-		if json.Unmarshal(r.Body, &d) == nil && d.Minute.Before(cutoff) {
-			if err := a.store.DeleteResource(ctx, r.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
-				return err
-			}
+// prune deletes the records older than the retention, a batch at a time.
+func (a *DenialLog) prune(ctx context.Context) error {
+	for {
+		n, err := a.store.PruneAudit(ctx, RecordType, time.Now().Add(-retention), pruneBatch)
+		if err != nil || n < pruneBatch {
+			return err
 		}
 	}
-	return nil
 }
 
 // Run flushes every interval until ctx ends, then once more.
-func (a *Audit) Run(ctx context.Context, interval time.Duration) {
+func (a *DenialLog) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -220,23 +204,35 @@ func (a *Audit) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// List returns a registry's denial records since a time, newest first
-// (after flushing what is pending).
-func (a *Audit) List(ctx context.Context, regKey string, since time.Time) ([]Denial, error) {
+// List returns a registry's newest denial records since a time (up to
+// maxList), newest first, after flushing what is pending.
+func (a *DenialLog) List(ctx context.Context, regKey string, since time.Time) ([]Denial, error) {
 	if err := a.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rs, err := a.store.ListResources(ctx, denialType, "/moat/networkDenials/"+regKey+"/")
+	recs, err := a.store.ListAudit(ctx, meta.AuditQuery{Registry: regKey, Since: since, Type: RecordType, Limit: maxList})
 	if err != nil {
 		return nil, err
 	}
-	out := []Denial{}
-	for _, r := range rs {
-		var d Denial
-		if json.Unmarshal(r.Body, &d) == nil && !d.LastSeen.Before(since) {
+	out := make([]Denial, 0, len(recs))
+	for _, r := range recs {
+		if d, err := Decode(r); err == nil {
 			out = append(out, d)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
 	return out, nil
+}
+
+// Decode is a stored record as a Denial; the columns the store keeps (the
+// merged count and times) win over the body.
+func Decode(r *meta.AuditRecord) (Denial, error) {
+	var d Denial
+	if err := json.Unmarshal(r.Body, &d); err != nil {
+		return d, err
+	}
+	d.Registry, d.LastSeen = r.Registry, r.Time
+	if r.Count > 0 {
+		d.Count, d.FirstSeen = r.Count, r.First
+	}
+	return d, nil
 }

@@ -57,8 +57,9 @@ type target struct {
 // response, and without it falls back to plain HTTP and reports a 400
 // instead of the registry's message.
 func APIVersion(next http.Handler) http.Handler {
+	apiVersion := []string{"registry/2.0"} // shared: Header().Add would copy it (cap 1), nothing writes into it
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		w.Header()["Docker-Distribution-Api-Version"] = apiVersion // canonical key: as Set, without its work
 		next.ServeHTTP(w, r)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/oci"
+	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -95,6 +96,7 @@ type reqState struct {
 	in, out         int64
 	principal       string // subject of the token or management caller
 	id              string
+	idHeader        [1]string // the X-Request-Id header's value slice, without its own allocation
 }
 
 type stateKey struct{}
@@ -197,7 +199,8 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &reqState{ResponseWriter: w, id: o.newID()}
-		w.Header().Set("X-Request-Id", st.id)
+		st.idHeader[0] = st.id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key: as Set, without its work
 		if r.Body != nil && r.Body != http.NoBody {
 			st.body = r.Body
 			r.Body = bodyReader{st}
@@ -239,36 +242,20 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 }
 
 // RequestLogMessage is the message of the one log line per request.
-const RequestLogMessage = "request"
+const RequestLogMessage = reqlog.Message
 
 func (o *observer) logRequest(r *http.Request, st *reqState, id netid.Identity, kind, regKey string, d time.Duration) {
 	level := slog.LevelInfo
 	if kind == "health" {
 		level = slog.LevelDebug
 	}
-	ctx := r.Context()
-	if !slog.Default().Enabled(ctx, level) {
-		return
-	}
-	ip := ""
+	l := reqlog.Line{RequestID: st.id, Method: r.Method, Path: r.URL.Path, Route: kind, Registry: regKey,
+		Status: st.status, Duration: d, BytesIn: st.in, BytesOut: st.out,
+		NetworkPath: string(id.Path), Listener: id.Listener, Principal: st.principal}
 	if id.ClientIP.IsValid() {
-		ip = id.ClientIP.String()
+		l.ClientIP = id.ClientIP.String()
 	}
-	slog.LogAttrs(ctx, level, RequestLogMessage,
-		slog.String("requestId", st.id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), // never the query: it may carry secrets
-		slog.String("route", kind),
-		slog.String("registry", regKey),
-		slog.Int("status", st.status),
-		slog.Duration("duration", d),
-		slog.Int64("bytesIn", st.in),
-		slog.Int64("bytesOut", st.out),
-		slog.String("clientIp", ip),
-		slog.String("networkPath", string(id.Path)),
-		slog.String("listener", id.Listener),
-		slog.String("principal", st.principal),
-	)
+	reqlog.Log(r.Context(), level, &l)
 }
 
 func (o *observer) uploadEvent(k target.Kind, method string, status int) {

@@ -229,7 +229,7 @@ func (s *Server) routes(ctx context.Context) error {
 	// else, on the target that target.Middleware (below) resolved.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	v2 := oci.APIVersion(guard.Middleware(data))
-	mux.Handle("/v2/", v2)
+	mux.Handle("/v2/", v2) // and nothing else under /v2/ (dataPlaneFirst)
 	mux.Handle("/v2", v2)
 	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Auth: principalGate{tokens},
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
@@ -256,7 +256,7 @@ func (s *Server) routes(ctx context.Context) error {
 	// The web portal drives the handlers above in-process (docs/portal.md);
 	// each of its requests gets its own target.
 	mux.Handle(portal.Prefix, portal.New(target.Middleware(s.index, mux), s.keys, s.tenant, s.subscription))
-	s.handler = paceBodies(target.Middleware(s.index, s.opsRoutes(mux, recoverPanics(mux))))
+	s.handler = paceBodies(target.Middleware(s.index, s.opsRoutes(mux, recoverPanics(dataPlaneFirst(v2, mux)))))
 	return nil
 }
 

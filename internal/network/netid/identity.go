@@ -43,14 +43,31 @@ type Topology interface {
 
 type ctxKey struct{}
 
+// idCtx carries an identity in the same allocation as its context node
+// (context.WithValue would box the Identity too, per request).
+type idCtx struct {
+	context.Context
+	id Identity
+	ok bool // false shadows an identity an outer layer attached
+}
+
+func (c *idCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // With returns ctx carrying id.
 func With(ctx context.Context, id Identity) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	return &idCtx{Context: ctx, id: id, ok: true}
 }
 
 // From returns the identity attached by the listener; ok is false when the
 // request did not come through a moat listener (then callers must deny).
 func From(ctx context.Context) (Identity, bool) {
-	id, ok := ctx.Value(ctxKey{}).(Identity)
-	return id, ok
+	if c, ok := ctx.Value(ctxKey{}).(*idCtx); ok && c.ok {
+		return c.id, true
+	}
+	return Identity{}, false
 }

@@ -118,16 +118,40 @@ type conn struct {
 	peer   netip.Addr
 	local  netip.Addr
 	logged atomic.Bool
+	// headerDone: the PROXY header step is over (a Read has returned), so
+	// read deadlines go straight to the socket. go-proxyproto keeps every
+	// read deadline for that step, boxing it (an allocation), and net/http
+	// sets several per request.
+	headerDone atomic.Bool
 }
 
 // Read logs, once, why a connection from an untrusted peer is being closed.
 func (c *conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	if !c.headerDone.Load() {
+		c.headerDone.Store(true)
+	}
 	if err != nil && errors.Is(err, proxyproto.ErrSuperfluousProxyHeader) && c.logged.CompareAndSwap(false, true) {
 		slog.Warn("netid: PROXY header from a peer that is not a trusted proxy; connection closed",
 			"listener", c.ln.Name(), "peer", c.peer.String())
 	}
 	return n, err
+}
+
+// SetReadDeadline skips go-proxyproto's bookkeeping once the header is read.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if c.headerDone.Load() {
+		return c.Raw().SetReadDeadline(t)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline is SetReadDeadline for both directions.
+func (c *conn) SetDeadline(t time.Time) error {
+	if c.headerDone.Load() {
+		return c.Raw().SetDeadline(t)
+	}
+	return c.Conn.SetDeadline(t)
 }
 
 // CloseWrite keeps net/http's half-close on the raw TCP connection.

@@ -1,12 +1,15 @@
 package netid
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/pires/go-proxyproto"
@@ -300,5 +303,42 @@ func TestListenRejectsBadConfig(t *testing.T) {
 			ln.Close()
 			t.Errorf("Listen(%+v) succeeded", l)
 		}
+	}
+}
+
+// After the PROXY header, read deadlines still bound reads, and setting one
+// allocates nothing (net/http sets several per request; go-proxyproto's own
+// SetReadDeadline boxes each one).
+func TestReadDeadlineAfterProxyHeader(t *testing.T) {
+	ln, err := Listen(config.Listener{Name: "l1", Address: "127.0.0.1:0", TrustedProxies: trustLoopback}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dial(t, ln.Addr().String(), "", append(proxyHeader(t, 2, "16.17.18.19:5555", "198.51.100.10:443"), "x"...))
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := nc.(*conn)
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	if n, err := c.Read(b); err != nil || string(b[:n]) != "x" {
+		t.Fatalf("first read: %q, %v", b[:n], err)
+	}
+	if h := c.ProxyHeader(); h == nil || h.SourceAddr.String() != "16.17.18.19:5555" {
+		t.Fatalf("PROXY header: %+v", h)
+	}
+	if a := testing.AllocsPerRun(100, func() { _ = c.SetReadDeadline(time.Now().Add(time.Minute)) }); a != 0 {
+		t.Errorf("SetReadDeadline after the header: %v allocations, want 0", a)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(b); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v, want a timeout", err)
 	}
 }

@@ -13,10 +13,6 @@ import (
 
 type connKey struct{}
 
-// noIdentity shadows an identity that an outer layer may have attached, so
-// that From reports ok=false after a failed resolution.
-type noIdentity struct{}
-
 // ConnContext is the http.Server ConnContext of servers that serve a
 // Listener: it remembers the accepted connection (also under TLS) for
 // Resolve. It never reads from the connection.
@@ -62,7 +58,7 @@ func Middleware(next http.Handler) http.Handler {
 		if id, ok := Resolve(r); ok {
 			ctx = With(ctx, id)
 		} else if _, had := From(ctx); had {
-			ctx = context.WithValue(ctx, ctxKey{}, noIdentity{})
+			ctx = &idCtx{Context: ctx} // shadows it: From reports ok=false
 		} else {
 			next.ServeHTTP(w, r)
 			return

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/netrule"
+	"github.com/moat-registry/moat/internal/network/netrule"
 )
 
 // Validate checks a configuration (Load's, or one built in code from

@@ -5,9 +5,9 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netrule"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/network/netrule"
 )
 
 const typeIPGroup = model.TypeIPGroup

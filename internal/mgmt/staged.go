@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // promoteStaged answers POST .../registries/{r}/promoteStagedNetworkAccess:
@@ -35,6 +35,7 @@ func (h *Handler) promoteStaged(w http.ResponseWriter, r *http.Request, id resid
 	if err := h.validateRegistry(ctx, reg, reg.SKU, &np); err != nil {
 		return err
 	}
+	before := networkSettings(reg)
 	if reg.Properties, err = json.Marshal(np.Stored()); err != nil {
 		return err
 	}
@@ -43,6 +44,7 @@ func (h *Handler) promoteStaged(w http.ResponseWriter, r *http.Request, id resid
 	} else if err != nil {
 		return err
 	}
+	(&call{h: h, r: r, ctx: ctx}).recordConfig(reg.Key, before, networkSettings(reg))
 	if err := h.Index.Reload(ctx); err != nil {
 		return err
 	}

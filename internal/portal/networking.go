@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netguard"
+	"github.com/moat-registry/moat/internal/network/netguard"
 )
 
 // checkResult is the answer of checkNetworkAccess.

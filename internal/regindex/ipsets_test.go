@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/network/policy"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // TestIPGroupsAndSets: a registry's rules naming an IP group or an

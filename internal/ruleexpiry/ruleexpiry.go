@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Principal is who the audit trail says removed the rules.
@@ -34,7 +34,9 @@ type Store interface {
 type Sweeper struct {
 	Store Store
 	Index *regindex.Index
-	Audit interface{ Record(audit.Event) }
+	Audit interface {
+		Record(context.Context, audit.Event)
+	}
 }
 
 // Loop sweeps every interval until ctx ends.
@@ -112,7 +114,7 @@ func (s *Sweeper) sweepOne(ctx context.Context, key string, now time.Time) (int,
 	}
 	b, a := model.NetworkSettings(before), model.NetworkSettings(reg.Properties)
 	for _, r := range gone {
-		s.Audit.Record(audit.Event{Time: *r.ExpiresOn, Registry: key, Type: audit.TypeConfig, Outcome: audit.Success,
+		s.Audit.Record(ctx, audit.Event{Time: *r.ExpiresOn, Registry: key, Type: audit.TypeConfig, Outcome: audit.Success,
 			Principal: Principal, PrincipalName: "rule expiry",
 			Detail: fmt.Sprintf("IP rule %s expired at %s and was removed", r.Value, r.ExpiresOn.UTC().Format(time.RFC3339)),
 			Before: b, After: a})

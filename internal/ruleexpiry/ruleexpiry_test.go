@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 type recorder struct {
@@ -24,7 +24,7 @@ type recorder struct {
 	evs []audit.Event
 }
 
-func (r *recorder) Record(e audit.Event) { r.mu.Lock(); r.evs = append(r.evs, e); r.mu.Unlock() }
+func (r *recorder) Record(_ context.Context, e audit.Event) { r.mu.Lock(); r.evs = append(r.evs, e); r.mu.Unlock() }
 
 // TestSweep: two nodes' sweepers over one store remove each expired rule
 // once, audit it once (at its expiry, with the settings before and after),

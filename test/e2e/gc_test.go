@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 // TestGCWithCrane: images pushed with crane to a registry with the retention
@@ -13,7 +15,7 @@ import (
 // pulls.
 func TestGCWithCrane(t *testing.T) {
 	shared := moatServer(t)
-	port, err := freePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

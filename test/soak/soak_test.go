@@ -29,8 +29,8 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/apiversion"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/server"
 	"github.com/opencontainers/go-digest"
 )

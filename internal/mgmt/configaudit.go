@@ -39,7 +39,9 @@ var nullSettings = json.RawMessage("null")
 
 // networkSettings are the network settings of a registry's stored
 // properties, as the audit shows them (with the staged ones).
-func networkSettings(reg *meta.Registry) json.RawMessage { return model.NetworkSettings(reg.Properties) }
+func networkSettings(reg *meta.Registry) json.RawMessage {
+	return model.NetworkSettings(reg.Properties)
+}
 
 // recordConfig records a change of a registry's network settings (none
 // when they are the same).

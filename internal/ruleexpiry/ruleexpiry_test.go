@@ -24,7 +24,11 @@ type recorder struct {
 	evs []audit.Event
 }
 
-func (r *recorder) Record(_ context.Context, e audit.Event) { r.mu.Lock(); r.evs = append(r.evs, e); r.mu.Unlock() }
+func (r *recorder) Record(_ context.Context, e audit.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, e)
+	r.mu.Unlock()
+}
 
 // TestSweep: two nodes' sweepers over one store remove each expired rule
 // once, audit it once (at its expiry, with the settings before and after),

@@ -5,6 +5,7 @@
 package netguard
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -34,11 +35,21 @@ type Recorder interface {
 	Disagreed(regKey string, id netid.Identity, d, staged policy.Decision, route string, at time.Time)
 }
 
+// TrafficRecorder remembers allowed requests (the traffic memory).
+type TrafficRecorder interface {
+	Allowed(regKey string, id netid.Identity, principal string, at time.Time)
+}
+
 // Guard is the network gate of the data plane.
 type Guard struct {
 	Trusted    policy.TrustedServices
 	Principals Principals
 	Record     Recorder
+	// Traffic, when set, remembers every allowed request, after it was
+	// served, with the principal that Principal reads from its context
+	// then (the handler authenticates after the gate).
+	Traffic   TrafficRecorder
+	Principal func(ctx context.Context) string
 }
 
 // Middleware denies requests that a registry's network rules do not allow,
@@ -54,14 +65,32 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			errcode.Write(w, r, t.Err)
 			return
 		}
+		var id netid.Identity
 		for _, reg := range t.Registries {
-			if d, id := g.decide(r, t, reg); !d.Allow {
+			var d policy.Decision
+			if d, id = g.decide(r, t, reg); !d.Allow {
 				g.deny(w, r, t, reg, id, d)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
+		g.remember(r, t, id)
 	})
+}
+
+// remember records an allowed request in the traffic memory.
+func (g *Guard) remember(r *http.Request, t *target.Target, id netid.Identity) {
+	if g.Traffic == nil || len(t.Registries) == 0 {
+		return
+	}
+	principal := ""
+	if g.Principal != nil {
+		principal = g.Principal(r.Context())
+	}
+	now := time.Now()
+	for _, reg := range t.Registries {
+		g.Traffic.Allowed(reg.Key, id, principal, now)
+	}
 }
 
 // Allows reports whether the request's client may reach reg (used to filter

@@ -20,6 +20,7 @@ import (
 	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/mgmt"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/network/netguard"
 	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/store/meta"
@@ -94,6 +95,18 @@ func (w tripwire) Disagreements(context.Context, string, time.Time) ([]netguard.
 	return nil, nil
 }
 func (w tripwire) Trusted() policy.TrustedServices { return policy.DefaultTrusted }
+func (w tripwire) Traffic(context.Context, string, time.Time) ([]netguard.Traffic, error) {
+	w.t.Error("reached the traffic memory")
+	return nil, nil
+}
+func (w tripwire) Compile(string, model.RegistryProperties) *policy.Rules {
+	w.t.Error("reached the network state")
+	return nil
+}
+func (w tripwire) BypassPrincipal(string) (*policy.Principal, bool) {
+	w.t.Error("reached the directory")
+	return nil, false
+}
 func (w tripwire) Events(context.Context, audit.Query) (audit.Page, error) {
 	w.t.Error("reached the audit trail")
 	return audit.Page{}, nil

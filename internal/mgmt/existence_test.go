@@ -22,6 +22,7 @@ var existenceRoutes = []struct{ method, path string }{
 	{"GET", "{reg}/privateEndpointConnections"}, {"GET", "{reg}/privateEndpointConnections/{pec}"},
 	{"PUT", "{reg}/privateEndpointConnections/{pec}"}, {"DELETE", "{reg}/privateEndpointConnections/{pec}"},
 	{"POST", "{reg}/checkNetworkAccess"}, {"GET", "{reg}/networkRuleDenials"}, {"GET", "{reg}/auditEvents"},
+	{"POST", "{reg}/simulateNetworkRuleSet"},
 	{"POST", "{reg}/listCredentials"}, {"POST", "{reg}/regenerateCredential"}, {"POST", "{reg}/garbageCollect"},
 	{"GET", "{reg}/privateLinkResources"}, {"GET", "{reg}/privateLinkResources/registry"},
 	{"GET", "{g}/providers/Microsoft.Network/virtualNetworks"},

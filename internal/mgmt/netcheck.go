@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/network/netguard"
 	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/network/policy"
@@ -22,6 +23,12 @@ type Network interface {
 	// otherwise than the enforced ones.
 	Disagreements(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error)
 	Trusted() policy.TrustedServices
+	// Traffic is the traffic memory: the allowed requests since a time.
+	Traffic(ctx context.Context, regKey string, since time.Time) ([]netguard.Traffic, error)
+	// Compile compiles network settings as the registry's own are.
+	Compile(regKey string, p model.RegistryProperties) *policy.Rules
+	// BypassPrincipal is a principal as the trusted-service bypass sees it.
+	BypassPrincipal(id string) (*policy.Principal, bool)
 }
 
 // checkRequest is the body of checkNetworkAccess: who is asking, from where.

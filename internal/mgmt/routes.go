@@ -41,6 +41,9 @@ var routes = []route{
 	{nsRegistry, "registries/privateEndpointConnections", connections.serve, verbAt(1, typePEC), nil},
 	{nsRegistry, "registries/checkNetworkAccess", (*Handler).checkNetworkAccess, at(1, registryType+"/read"), hasNetwork},
 	{nsRegistry, "registries/networkRuleDenials", (*Handler).networkRuleDenials, at(1, registryType+"/read"), hasNetwork},
+	// The impact preview shows who reaches the registry from where: the
+	// right to change its settings, not just to read them.
+	{nsRegistry, "registries/simulateNetworkRuleSet", (*Handler).simulateNetworkRuleSet, at(1, registryType+"/write"), hasNetwork},
 	{nsRegistry, "registries/networkRuleShadowDisagreements", (*Handler).networkRuleShadowDisagreements, at(1, registryType+"/read"), hasNetwork},
 	{nsRegistry, "auditEvents", (*Handler).serverAuditEvents, at(0, ownerAction), hasAudit},
 	{nsRegistry, "registries/auditEvents", (*Handler).auditEvents, at(1, registryType+"/read"), hasAudit},

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/moat-registry/moat/internal/addressing"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/store/meta"
 )
@@ -133,6 +134,15 @@ func (i *Index) Lookup(key string) (*Registry, bool) { return i.Load().Lookup(ke
 func (i *Index) Rules(key string) *policy.Rules {
 	if r, ok := i.Lookup(key); ok {
 		return r.Rules
+	}
+	return policy.DenyAll
+}
+
+// Compile compiles network settings for a registry as its own are
+// (Registry.Compile); DenyAll for a registry not in the snapshot.
+func (i *Index) Compile(key string, p model.RegistryProperties) *policy.Rules {
+	if r, ok := i.Lookup(key); ok {
+		return r.Compile(p)
 	}
 	return policy.DenyAll
 }

@@ -30,10 +30,21 @@ type Registry struct {
 	// NextExpiry is the earliest expiry of its IP rules (zero: none expires);
 	// the expiry sweeper (internal/network/ruleexpiry) looks no further.
 	NextExpiry time.Time
+	// what its rules were compiled with (Compile)
+	approvedPEs []string
+	sets        ipSets
+}
+
+// Compile compiles other network settings as the registry's own are: with
+// its approved private endpoints and the IP groups and sets of the
+// snapshot (impact previews).
+func (r *Registry) Compile(p model.RegistryProperties) *policy.Rules {
+	return policy.CompileWith(p, r.approvedPEs, r.sets)
 }
 
 func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing, sets ipSets) *Registry {
-	r := &Registry{Registry: m, ID: resid.RegistryID(m.Subscription, m.ResourceGroup, m.Name), LoginServer: a.LoginServer(m.Key)}
+	r := &Registry{Registry: m, ID: resid.RegistryID(m.Subscription, m.ResourceGroup, m.Name), LoginServer: a.LoginServer(m.Key),
+		approvedPEs: approvedPEs, sets: sets}
 	var p model.RegistryProperties
 	if len(m.Properties) > 0 && json.Unmarshal(m.Properties, &p) != nil {
 		r.Props, r.Rules = model.RegistryProperties{}.WithDefaults(), policy.DenyAll

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/moat-registry/moat/internal/auth/regauth"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/network/netguard"
 	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/regindex"
@@ -13,7 +15,19 @@ import (
 type networkView struct {
 	index   *regindex.Index
 	denials *netguard.DenialLog
+	traffic *netguard.TrafficLog
+	tokens  *regauth.Service
 	trusted policy.TrustedServices
+}
+
+func (v networkView) Traffic(ctx context.Context, regKey string, since time.Time) ([]netguard.Traffic, error) {
+	return v.traffic.List(ctx, regKey, since)
+}
+
+func (v networkView) BypassPrincipal(id string) (*policy.Principal, bool) { return v.tokens.BypassPrincipal(id) }
+
+func (v networkView) Compile(regKey string, p model.RegistryProperties) *policy.Rules {
+	return v.index.Compile(regKey, p)
 }
 
 func (v networkView) Rules(regKey string) *policy.Rules { return v.index.Rules(regKey) }

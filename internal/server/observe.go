@@ -115,6 +115,14 @@ func stateOf(ctx context.Context) *reqState {
 	return s
 }
 
+// principalOf is who the request spoke for ("" anonymous), once served.
+func principalOf(ctx context.Context) string {
+	if s := stateOf(ctx); s != nil {
+		return s.principal
+	}
+	return ""
+}
+
 // setPrincipal records who the request speaks for (called by the gates).
 func setPrincipal(ctx context.Context, p string) {
 	if s := stateOf(ctx); s != nil {

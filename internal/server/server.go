@@ -54,6 +54,7 @@ type Server struct {
 	dir          *identity.Directory
 	authz        *rbac.Authorizer
 	denials      *netguard.DenialLog
+	traffic      *netguard.TrafficLog
 	metrics      *prometheus.Registry
 	handler      http.Handler
 	listeners    *netid.Set
@@ -174,6 +175,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	registerRuntime(s.metrics)
 	s.denials = netguard.NewDenialLog(s.meta, s.metrics)
+	s.traffic = netguard.NewTrafficLog(s.meta)
 	if err := s.openOps(); err != nil {
 		return err
 	}
@@ -227,7 +229,8 @@ func (s *Server) routes(ctx context.Context) error {
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Index: s.index,
 		Lifetimes: regauth.Lifetimes{Access: lt.AccessLifetime, Refresh: lt.RefreshLifetime, Offline: lt.OfflineLifetime}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
-	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.denials}
+	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.denials,
+		Traffic: s.traffic, Principal: principalOf}
 	tokens.Observer, tokens.Audit = s.obs, s.recorder()
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Auth: principalGate{tokens}, Network: guard, Audit: s.recorder(),
 		MaxUploadSessions: s.cfg.Limits.UploadSessions}
@@ -240,7 +243,7 @@ func (s *Server) routes(ctx context.Context) error {
 	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Auth: principalGate{tokens},
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
-		Network: networkView{s.index, s.denials, s.trusted()},
+		Network: networkView{s.index, s.denials, s.traffic, tokens, s.trusted()},
 		Limits:  s.limits(), IPSets: regindex.NamedSets(s.cfg.IPSets), ZoneSuffix: s.index.Load().Addressing.Suffix(), Audiences: audiences.List(),
 		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
 		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s}, Record: s.recorder(),
@@ -302,7 +305,9 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	go s.rotateKeys(ctx)
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
+	trafficDone := make(chan struct{})
 	go func() { s.denials.Run(auditCtx, 5*time.Second); close(auditDone) }()
+	go func() { s.traffic.Run(auditCtx, 30*time.Second); close(trafficDone) }()
 	stopOps := s.startOps()
 	if ready != nil {
 		ready(set.Addrs())
@@ -319,6 +324,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	// before the stores close.
 	stopAudit()
 	<-auditDone
+	<-trafficDone
 	stopOps()
 	return err
 }

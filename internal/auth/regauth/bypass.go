@@ -21,7 +21,13 @@ func (s *Service) Bypasser(r *http.Request, t *target.Target) (*policy.Principal
 	if !ok {
 		return nil, false
 	}
-	p, ok := s.Dir.Get(sub)
+	return s.BypassPrincipal(sub)
+}
+
+// BypassPrincipal is a principal (by object ID) as the bypass sees it: a
+// managed identity and the service that owns it.
+func (s *Service) BypassPrincipal(id string) (*policy.Principal, bool) {
+	p, ok := s.Dir.Get(id)
 	if !ok || p.Kind != identity.KindManagedIdentity {
 		return nil, false
 	}

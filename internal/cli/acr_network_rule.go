@@ -13,7 +13,7 @@ import (
 
 func newNetworkRule() *cobra.Command {
 	return parent("network-rule", "Manage the network rules of a container registry (Premium)",
-		networkRuleChange("add"), networkRuleChange("remove"), networkRuleList(), networkRuleCheck(), networkRuleDenials(), newNetworkRuleStaged())
+		networkRuleChange("add"), networkRuleChange("remove"), networkRuleList(), networkRuleCheck(), networkRuleDenials(), newNetworkRuleStaged(), networkRuleSimulate())
 }
 
 func networkRuleFlags(cmd *cobra.Command) {

@@ -24,7 +24,9 @@ func (v networkView) Traffic(ctx context.Context, regKey string, since time.Time
 	return v.traffic.List(ctx, regKey, since)
 }
 
-func (v networkView) BypassPrincipal(id string) (*policy.Principal, bool) { return v.tokens.BypassPrincipal(id) }
+func (v networkView) BypassPrincipal(id string) (*policy.Principal, bool) {
+	return v.tokens.BypassPrincipal(id)
+}
 
 func (v networkView) Compile(regKey string, p model.RegistryProperties) *policy.Rules {
 	return v.index.Compile(regKey, p)

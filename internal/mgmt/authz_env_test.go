@@ -95,7 +95,7 @@ func (w tripwire) Disagreements(context.Context, string, time.Time) ([]netguard.
 	return nil, nil
 }
 func (w tripwire) Trusted() policy.TrustedServices { return policy.DefaultTrusted }
-func (w tripwire) Traffic(context.Context, string, time.Time) ([]netguard.Traffic, error) {
+func (w tripwire) Traffic(context.Context, string, string, time.Time) ([]netguard.Traffic, error) {
 	w.t.Error("reached the traffic memory")
 	return nil, nil
 }

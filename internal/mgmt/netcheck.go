@@ -24,7 +24,8 @@ type Network interface {
 	Disagreements(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error)
 	Trusted() policy.TrustedServices
 	// Traffic is the traffic memory: the allowed requests since a time.
-	Traffic(ctx context.Context, regKey string, since time.Time) ([]netguard.Traffic, error)
+	// (of the registry with that key and UID).
+	Traffic(ctx context.Context, regKey, regUID string, since time.Time) ([]netguard.Traffic, error)
 	// Compile compiles network settings as the registry's own are.
 	Compile(regKey string, p model.RegistryProperties) *policy.Rules
 	// BypassPrincipal is a principal as the trusted-service bypass sees it.

@@ -122,7 +122,7 @@ func (h *Handler) simulateNetworkRuleSet(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	since := time.Now().UTC().Add(-time.Duration(days) * 24 * time.Hour)
-	traffic, err := h.Network.Traffic(ctx, reg.Key, since)
+	traffic, err := h.Network.Traffic(ctx, reg.Key, reg.UID, since)
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,8 @@ type networkView struct {
 	trusted policy.TrustedServices
 }
 
-func (v networkView) Traffic(ctx context.Context, regKey string, since time.Time) ([]netguard.Traffic, error) {
-	return v.traffic.List(ctx, regKey, since)
+func (v networkView) Traffic(ctx context.Context, regKey, regUID string, since time.Time) ([]netguard.Traffic, error) {
+	return v.traffic.List(ctx, regKey, regUID, since)
 }
 
 func (v networkView) BypassPrincipal(id string) (*policy.Principal, bool) {

@@ -140,6 +140,17 @@ func TestSimulateNamesWhatTheChangeDenies(t *testing.T) {
 	if a := ips(back.NewlyAllowed); len(a) != 1 || a[0] != "198.51.100.7" || len(back.NewlyDenied) != 0 {
 		t.Errorf("simulate of the way back: newly allowed %v, denied %v; want [198.51.100.7] and none", a, ips(back.NewlyDenied))
 	}
+	// A registry created again under the name remembers nothing of the
+	// earlier one's traffic.
+	if code, b := e.mgmt(http.MethodDelete, reg, ""); code >= 300 {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	if code, b := e.mgmt(http.MethodPut, reg, `{"location":"local","sku":{"name":"Premium"}}`); code >= 300 {
+		t.Fatalf("create again: %d %s", code, b)
+	}
+	if again := simulate(`{"publicNetworkAccess":"Disabled"}`); again.Sources != 0 || len(again.NewlyDenied) != 0 {
+		t.Errorf("the registry created again sees %d sources of the earlier one: %+v", again.Sources, again.NewlyDenied)
+	}
 	// Bad input is a 400 that says what to send.
 	for _, body := range []string{`{"sku":"Basic"}`, `{"days":0}`, `{"days":"x"}`, `{"networkRuleSet":{"defaultAction":"Maybe"}}`, `[]`} {
 		if code, b := e.mgmt(http.MethodPost, reg+"/simulateNetworkRuleSet", body); code != http.StatusBadRequest {

@@ -37,7 +37,7 @@ type Recorder interface {
 
 // TrafficRecorder remembers allowed requests (the traffic memory).
 type TrafficRecorder interface {
-	Allowed(regKey string, id netid.Identity, principal string, at time.Time)
+	Allowed(regKey, regUID string, id netid.Identity, principal string, at time.Time)
 }
 
 // Guard is the network gate of the data plane.
@@ -89,7 +89,7 @@ func (g *Guard) remember(r *http.Request, t *target.Target, id netid.Identity) {
 	}
 	now := time.Now()
 	for _, reg := range t.Registries {
-		g.Traffic.Allowed(reg.Key, id, principal, now)
+		g.Traffic.Allowed(reg.Key, reg.UID, id, principal, now)
 	}
 }
 

@@ -20,7 +20,10 @@ import (
 // registry within one hour. Impact previews (simulateNetworkRuleSet)
 // decide proposed settings against it.
 type Traffic struct {
-	Registry        string    `json:"registry"`
+	Registry string `json:"registry"`
+	// RegistryID is the registry's UID: a registry created again under
+	// the same name does not see the traffic of the earlier one.
+	RegistryID      string    `json:"registryId"`
 	Hour            time.Time `json:"hour"`
 	ClientIP        string    `json:"clientIp"`
 	Path            string    `json:"path"`
@@ -75,20 +78,20 @@ func NewTrafficLog(store meta.AuditTrail) *TrafficLog {
 }
 
 // Allowed records an allowed request.
-func (t *TrafficLog) Allowed(regKey string, id netid.Identity, principal string, at time.Time) {
+func (t *TrafficLog) Allowed(regKey, regUID string, id netid.Identity, principal string, at time.Time) {
 	at = at.UTC()
 	hour := at.Truncate(time.Hour)
 	ip := ""
 	if id.ClientIP.IsValid() {
 		ip = id.ClientIP.String()
 	}
-	slot := regKey + "|" + hour.Format(time.RFC3339)
+	slot := regKey + "|" + regUID + "|" + hour.Format(time.RFC3339)
 	key := strings.Join([]string{slot, ip, string(id.Path), id.Subnet, id.PrivateEndpoint, principal}, "|")
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.pending[key]
 	if !ok {
-		rec := Traffic{Registry: regKey, Hour: hour, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
+		rec := Traffic{Registry: regKey, RegistryID: regUID, Hour: hour, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
 			PrivateEndpoint: id.PrivateEndpoint, Principal: principal, FirstSeen: at}
 		known := t.perHour[slot]
 		if known == nil {
@@ -96,7 +99,7 @@ func (t *TrafficLog) Allowed(regKey string, id netid.Identity, principal string,
 			t.perHour[slot] = known
 		}
 		if _, ok := known[key]; !ok && len(known) >= trafficSources {
-			rec = Traffic{Registry: regKey, Hour: hour, ClientIP: Other, Path: Other, FirstSeen: at}
+			rec = Traffic{Registry: regKey, RegistryID: regUID, Hour: hour, ClientIP: Other, Path: Other, FirstSeen: at}
 			key = slot + "|" + Other
 		} else {
 			known[key] = struct{}{}
@@ -113,7 +116,7 @@ func (t *TrafficLog) Allowed(regKey string, id netid.Identity, principal string,
 // trafficKey names a record's aggregate in the table.
 func trafficKey(r *Traffic) string {
 	sum := sha256.Sum256([]byte(strings.Join([]string{r.ClientIP, r.Path, r.Subnet, r.PrivateEndpoint, r.Principal}, "|")))
-	return fmt.Sprintf("/moat/traffic/%s/%d/%s", r.Registry, r.Hour.Unix(), hex.EncodeToString(sum[:12]))
+	return fmt.Sprintf("/moat/traffic/%s/%s/%d/%s", r.Registry, r.RegistryID, r.Hour.Unix(), hex.EncodeToString(sum[:12]))
 }
 
 // Flush writes pending records. When it returns, everything recorded
@@ -135,7 +138,7 @@ func (t *TrafficLog) Flush(ctx context.Context) error {
 		recs := make([]*meta.AuditRecord, 0, len(batch))
 		for _, r := range batch {
 			body, _ := json.Marshal(r) // a Traffic always marshals
-			recs = append(recs, &meta.AuditRecord{Registry: trafficRegistry(r.Registry), Type: TrafficType, Time: r.LastSeen,
+			recs = append(recs, &meta.AuditRecord{Registry: trafficRegistry(r.Registry), RegistryID: r.RegistryID, Type: TrafficType, Time: r.LastSeen,
 				Key: trafficKey(r), Count: r.Count, First: r.FirstSeen, Body: body})
 		}
 		if err := t.store.AppendAudit(ctx, recs); err != nil {
@@ -196,14 +199,15 @@ func (t *TrafficLog) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// List returns a registry's traffic records since a time (the newest
-// TrafficMaxRead), after flushing what is pending.
-func (t *TrafficLog) List(ctx context.Context, regKey string, since time.Time) ([]Traffic, error) {
+// List returns the traffic records of a registry (by key and UID) since a
+// time (the newest TrafficMaxRead), after flushing what is pending.
+func (t *TrafficLog) List(ctx context.Context, regKey, regUID string, since time.Time) ([]Traffic, error) {
 	if err := t.Flush(ctx); err != nil {
 		return nil, err
 	}
 	var out []Traffic
-	q := meta.AuditQuery{Registry: trafficRegistry(regKey), Since: since, Type: TrafficType, Limit: 5000}
+	q := meta.AuditQuery{Registry: trafficRegistry(regKey), RegistryID: regUID, Created: time.Now().Add(time.Hour), Since: since,
+		Type: TrafficType, Limit: 5000} // Created later than any record: only those of this UID
 	for len(out) < TrafficMaxRead {
 		recs, err := t.store.ListAudit(ctx, q)
 		if err != nil {
@@ -214,7 +218,7 @@ func (t *TrafficLog) List(ctx context.Context, regKey string, since time.Time) (
 			if json.Unmarshal(r.Body, &tr) != nil {
 				continue
 			}
-			tr.Registry, tr.LastSeen, tr.Count, tr.FirstSeen = regKey, r.Time, r.Count, r.First
+			tr.Registry, tr.RegistryID, tr.LastSeen, tr.Count, tr.FirstSeen = regKey, r.RegistryID, r.Time, r.Count, r.First
 			out = append(out, tr)
 		}
 		if len(recs) < q.Limit {

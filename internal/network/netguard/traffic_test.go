@@ -36,19 +36,19 @@ func TestTrafficBoundedPerRegistryHour(t *testing.T) {
 	hour := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	const extra = 50
 	for i := 0; i < trafficSources+extra; i++ {
-		tl.Allowed("boundreg", publicID(i), "", hour.Add(time.Minute))
-		tl.Allowed("boundreg", publicID(i), "", hour.Add(2*time.Minute)) // same source: same record
+		tl.Allowed("boundreg", "uid-boundreg", publicID(i), "", hour.Add(time.Minute))
+		tl.Allowed("boundreg", "uid-boundreg", publicID(i), "", hour.Add(2*time.Minute)) // same source: same record
 	}
 	if err := tl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// A later flush of the same hour keeps the bound (the count is kept
 	// across flushes) and merges into the stored records.
-	tl.Allowed("boundreg", publicID(trafficSources+extra+1), "", hour.Add(3*time.Minute))
-	tl.Allowed("boundreg", publicID(0), "", hour.Add(4*time.Minute))
-	tl.Allowed("boundreg", publicID(0), "", hour.Add(time.Hour+time.Minute)) // next hour
-	tl.Allowed("otherreg", publicID(7), "obj-1", hour.Add(time.Minute))
-	recs, err := tl.List(ctx, "boundreg", time.Time{})
+	tl.Allowed("boundreg", "uid-boundreg", publicID(trafficSources+extra+1), "", hour.Add(3*time.Minute))
+	tl.Allowed("boundreg", "uid-boundreg", publicID(0), "", hour.Add(4*time.Minute))
+	tl.Allowed("boundreg", "uid-boundreg", publicID(0), "", hour.Add(time.Hour+time.Minute)) // next hour
+	tl.Allowed("otherreg", "uid-otherreg", publicID(7), "obj-1", hour.Add(time.Minute))
+	recs, err := tl.List(ctx, "boundreg", "uid-boundreg", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestTrafficBoundedPerRegistryHour(t *testing.T) {
 	if perHour[hour] != trafficSources+1 || perHour[hour.Add(time.Hour)] != 1 {
 		t.Errorf("records per hour %v, want %d and 1", perHour, trafficSources+1)
 	}
-	o, err := tl.List(ctx, "otherreg", time.Time{})
+	o, err := tl.List(ctx, "otherreg", "uid-otherreg", time.Time{})
 	if err != nil || len(o) != 1 || o[0].Principal != "obj-1" || o[0].Count != 1 {
 		t.Fatalf("otherreg: %+v %v", o, err)
 	}
@@ -85,12 +85,12 @@ func TestTrafficSeparatesPrincipalsAndPaths(t *testing.T) {
 	tl := trafficStore(t)
 	now := time.Now()
 	id := publicID(1)
-	tl.Allowed("r", id, "a", now)
-	tl.Allowed("r", id, "b", now)
-	tl.Allowed("r", id, "b", now)
+	tl.Allowed("r", "uid-r", id, "a", now)
+	tl.Allowed("r", "uid-r", id, "b", now)
+	tl.Allowed("r", "uid-r", id, "b", now)
 	pe := netid.Identity{Path: netid.PrivateEndpoint, ClientIP: netip.MustParseAddr("10.9.0.4"), PrivateEndpoint: "/subscriptions/s/pe"}
-	tl.Allowed("r", pe, "a", now)
-	recs, err := tl.List(context.Background(), "r", now.Add(-time.Hour))
+	tl.Allowed("r", "uid-r", pe, "a", now)
+	recs, err := tl.List(context.Background(), "r", "uid-r", now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +101,9 @@ func TestTrafficSeparatesPrincipalsAndPaths(t *testing.T) {
 	want := map[string]int64{"public 10.1.0.1  a": 1, "public 10.1.0.1  b": 2, "privateEndpoint 10.9.0.4 /subscriptions/s/pe a": 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("records %v, want %v", got, want)
+	}
+	// A registry created again under the name (another UID) has none of it.
+	if again, err := tl.List(context.Background(), "r", "uid-again", time.Time{}); err != nil || len(again) != 0 {
+		t.Errorf("another registry of the same name sees %d records (%v)", len(again), err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -65,44 +66,60 @@ const TrafficType = "traffic"
 type TrafficLog struct {
 	store   meta.AuditTrail
 	mu      sync.Mutex // pending and perHour
-	pending map[string]*Traffic
-	perHour map[string]map[string]struct{} // registry|hour -> its sources (keys) with a record of their own
+	pending map[sourceHour]*Traffic
+	perHour map[regHour]map[sourceHour]struct{} // the sources with a record of their own
 	// flushing serialises flushes (see DenialLog).
 	flushing  sync.Mutex
 	lastPrune time.Time // under flushing
 }
 
+// regHour is one registry's hour; sourceHour one source's in it (as map
+// keys, so that recording a request allocates nothing once its source is
+// known).
+type regHour struct {
+	reg, uid string
+	hour     int64
+}
+
+type sourceHour struct {
+	regHour
+	ip                     netip.Addr
+	path, subnet, pe, user string
+	other                  bool
+}
+
 // NewTrafficLog makes a traffic memory writing to store.
 func NewTrafficLog(store meta.AuditTrail) *TrafficLog {
-	return &TrafficLog{store: store, pending: map[string]*Traffic{}, perHour: map[string]map[string]struct{}{}}
+	return &TrafficLog{store: store, pending: map[sourceHour]*Traffic{}, perHour: map[regHour]map[sourceHour]struct{}{}}
 }
 
 // Allowed records an allowed request.
 func (t *TrafficLog) Allowed(regKey, regUID string, id netid.Identity, principal string, at time.Time) {
 	at = at.UTC()
 	hour := at.Truncate(time.Hour)
-	ip := ""
-	if id.ClientIP.IsValid() {
-		ip = id.ClientIP.String()
-	}
-	slot := regKey + "|" + regUID + "|" + hour.Format(time.RFC3339)
-	key := strings.Join([]string{slot, ip, string(id.Path), id.Subnet, id.PrivateEndpoint, principal}, "|")
+	slot := regHour{regKey, regUID, hour.Unix()}
+	key := sourceHour{regHour: slot, ip: id.ClientIP, path: string(id.Path), subnet: id.Subnet, pe: id.PrivateEndpoint, user: principal}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.pending[key]
 	if !ok {
-		rec := Traffic{Registry: regKey, RegistryID: regUID, Hour: hour, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
-			PrivateEndpoint: id.PrivateEndpoint, Principal: principal, FirstSeen: at}
 		known := t.perHour[slot]
 		if known == nil {
-			known = map[string]struct{}{}
+			known = map[sourceHour]struct{}{}
 			t.perHour[slot] = known
 		}
+		var rec Traffic
 		if _, ok := known[key]; !ok && len(known) >= trafficSources {
+			key = sourceHour{regHour: slot, other: true}
 			rec = Traffic{Registry: regKey, RegistryID: regUID, Hour: hour, ClientIP: Other, Path: Other, FirstSeen: at}
-			key = slot + "|" + Other
 		} else {
 			known[key] = struct{}{}
+			ip := ""
+			if id.ClientIP.IsValid() {
+				ip = id.ClientIP.String()
+			}
+			rec = Traffic{Registry: regKey, RegistryID: regUID, Hour: hour, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
+				PrivateEndpoint: id.PrivateEndpoint, Principal: principal, FirstSeen: at}
 		}
 		if e, ok = t.pending[key]; !ok {
 			e = &rec
@@ -126,10 +143,10 @@ func (t *TrafficLog) Flush(ctx context.Context) error {
 	defer t.flushing.Unlock()
 	t.mu.Lock()
 	batch := t.pending
-	t.pending = map[string]*Traffic{}
-	cutoff := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	t.pending = map[sourceHour]*Traffic{}
+	cutoff := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour).Unix()
 	for slot := range t.perHour {
-		if h, err := time.Parse(time.RFC3339, slot[strings.LastIndexByte(slot, '|')+1:]); err == nil && h.Before(cutoff) {
+		if slot.hour < cutoff {
 			delete(t.perHour, slot)
 		}
 	}
@@ -155,7 +172,7 @@ func (t *TrafficLog) Flush(ctx context.Context) error {
 
 // requeue puts back records whose write failed, with what was recorded
 // for them meanwhile: never lost to a failed write.
-func (t *TrafficLog) requeue(batch map[string]*Traffic) {
+func (t *TrafficLog) requeue(batch map[sourceHour]*Traffic) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for key, r := range batch {

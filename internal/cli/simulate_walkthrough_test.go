@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -48,24 +47,9 @@ func TestSimulateWalkthrough(t *testing.T) {
 		"(InvalidParameter) days must be a whole number of days from 1 to 30 (the traffic memory keeps 30 days)")
 }
 
-// walkNum is the number at path, with list indexes ("0") in it (-1 if
-// there is none).
+// walkNum is the number at path (-1 if there is none).
 func walkNum(v any, path ...string) float64 {
-	for _, k := range path {
-		switch c := v.(type) {
-		case object:
-			v = c[k]
-		case []any:
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(c) {
-				return -1
-			}
-			v = c[i]
-		default:
-			return -1
-		}
-	}
-	if n, ok := v.(float64); ok {
+	if n, ok := walk(v, path...).(float64); ok {
 		return n
 	}
 	return -1

@@ -176,6 +176,12 @@ func (w *walkthrough) check(line, decision, reason, rule string) {
 
 // walkStr is str with list indexes ("0") in the path.
 func walkStr(v any, path ...string) string {
+	s, _ := walk(v, path...).(string)
+	return s
+}
+
+// walk is the value at path, with list indexes ("0") in it (nil if none).
+func walk(v any, path ...string) any {
 	for _, k := range path {
 		switch c := v.(type) {
 		case object:
@@ -183,15 +189,14 @@ func walkStr(v any, path ...string) string {
 		case []any:
 			i, err := strconv.Atoi(k)
 			if err != nil || i < 0 || i >= len(c) {
-				return ""
+				return nil
 			}
 			v = c[i]
 		default:
-			return ""
+			return nil
 		}
 	}
-	s, _ := v.(string)
-	return s
+	return v
 }
 
 func walkIPRules(values ...string) []any {

@@ -307,7 +307,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	auditDone := make(chan struct{})
 	trafficDone := make(chan struct{})
 	go func() { s.denials.Run(auditCtx, 5*time.Second); close(auditDone) }()
-	go func() { s.traffic.Run(auditCtx, 30*time.Second); close(trafficDone) }()
+	go func() { s.traffic.Run(auditCtx, 10*time.Second); close(trafficDone) }()
 	stopOps := s.startOps()
 	if ready != nil {
 		ready(set.Addrs())

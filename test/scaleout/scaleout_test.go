@@ -448,6 +448,43 @@ func TestThreeNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("simulate through node 3 names exactly the source that traffic through nodes 1 and 2 shows a change would cut off", func(t *testing.T) {
+		// After the shadow-mode promotion, A and B are let in; both came in
+		// through nodes 1 and 2 (the traffic memory of each node, merged in
+		// PostgreSQL). Dropping B's rule cuts off exactly B.
+		a, b := "203.0.113.21", "203.0.113.22"
+		simURL := strings.Replace(regURL, "?api-version=", "/simulateNetworkRuleSet?api-version=", 1)
+		body := []byte(`{"networkRuleSet":{"ipRules":[{"action":"Allow","value":"` + a + `"}]},"days":1}`)
+		type source struct {
+			ClientIP string
+			Requests int
+		}
+		var got []source
+		requests := func() map[string]int {
+			m := map[string]int{}
+			for _, s := range got {
+				m[s.ClientIP] += s.Requests
+			}
+			return m
+		}
+		// Each node writes its memory every 10 seconds; B made a token
+		// request and a pull through each of nodes 1 and 2 twice, at least.
+		for start := time.Now(); ; time.Sleep(500 * time.Millisecond) {
+			resp, out := call(t, http.MethodPost, simURL, arm, body, "Content-Type", "application/json")
+			var ans struct{ NewlyDenied []source }
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(out, &ans) != nil {
+				t.Fatalf("simulate through node 3: %d %s", resp.StatusCode, out)
+			}
+			got = ans.NewlyDenied
+			if requests()[b] >= 8 || time.Since(start) > 25*time.Second {
+				break
+			}
+		}
+		if r := requests(); len(r) != 1 || r[b] < 8 {
+			t.Fatalf("newly denied %+v, want only %s with the requests through both nodes", got, b)
+		}
+	})
+
 	t.Run("an expiring rule stops matching on every node at its expiry, and one node removes and audits it", func(t *testing.T) {
 		const clientIP = "203.0.113.8"
 		// The client asks for its token from its own address, which only

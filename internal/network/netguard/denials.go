@@ -247,18 +247,23 @@ func (a *DenialLog) prune(ctx context.Context) error {
 
 // Run flushes every interval until ctx ends, then once more.
 func (a *DenialLog) Run(ctx context.Context, interval time.Duration) {
+	runFlushes(ctx, interval, a.Flush, "writing network denials")
+}
+
+// runFlushes calls flush every interval until ctx ends, then once more.
+func runFlushes(ctx context.Context, interval time.Duration, flush func(context.Context) error, what string) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if err := a.Flush(context.Background()); err != nil {
-				slog.Error("writing network denials", "err", err)
+			if err := flush(context.Background()); err != nil {
+				slog.Error(what, "err", err)
 			}
 			return
 		case <-t.C:
-			if err := a.Flush(ctx); err != nil {
-				slog.Error("writing network denials", "err", err)
+			if err := flush(ctx); err != nil {
+				slog.Error(what, "err", err)
 			}
 		}
 	}

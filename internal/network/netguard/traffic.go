@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -199,21 +198,7 @@ func (t *TrafficLog) prune(ctx context.Context) error {
 
 // Run flushes every interval until ctx ends, then once more.
 func (t *TrafficLog) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := t.Flush(context.Background()); err != nil {
-				slog.Error("writing the traffic memory", "err", err)
-			}
-			return
-		case <-tick.C:
-			if err := t.Flush(ctx); err != nil {
-				slog.Error("writing the traffic memory", "err", err)
-			}
-		}
-	}
+	runFlushes(ctx, interval, t.Flush, "writing the traffic memory")
 }
 
 // List returns the traffic records of a registry (by key and UID) since a

@@ -135,8 +135,15 @@ func (h *Handler) simulateNetworkRuleSet(w http.ResponseWriter, r *http.Request,
 // simulateRequest reads the body: the settings to change (at the top, or
 // under properties as in a PATCH) and days (the body's wins over the query's).
 func simulateRequest(body map[string]any, queryDays string) (map[string]any, int, error) {
-	if p, ok := body[memberName(body, "properties")].(map[string]any); ok && len(body) == 1 {
-		body = p
+	if k := memberName(body, "properties"); body[k] != nil {
+		p, ok := body[k].(map[string]any)
+		if !ok {
+			return nil, 0, badRequest("InvalidRequestContent", "properties must be an object of network settings, as in a registry PATCH")
+		}
+		delete(body, k)
+		for m, v := range p {
+			body[m] = v
+		}
 	}
 	days := defaultSimulateDays
 	if queryDays != "" {

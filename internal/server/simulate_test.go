@@ -113,7 +113,7 @@ func TestSimulateNamesWhatTheChangeDenies(t *testing.T) {
 		t.Errorf("sources remembered: %d, want 3 (A, B, C; not the denied D)", got.Sources)
 	}
 	// Cutting A and B off names the administrator among the principals.
-	ab := simulate(`{"networkRuleSet":{"ipRules":[{"action":"Allow","value":"198.51.100.7"}]},"days":1}`)
+	ab := simulate(`{"properties":{"networkRuleSet":{"ipRules":[{"action":"Allow","value":"198.51.100.7"}]}},"days":1}`) // as a PATCH body
 	if d := ips(ab.NewlyDenied); len(d) != 2 || d[0] != "203.0.113.10" || d[1] != "203.0.113.20" {
 		t.Fatalf("simulate of keeping only C: newly denied %v", d)
 	}

@@ -38,6 +38,7 @@ var leastRole = map[string]string{
 	rbac.ActionJoinSubnet:     "Network Contributor",
 	rbac.ActionPull:           "AcrPull",
 	typeSubnet + "/read":      "Reader",
+	typeScopeMap + "/read":    "Reader",
 }
 
 // linkedID parses a resource ID named in a request body: it must name one

@@ -17,7 +17,7 @@ import (
 // registry and for deletes without content/delete, and 401 in another
 // registry (which has no token of that name). Disabling it, regenerating or deleting a password, or letting a
 // password expire stops it at once, access and refresh tokens already
-// issued included.
+// issued included; and the registry's network rules apply to it as to anyone.
 func TestRepositoryTokens(t *testing.T) {
 	admin := newClient(t, "crane")
 	s := admin.srv
@@ -176,6 +176,15 @@ func TestRepositoryTokens(t *testing.T) {
 		if !strings.Contains(string(r.body), "expired") {
 			t.Errorf("sign-in with an expired password: %s", r.desc)
 		}
+	})
+	step(t, "network rules apply to token users", func(t *testing.T) {
+		moat(t, "acr", "update", "--name", reg, "--public-network-enabled", "false", "-o", "none")
+		out := c.exitFail(t, "public access is off", "digest", "--insecure", hello+":v1")
+		if !strings.Contains(out, "DENIED") || !strings.Contains(out, "not allowed access") {
+			t.Fatalf("want the network gate's 403 DENIED (client ... is not allowed access):\n%s", printable(out))
+		}
+		moat(t, "acr", "update", "--name", reg, "--public-network-enabled", "true", "-o", "none")
+		expectEqual(t, "crane digest with public access on again", strings.TrimSpace(crane(t, "digest", hello+":v1")), img.manifest.digest)
 	})
 	step(t, "deleted token", func(t *testing.T) {
 		a := issued(t, pw1)

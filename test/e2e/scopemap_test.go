@@ -97,6 +97,9 @@ func TestRepositoryTokens(t *testing.T) {
 		denied(t, "push to a repository the scope map does not name", "push", layout, s.ref(reg, "secret/app", ":v2"))
 		denied(t, "push under samples/* (read only)", "push", layout, s.ref(reg, "samples/two", ":v1"))
 		denied(t, "delete without content/delete", "delete", hello+"@"+img.manifest.digest)
+		if out := c.exitFail(t, "a token lists no catalog", "catalog", "--insecure", s.addr); !authRefusal(out) {
+			t.Fatalf("crane catalog with a token: want 401/403:\n%s", printable(out))
+		}
 		// Another registry has no token of that name: the sign-in fails.
 		c.failUnauthorized(t, "digest", "--insecure", s.ref(other, "hello", ":v1"))
 		expectEqual(t, "the manifest is still there", strings.TrimSpace(admin.run(t, "digest", "--insecure", hello+":v1")), img.manifest.digest)

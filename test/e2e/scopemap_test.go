@@ -31,14 +31,7 @@ func TestRepositoryTokens(t *testing.T) {
 		admin.run(t, "push", "--insecure", layout, ref)
 	}
 
-	moat := func(t *testing.T, args ...string) string {
-		t.Helper()
-		out, err := s.moat(t, nil, append(args, "--server", s.url)...)
-		if err != nil {
-			t.Fatalf("moat %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	moat := s.mustMoat
 	moatJSON := func(t *testing.T, v any, args ...string) {
 		t.Helper()
 		out := moat(t, append(args, "-o", "json")...)

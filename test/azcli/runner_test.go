@@ -89,6 +89,11 @@ func newRunner(t *testing.T, srv *moatServer, kind string) *runner {
 	for _, on := range []string{onHost, onVM, onVMPublic} {
 		names := []string{suffix, "mycontainerregistry." + suffix, "myregistry." + suffix, "mybaseregistry." + suffix,
 			"runlogs.blob." + suffix} // task runs' log links
+		// az acr check-health looks the login server up with its port
+		// (gethostbyname("name:port"), az's assumption that a login server is
+		// a bare host); a hosts alias with the port answers it. Not needed
+		// on port 443 (docs/azure-cli.md).
+		names = append(names, fmt.Sprintf("myregistry.%s:%d", suffix, srv.port))
 		body := fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", addressOf(on), strings.Join(names, " "))
 		p := filepath.Join(work, "hosts-"+on)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

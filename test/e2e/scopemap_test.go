@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,9 +19,24 @@ import (
 // registry (which has no token of that name). Disabling it, regenerating or deleting a password, or letting a
 // password expire stops it at once, access and refresh tokens already
 // issued included; and the registry's network rules apply to it as to anyone.
+//
+// It runs on a server of its own: its refused sign-ins (16) count against
+// the per-address limit (20 in 5 minutes), which the shared server's other
+// tests need too.
 func TestRepositoryTokens(t *testing.T) {
+	shared := moatServer(t)
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(shared.bin, fmt.Sprintf("127.0.0.1:%d", port), t.TempDir(), newPassword())
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	s.failureLog(t)
 	admin := newClient(t, "crane")
-	s := admin.srv
+	admin.srv = s
 	reg := s.createRegistry(t, "tokreg")
 	other := s.createRegistry(t, "tokother")
 	admin.runStdin(t, []byte(s.password), "auth", "login", s.addr, "-u", "admin", "--password-stdin")
@@ -67,6 +83,7 @@ func TestRepositoryTokens(t *testing.T) {
 	pw1, pw2 := tok.Properties.Credentials.Passwords[0].Value, tok.Properties.Credentials.Passwords[1].Value
 
 	c := newClient(t, "crane") // a HOME of its own: the token's credentials only
+	c.srv = s
 	login := func(t *testing.T, pw string) {
 		t.Helper()
 		c.runStdin(t, []byte(pw), "auth", "login", s.addr, "-u", "ci-token", "--password-stdin")

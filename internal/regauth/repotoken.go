@@ -72,29 +72,40 @@ func (s *Service) tokenSignIn(r *http.Request, user, pw string) (*caller, error)
 		if tried++; tried > maxTokenCandidates {
 			break
 		}
-		now := s.now()
-		for _, p := range tok.Passwords {
-			ok, err := s.Dir.CheckHashed(ctx, p.Hash, pw)
-			if err != nil {
-				return nil, busy(err)
-			}
-			if !ok {
-				continue
-			}
-			switch {
-			case !tok.Enabled:
-				return nil, unauthorized("the token %s is disabled; enable it with moat acr token update --status enabled", tok.Name)
-			case p.Expired(now):
-				return nil, unauthorized("the %s of token %s expired at %s; generate a new one with moat acr token credential generate", p.Name, tok.Name, p.Expiry.UTC().Format("2006-01-02T15:04:05Z"))
-			}
-			c := &caller{sub: tokenSubject(reg, tok.Name), cred: tok.Stamp(p), rid: reg.UID, signedIn: true}
-			if p.Expiry != nil {
-				c.expires = *p.Expiry
-			}
-			return c, nil
+		p, ok, err := s.matchPassword(ctx, tok, pw)
+		if err != nil {
+			return nil, err
+		} else if !ok {
+			continue
 		}
+		switch {
+		case !tok.Enabled:
+			return nil, unauthorized("the token %s is disabled; enable it with moat acr token update --status enabled", tok.Name)
+		case p.Expired(s.now()):
+			return nil, unauthorized("the %s of token %s expired at %s; generate a new one with moat acr token credential generate", p.Name, tok.Name, p.Expiry.UTC().Format("2006-01-02T15:04:05Z"))
+		}
+		c := &caller{sub: tokenSubject(reg, tok.Name), cred: tok.Stamp(p), rid: reg.UID, signedIn: true}
+		if p.Expiry != nil {
+			c.expires = *p.Expiry
+		}
+		return c, nil
 	}
 	return nil, nil
+}
+
+// matchPassword finds the token's password pw is, checked as users'
+// passwords are (argon2id, in the directory's check slots).
+func (s *Service) matchPassword(ctx context.Context, tok *scopemap.Token, pw string) (scopemap.Password, bool, error) {
+	for _, p := range tok.Passwords {
+		ok, err := s.Dir.CheckHashed(ctx, p.Hash, pw)
+		if err != nil {
+			return p, false, busy(err)
+		}
+		if ok {
+			return p, true, nil
+		}
+	}
+	return scopemap.Password{}, false, nil
 }
 
 // addressed are the registries a token request names (Host, service and

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // styles address registry alpha: path style on the server's own host with

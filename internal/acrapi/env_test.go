@@ -12,12 +12,12 @@ import (
 
 	"github.com/moat-registry/moat/internal/acrapi"
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 	"github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -9,13 +9,13 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta"
 	reqtarget "github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 )
 
 // Store is what the API needs of the metadata store.

@@ -3,9 +3,9 @@ package acrapi
 import (
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Page sizes: without n a page has defaultPage items; n is capped at maxPage.

@@ -6,8 +6,8 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // maxBody bounds a PATCH body (four booleans need a few dozen bytes).

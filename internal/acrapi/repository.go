@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	reqtarget "github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 )
 
 // repository serves GET, PATCH and DELETE /acr/v1/{name}.

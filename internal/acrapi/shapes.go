@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // The answers' shapes, as the REST spec (2021-07-01) names their fields.

@@ -3,9 +3,9 @@ package acrapi
 import (
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // tags serves GET /acr/v1/{name}/_tags: one page of the listable tags, by

@@ -85,22 +85,13 @@ func newAudit() *cobra.Command {
 		}))
 }
 
-// listAuditEvents gets <p>/auditEvents with --since and --type.
+// listAuditEvents gets <p>/auditEvents with --since and --type, every page.
 func listAuditEvents(x *exec, p string) (any, error) {
 	q := url.Values{"since": {x.str("since")}}
 	if t := x.str("type"); t != "" {
 		q.Set("type", t)
 	}
-	var out struct {
-		Value []any `json:"value"`
-	}
-	if err := x.c.do(http.MethodGet, p+"/auditEvents?"+q.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	if out.Value == nil {
-		out.Value = []any{}
-	}
-	return out.Value, nil
+	return x.c.list(p + "/auditEvents?" + q.Encode()) // pages of the trail, following nextLink
 }
 
 // Error codes of check-health, documented in docs/troubleshooting.md.

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/scopemap"
+	"github.com/moat-registry/moat/internal/auth/scopemap"
 	"github.com/spf13/cobra"
 )
 

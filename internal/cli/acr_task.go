@@ -194,6 +194,7 @@ func (x *exec) waitRun(runPath string) (any, error) {
 			}
 			fmt.Fprint(x.cmd.ErrOrStderr(), log)
 			if st != "Succeeded" {
+				//lint:ignore ST1005 the text az acr prints when a run fails
 				return nil, fmt.Errorf("Run ID: %s failed (%s): %s", str(cur, "name"), st, str(cur, "properties", "runErrorMessage"))
 			}
 			return cur, nil

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/spf13/cobra"
 )
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/moat-registry/moat/internal/config"
+	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/moat-registry/moat/internal/server"
 )
 
@@ -22,6 +23,9 @@ func setupLogging(format config.LogFormat, w io.Writer) {
 	}
 	if f, ok := w.(flusher); ok {
 		h = flushOthers{h, f}
+		if format != config.LogJSON {
+			h = reqlog.Text(h, w) // the batching writer keeps concurrent lines whole
+		}
 	}
 	slog.SetDefault(slog.New(h))
 }

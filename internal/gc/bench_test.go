@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // BenchmarkPush measures pushes of a small image (config, two layers of 4

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // RemovedMemory is how long the store remembers what a sweep removed, to
@@ -34,12 +34,9 @@ type Collector struct {
 	Grace time.Duration
 	// UploadExpiry: upload sessions idle longer are removed (0: never).
 	UploadExpiry time.Duration
-	Metrics      *Metrics // optional
-	Audit        Recorder // optional
+	Metrics      *Metrics       // optional
+	Audit        audit.Recorder // optional
 }
-
-// Recorder records audit events (audit.Log).
-type Recorder interface{ Record(audit.Event) }
 
 // Result counts what a run deleted (or, in a dry run, would delete).
 type Result struct {
@@ -150,7 +147,7 @@ func (c *Collector) audit(reg string, r Result) {
 	if c.Audit == nil || (r.ManifestsDeleted == 0 && r.LinksRemoved == 0) {
 		return
 	}
-	c.Audit.Record(audit.Event{Registry: reg, Type: audit.TypeGC, Outcome: "success",
+	c.Audit.Record(context.Background(), audit.Event{Registry: reg, Type: audit.TypeGC, Outcome: "success",
 		Detail: fmt.Sprintf("garbage collection deleted %d untagged manifest(s) and removed %d unreferenced blob link(s)", r.ManifestsDeleted, r.LinksRemoved)})
 }
 

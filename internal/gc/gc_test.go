@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/blob"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -67,9 +67,9 @@ func TestCollect(t *testing.T) {
 		must(t, err)
 		res := e.run()
 		must(t, trail.Sync(ctx))
-		if evs, err := trail.List(ctx, "alpha", time.Now().Add(-time.Hour), audit.TypeGC); err != nil || len(evs) != 1 ||
-			!strings.Contains(evs[0].Detail, "deleted 1 untagged manifest(s) and removed 2 unreferenced blob link(s)") {
-			t.Fatalf("audit events of the run (none for the dry run): %+v %v", evs, err)
+		if p, err := trail.List(ctx, audit.Query{Registry: "alpha", Since: time.Now().Add(-time.Hour), Type: audit.TypeGC}); err != nil || len(p.Events) != 1 ||
+			!strings.Contains(p.Events[0].Detail, "deleted 1 untagged manifest(s) and removed 2 unreferenced blob link(s)") {
+			t.Fatalf("audit events of the run (none for the dry run): %+v %v", p, err)
 		}
 		if res.ManifestsDeleted != 1 || res.LinksRemoved != 2 {
 			t.Fatalf("run: %+v; want v1's manifest and its config and old-layer links", res)

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/manifest"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -3,8 +3,8 @@ package gc
 import (
 	"context"
 
-	"github.com/moat-registry/moat/internal/blob"
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/blob"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob"
+	"github.com/moat-registry/moat/internal/store/blob"
 )
 
 // expireUploads removes upload sessions idle for longer than UploadExpiry:

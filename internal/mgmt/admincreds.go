@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/auth/identity"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // A registry's admin user: the user name is the registry's name, with two

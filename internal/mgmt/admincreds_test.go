@@ -12,12 +12,12 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/apiversion"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/auth/rbac"
+	"github.com/moat-registry/moat/internal/auth/regauth"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/rbac"
-	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // The data plane's view of the admin passwords is a regauth.AdminCredentials.

@@ -2,7 +2,9 @@ package mgmt
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,11 +14,14 @@ import (
 
 // AuditLog is the audit trail of the registries (with the network denials).
 type AuditLog interface {
-	Events(ctx context.Context, regKey string, since time.Time, typ string) ([]audit.Event, error)
+	// Events returns a page of events (q.Registry's, or audit.ServerWide).
+	Events(ctx context.Context, q audit.Query) (audit.Page, error)
 }
 
 // auditEvents answers GET .../registries/{r}/auditEvents?since=1h&type=push
-// (since defaults to 24h; type is one of audit.Types or empty for all).
+// (since defaults to 24h; type is one of audit.Types or empty for all),
+// newest first, in pages of $top (at most and by default audit.MaxPage)
+// read from the database; a nextLink continues a page.
 func (h *Handler) auditEvents(w http.ResponseWriter, r *http.Request, id resid.ID) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(r, "auditEvents (use GET)")
@@ -25,16 +30,12 @@ func (h *Handler) auditEvents(w http.ResponseWriter, r *http.Request, id resid.I
 	if err != nil {
 		return err
 	}
-	since, typ, err := auditQuery(r)
+	q, err := auditQuery(r)
 	if err != nil {
 		return err
 	}
-	evs, err := h.Audit.Events(r.Context(), reg.Key, time.Now().Add(-since), typ)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": evs})
-	return nil
+	q.Registry = reg.Key
+	return h.writeAuditPage(w, r, q)
 }
 
 // serverAuditEvents answers GET /subscriptions/{s}/providers/Microsoft.ContainerRegistry/auditEvents?since=1h&type=signin:
@@ -49,33 +50,58 @@ func (h *Handler) serverAuditEvents(w http.ResponseWriter, r *http.Request, id r
 		return armErr(http.StatusNotFound, "InvalidResourceType",
 			"server-wide audit events are served at /subscriptions/%s/providers/Microsoft.ContainerRegistry/auditEvents, outside resource groups; a registry's are under the registry", h.Subscription)
 	}
-	since, typ, err := auditQuery(r)
+	q, err := auditQuery(r)
 	if err != nil {
 		return err
 	}
-	evs, err := h.Audit.Events(r.Context(), audit.ServerWide, time.Now().Add(-since), typ)
+	q.Registry = audit.ServerWide
+	return h.writeAuditPage(w, r, q)
+}
+
+// writeAuditPage answers one page of events.
+func (h *Handler) writeAuditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
+	p, err := h.Audit.Events(r.Context(), q)
+	if errors.Is(err, audit.ErrBadCursor) {
+		return badRequest("InvalidSkipToken", "the $skiptoken is not one this server gave; follow the nextLink of the previous page as it is")
+	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": evs})
+	if p.Events == nil {
+		p.Events = []audit.Event{}
+	}
+	body := map[string]any{"value": p.Events}
+	if p.Next != "" {
+		body["nextLink"] = withSkipToken(r, p.Next)
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
 // ownerAction is an action only the Owner role permits among the built-in roles.
 const ownerAction = "Microsoft.Authorization/roleAssignments/write"
 
-// auditQuery reads since (default 24h) and type.
-func auditQuery(r *http.Request) (time.Duration, string, error) {
+// auditQuery reads since (default 24h), type, $top and $skiptoken.
+func auditQuery(r *http.Request) (audit.Query, error) {
+	v := r.URL.Query()
 	since := 24 * time.Hour
-	if s := r.URL.Query().Get("since"); s != "" {
+	if s := v.Get("since"); s != "" {
 		var err error
 		if since, err = time.ParseDuration(s); err != nil || since <= 0 {
-			return 0, "", badRequest("InvalidParameter", "since=%q must be a duration such as 15m, 1h or 720h", s)
+			return audit.Query{}, badRequest("InvalidParameter", "since=%q must be a duration such as 15m, 1h or 720h", s)
 		}
 	}
-	typ := strings.ToLower(r.URL.Query().Get("type"))
+	typ := strings.ToLower(v.Get("type"))
 	if !audit.ValidType(typ) {
-		return 0, "", badRequest("InvalidParameter", "type=%q must be one of %s", typ, strings.Join(audit.Types, ", "))
+		return audit.Query{}, badRequest("InvalidParameter", "type=%q must be one of %s", typ, strings.Join(audit.Types, ", "))
 	}
-	return since, typ, nil
+	top := 0
+	if s := v.Get("$top"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > audit.MaxPage {
+			return audit.Query{}, badRequest("InvalidTopInQueryString", "$top must be a whole number from 1 to %d", audit.MaxPage)
+		}
+		top = n
+	}
+	return audit.Query{Since: time.Now().Add(-since), Type: typ, Top: top, After: v.Get("$skiptoken")}, nil
 }

@@ -16,14 +16,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/netguard"
-	"github.com/moat-registry/moat/internal/policy"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/network/policy"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 
@@ -90,9 +90,9 @@ func (w tripwire) Denials(context.Context, string, time.Time) ([]netguard.Denial
 	return nil, nil
 }
 func (w tripwire) Trusted() policy.TrustedServices { return policy.DefaultTrusted }
-func (w tripwire) Events(context.Context, string, time.Time, string) ([]audit.Event, error) {
+func (w tripwire) Events(context.Context, audit.Query) (audit.Page, error) {
 	w.t.Error("reached the audit trail")
-	return nil, nil
+	return audit.Page{}, nil
 }
 func (w tripwire) Run(context.Context, gc.Options) (gc.Result, error) {
 	w.t.Error("reached the garbage collector")

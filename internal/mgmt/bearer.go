@@ -5,8 +5,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/token"
 )
 
 // BearerAuth authenticates management callers by identity-service tokens

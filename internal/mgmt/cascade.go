@@ -6,9 +6,9 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Deletion cascades: deleting a resource group, registry, task, workspace or

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 )
 
 // owned lists the managed identities owned by a resource at id or below it.

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // registryConnections lists a registry's private endpoint connections.

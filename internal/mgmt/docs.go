@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Resource types stored as generic documents.

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // GarbageCollector runs garbage collection (gc.Collector).

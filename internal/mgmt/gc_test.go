@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	blobfs "github.com/moat-registry/moat/internal/blob/fs"
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
+	blobfs "github.com/moat-registry/moat/internal/store/blob/fs"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/auth/identity"
 )
 
 // Changing a principal's credentials or turning it off, with Microsoft

@@ -11,8 +11,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/audit"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 
@@ -65,8 +66,11 @@ type Handler struct {
 	Roles Roles
 	// Network is the data plane's network state (what-if, denials).
 	Network Network
-	// Audit is the audit trail (nil: auditEvents is not served).
-	Audit AuditLog
+	// Audit is the audit trail (nil: auditEvents is not served); Record
+	// is where changes of a registry's network settings are recorded (nil:
+	// nowhere).
+	Audit  AuditLog
+	Record audit.Recorder
 	// Principals is the directory of users, service principals and identities.
 	Principals Directory
 	// LoginServer returns a registry's login server as seen from a request.

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/apiversion"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // sub is the test server's one subscription.

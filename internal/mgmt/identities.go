@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/auth/identity"
 	"github.com/moat-registry/moat/internal/model"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/resid"
 )
 

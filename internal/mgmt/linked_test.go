@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 )
 
 // teams is two resource groups: mallory is Contributor of team-a; team-b

@@ -6,8 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // TestMetadata: what `az cloud register --endpoint-resource-manager` reads

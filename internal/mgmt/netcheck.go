@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/netguard"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/resid"
 )
 

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 const registryType = model.TypeRegistry
@@ -37,8 +37,8 @@ var registries = &kind[*meta.Registry]{
 	},
 	list:   listRegistries,
 	render: func(c *call, reg *meta.Registry, _ int64) (any, error) { return c.h.resource(c.r, reg) },
-	put:    putRegistry,
-	remove: func(c *call, reg *meta.Registry) error { return c.h.removeRegistry(c.ctx, reg) },
+	put:    auditedPut,
+	remove: auditedRemove,
 }
 
 // getRegistry finds a registry by name in a resource group.

@@ -157,8 +157,13 @@ func parseTop(s string) (int, error) {
 // nextLink continues the list after the resource last (its ID, opaque to
 // clients, in $skiptoken), keeping the request's other parameters.
 func nextLink(r *http.Request, last string) string {
+	return withSkipToken(r, base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(last))))
+}
+
+// withSkipToken is the request's URL with $skiptoken set to tok.
+func withSkipToken(r *http.Request, tok string) string {
 	q := r.URL.Query()
-	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString([]byte(strings.ToLower(last))))
+	q.Set("$skiptoken", tok)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

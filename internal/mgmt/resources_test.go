@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // scopedReader lets principal "one" read only the resource seen; every other

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Roles is the role assignment state the management API changes and reads.

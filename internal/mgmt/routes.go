@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/resid"
 )
 

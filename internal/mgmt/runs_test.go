@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 const taskVersion = "?api-version=2019-06-01-preview" // what az acr task sends

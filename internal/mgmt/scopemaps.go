@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/scopemap"
+	"github.com/moat-registry/moat/internal/auth/scopemap"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Scope maps and tokens: repository-scoped credentials (docs/registry.md).

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 )
 
 // A task's identities: every task has an instance principal (holding the

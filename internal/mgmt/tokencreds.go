@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/scopemap"
 	"github.com/moat-registry/moat/internal/resid"
-	"github.com/moat-registry/moat/internal/scopemap"
 )
 
 // actionGenerateCredentials makes a token's passwords; Owner and Contributor have it.

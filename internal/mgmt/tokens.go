@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/auth/scopemap"
 	"github.com/moat-registry/moat/internal/resid"
-	"github.com/moat-registry/moat/internal/scopemap"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Token is a registry token as ARM serves it. Its passwords are shown

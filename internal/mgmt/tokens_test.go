@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/regauth"
+	"github.com/moat-registry/moat/internal/auth/scopemap"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/regauth"
-	"github.com/moat-registry/moat/internal/scopemap"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 var _ regauth.RepositoryTokens = (*mgmt.RepositoryTokens)(nil)

@@ -8,10 +8,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 

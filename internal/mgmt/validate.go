@@ -4,10 +4,10 @@ import (
 	"context"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/netrule"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
+	"github.com/moat-registry/moat/internal/network/netrule"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // enum returns the canonical spelling of v among allowed (case-insensitive).

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
+	"github.com/moat-registry/moat/internal/store/blob"
 	"github.com/opencontainers/go-digest"
 )
 

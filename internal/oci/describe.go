@@ -6,8 +6,8 @@ import (
 	"io"
 	"math"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/manifest"
+	"github.com/moat-registry/moat/internal/store/meta"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 

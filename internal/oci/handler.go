@@ -5,11 +5,12 @@ package oci
 import (
 	"net/http"
 
+	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	"github.com/moat-registry/moat/internal/oci/names"
 	"github.com/moat-registry/moat/internal/regindex"
 	reqtarget "github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 )
 
 // Gate authorises data-plane requests (the registry token check).
@@ -35,6 +36,8 @@ type Handler struct {
 	Network interface {
 		Allows(r *http.Request, reg *regindex.Registry) bool
 	}
+	// Audit records manifest pushes, pulls and deletes (nil: nowhere).
+	Audit audit.Recorder
 	// MaxUploadSessions bounds the open upload sessions of one registry
 	// (0: no limit). Checked before a session starts, so concurrent starts
 	// may overshoot it by a few.
@@ -54,8 +57,9 @@ type target struct {
 // response, and without it falls back to plain HTTP and reports a 400
 // instead of the registry's message.
 func APIVersion(next http.Handler) http.Handler {
+	apiVersion := []string{"registry/2.0"} // shared: Header().Add would copy it (cap 1), nothing writes into it
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		w.Header()["Docker-Distribution-Api-Version"] = apiVersion // canonical key: as Set, without its work
 		next.ServeHTTP(w, r)
 	})
 }
@@ -98,14 +102,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.authorize(r, needs(r, rt.Kind, t.name)); err != nil {
+	sub, err := h.authorize(r, needs(r, rt.Kind, t.name))
+	if rt.Kind == reqtarget.KindManifest {
+		if err == nil {
+			err = h.manifest(w, r, t, rt.Ref)
+		}
+		h.recordManifest(r, w, t, sub, err)
+		return err
+	}
+	if err != nil {
 		return err
 	}
 	switch rt.Kind {
 	case reqtarget.KindTags:
 		return h.tags(w, r, t)
-	case reqtarget.KindManifest:
-		return h.manifest(w, r, t, rt.Ref)
 	case reqtarget.KindBlob:
 		return h.blob(w, r, t, rt.Ref)
 	case reqtarget.KindUploadStart:

@@ -14,11 +14,11 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/addressing"
-	blobfs "github.com/moat-registry/moat/internal/blob/fs"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/regindex"
+	blobfs "github.com/moat-registry/moat/internal/store/blob/fs"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -44,7 +44,10 @@ type env struct {
 
 // newEnv builds a handler on a fresh SQLite store and blob directory with the
 // registries alpha and bravo, and serves it with httptest.
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the handler completed by with (nil: as is).
+func newEnvWith(t testing.TB, with func(*oci.Handler)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := sqlite.Open(dir + "/meta.db")
@@ -75,7 +78,11 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	idx.SetAddressing(a)
-	h := oci.APIVersion(target.Middleware(idx, &oci.Handler{Meta: m, Blobs: b}))
+	oh := &oci.Handler{Meta: m, Blobs: b}
+	if with != nil {
+		with(oh)
+	}
+	h := oci.APIVersion(target.Middleware(idx, oh))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, meta: m, index: idx, handler: h}
@@ -95,14 +102,6 @@ var (
 	hostStyle = style{"host", regA + "." + suffix, ""}
 	styles    = []style{pathStyle, hostStyle}
 )
-
-// as returns how style s addresses registry reg instead of alpha.
-func (s style) as(reg string) style {
-	if s.host == "" {
-		return style{s.name, "", reg + "/"}
-	}
-	return style{s.name, reg + "." + suffix, ""}
-}
 
 // repo is the name s uses for repository r.
 func (s style) repo(r string) string { return s.prefix + r }

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci/errcode"
 	reqtarget "github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // The metadata store enforces the changeable attributes (meta.Properties) on

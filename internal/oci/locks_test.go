@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )

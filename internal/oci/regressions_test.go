@@ -40,7 +40,7 @@ func TestListZeroPage(t *testing.T) {
 // catalog() in lists.go uses the host's registry only when the path names
 // none, so GET /v2/bravo/_catalog with Host alpha.reg.test lists bravo's
 // repositories through alpha's login server. The network gate
-// (internal/netguard, addressed()) checks only the host's registry in host
+// (internal/network/netguard, addressed()) checks only the host's registry in host
 // style, so this lists bravo past bravo's network rules.
 // Fix: on a host-style host, reject a registry in the path that is not the host's.
 func TestHostStyleCatalogStaysInRegistry(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/oci/errcode"
+	"github.com/moat-registry/moat/internal/store/blob"
+	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/opencontainers/go-digest"
 )
 

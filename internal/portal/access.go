@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/rbac"
 )
 
 type accessData struct {

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netguard"
+	"github.com/moat-registry/moat/internal/network/netguard"
 )
 
 // checkResult is the answer of checkNetworkAccess.

@@ -20,7 +20,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
 )
 
 // Prefix is where the portal is mounted.

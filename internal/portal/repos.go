@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/auth/regauth"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/regauth"
 )
 
 // Bounds of what one page reads from the data plane.

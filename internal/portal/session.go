@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
 )
 
 // Sessions are stateless, so that any node serving the same database serves

@@ -17,8 +17,8 @@ import (
 	"sync/atomic"
 
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/policy"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Store is what the snapshot is built from.

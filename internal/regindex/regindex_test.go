@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/network/policy"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 const (

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Registry is one registry as the data plane sees it: the stored record and

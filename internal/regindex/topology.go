@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/moat-registry/moat/internal/model"
-	"github.com/moat-registry/moat/internal/netrule"
+	"github.com/moat-registry/moat/internal/network/netrule"
 	"github.com/moat-registry/moat/internal/resid"
 )
 

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/moat-registry/moat/internal/ratelimit"
+	"github.com/moat-registry/moat/internal/auth/ratelimit"
 )
 
 // signInFailureWindow is the time over which a failure allowance refills.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/addressing"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
 )
 
 // setAddressing gives the data plane the login-server suffix (fixed at

@@ -16,7 +16,8 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -160,12 +161,12 @@ func BenchmarkManifestHead(b *testing.B) {
 // BenchmarkHandler is the data plane's per-request cost without a network:
 // the server's handler (target resolution, observer, network gate, token
 // check, handler, SQLite) called in-process with a public identity, as the
-// listener attaches it. The request log goes to a discarding text handler so
-// that its formatting still counts.
+// listener attaches it. The request log is written as moat serve writes it
+// (reqlog.Text), to a discard, so that its formatting still counts.
 func BenchmarkHandler(b *testing.B) {
 	ts, srv := benchServer(b)
 	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	slog.SetDefault(slog.New(reqlog.Text(slog.NewTextHandler(io.Discard, nil), io.Discard))) // as moat serve's
 	b.Cleanup(func() { slog.SetDefault(prev) })
 	id := netid.Identity{Path: netid.Public, ClientIP: netip.MustParseAddr("20.199.1.2")}
 	for _, tc := range []struct {

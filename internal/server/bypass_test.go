@@ -14,10 +14,10 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/network/netid"
 )
 
 // bypassEnv is an in-process server whose clients all come from the public

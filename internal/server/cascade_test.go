@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
 )
 
 // TestGroupDeleteCascades: after a resource group is deleted, the instance

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // healthz answers whether the process is alive: it serves, nothing more.

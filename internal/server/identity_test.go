@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/auth/identity"
 )
 
 // TestRegistryIdentities: a registry's system-assigned identity is created

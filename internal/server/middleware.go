@@ -3,7 +3,9 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strings"
 )
 
 // recoverPanics turns a handler panic into a logged 500 instead of a dropped
@@ -23,4 +25,26 @@ func recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// dataPlaneFirst sends a request for a clean /v2/... path straight to v2,
+// the handler mux has for every such path, without the mux's pattern
+// matching (3 % of a manifest HEAD's CPU in moat serve). Anything else,
+// including a path the mux would redirect to its clean form, goes to mux.
+// So nothing may be registered on mux under /v2/ but v2.
+func dataPlaneFirst(v2 http.Handler, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); strings.HasPrefix(p, "/v2/") && r.Method != http.MethodConnect && cleanPath(p) {
+			v2.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath says whether p is its own path.Clean, but for a trailing slash
+// (as http.ServeMux cleans paths).
+func cleanPath(p string) bool {
+	c := path.Clean(p)
+	return c == p || len(p) == len(c)+1 && p[len(c)] == '/' && p[:len(c)] == c
 }

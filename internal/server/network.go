@@ -4,15 +4,15 @@ import (
 	"context"
 	"time"
 
-	"github.com/moat-registry/moat/internal/netguard"
-	"github.com/moat-registry/moat/internal/policy"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/network/policy"
 	"github.com/moat-registry/moat/internal/regindex"
 )
 
 // networkView gives the management API the data plane's network state.
 type networkView struct {
 	index   *regindex.Index
-	audit   *netguard.Audit
+	denials *netguard.DenialLog
 	trusted policy.TrustedServices
 }
 
@@ -21,7 +21,7 @@ func (v networkView) Rules(regKey string) *policy.Rules { return v.index.Rules(r
 func (v networkView) HasServiceEndpoint(id string) bool { return v.index.HasServiceEndpoint(id) }
 
 func (v networkView) Denials(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error) {
-	return v.audit.List(ctx, regKey, since)
+	return v.denials.List(ctx, regKey, since)
 }
 
 func (v networkView) Trusted() policy.TrustedServices { return v.trusted }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
 )
 
 // TestCredentialChangeReachesEveryNode: two nodes on one PostgreSQL

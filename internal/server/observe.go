@@ -1,34 +1,28 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/authority"
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/auth/regauth"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/oci"
-	"github.com/moat-registry/moat/internal/regauth"
-	"github.com/moat-registry/moat/internal/resid"
+	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/moat-registry/moat/internal/target"
-	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// observer is the one middleware that measures, logs and audits every request.
+// observer is the one middleware that measures and logs every request. It
+// audits nothing: the packages where events happen record them (audit.go).
 type observer struct {
 	requests *prometheus.CounterVec   // kind, method, status, registry
 	latency  *prometheus.HistogramVec // kind, method
@@ -38,17 +32,14 @@ type observer struct {
 	tokens   *prometheus.CounterVec   // grant, outcome
 	inflight prometheus.Gauge
 
-	log      *audit.Log
-	regs     meta.Registries
-	dir      *identity.Directory
 	idPrefix string
 	seq      atomic.Uint64
 }
 
-func newObserver(reg prometheus.Registerer, log *audit.Log, regs meta.Registries, dir *identity.Directory) *observer {
+func newObserver(reg prometheus.Registerer) *observer {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	o := &observer{log: log, regs: regs, dir: dir, idPrefix: hex.EncodeToString(b[:]) + "-",
+	o := &observer{idPrefix: hex.EncodeToString(b[:]) + "-",
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moat_http_requests_total",
 			Help: "HTTP requests by route kind, method class (read, write, delete, other), status and registry."},
 			[]string{"route", "method", "status", "registry"}),
@@ -105,6 +96,7 @@ type reqState struct {
 	in, out         int64
 	principal       string // subject of the token or management caller
 	id              string
+	idHeader        [1]string // the X-Request-Id header's value slice, without its own allocation
 }
 
 type stateKey struct{}
@@ -207,7 +199,8 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &reqState{ResponseWriter: w, id: o.newID()}
-		w.Header().Set("X-Request-Id", st.id)
+		st.idHeader[0] = st.id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key: as Set, without its work
 		if r.Body != nil && r.Body != http.NoBody {
 			st.body = r.Body
 			r.Body = bodyReader{st}
@@ -219,11 +212,6 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		kind, regKey := labels(t)
 		if t.Token != nil {
 			st.in = t.Token.BodyBytes // the form was read to resolve the target
-		}
-		var before json.RawMessage
-		cfgID, isCfg := o.configTarget(r, kind)
-		if isCfg {
-			before = o.networkSettings(r.Context(), cfgID)
 		}
 		st.Context = r.Context()
 		r = r.WithContext(st)
@@ -249,47 +237,25 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		}
 		id, _ := netid.From(r.Context())
 		o.uploadEvent(t.Kind, r.Method, st.status)
-		if o.log != nil {
-			o.contentEvent(r, st, id, t, regKey)
-			if isCfg && st.status < 300 {
-				o.configEvent(r, st, id, cfgID, before)
-			}
-		}
 		o.logRequest(r, st, id, kind, regKey, d)
 	})
 }
 
 // RequestLogMessage is the message of the one log line per request.
-const RequestLogMessage = "request"
+const RequestLogMessage = reqlog.Message
 
 func (o *observer) logRequest(r *http.Request, st *reqState, id netid.Identity, kind, regKey string, d time.Duration) {
 	level := slog.LevelInfo
 	if kind == "health" {
 		level = slog.LevelDebug
 	}
-	ctx := r.Context()
-	if !slog.Default().Enabled(ctx, level) {
-		return
-	}
-	ip := ""
+	l := reqlog.Line{RequestID: st.id, Method: r.Method, Path: r.URL.Path, Route: kind, Registry: regKey,
+		Status: st.status, Duration: d, BytesIn: st.in, BytesOut: st.out,
+		NetworkPath: string(id.Path), Listener: id.Listener, Principal: st.principal}
 	if id.ClientIP.IsValid() {
-		ip = id.ClientIP.String()
+		l.ClientIP = id.ClientIP.String()
 	}
-	slog.LogAttrs(ctx, level, RequestLogMessage,
-		slog.String("requestId", st.id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), // never the query: it may carry secrets
-		slog.String("route", kind),
-		slog.String("registry", regKey),
-		slog.Int("status", st.status),
-		slog.Duration("duration", d),
-		slog.Int64("bytesIn", st.in),
-		slog.Int64("bytesOut", st.out),
-		slog.String("clientIp", ip),
-		slog.String("networkPath", string(id.Path)),
-		slog.String("listener", id.Listener),
-		slog.String("principal", st.principal),
-	)
+	reqlog.Log(r.Context(), level, &l)
 }
 
 func (o *observer) uploadEvent(k target.Kind, method string, status int) {
@@ -305,174 +271,17 @@ func (o *observer) uploadEvent(k target.Kind, method string, status int) {
 	}
 }
 
-func (o *observer) principalName(id string) string {
-	if o.dir == nil || id == "" {
-		return ""
-	}
-	if p, ok := o.dir.Get(id); ok {
-		return p.Name
-	}
-	return ""
-}
-
-func base(st *reqState, id netid.Identity, regKey, typ, outcome string) audit.Event {
-	e := audit.Event{Time: time.Now(), Registry: regKey, Type: typ, Outcome: outcome, RequestID: st.id, NetworkPath: string(id.Path)}
-	if id.ClientIP.IsValid() {
-		e.ClientIP = id.ClientIP.String()
-	}
-	return e
-}
-
-// contentEvent audits manifest pushes, pulls and deletes.
-func (o *observer) contentEvent(r *http.Request, st *reqState, id netid.Identity, t *target.Target, regKey string) {
-	if t.Kind != target.KindManifest || regKey == "" {
-		return
-	}
-	var typ string
-	switch r.Method {
-	case http.MethodGet:
-		typ = audit.TypePull
-	case http.MethodPut:
-		typ = audit.TypePush
-	case http.MethodDelete:
-		typ = audit.TypeDelete
-	default:
-		return
-	}
-	outcome := audit.Success
-	if st.status >= 300 {
-		outcome = audit.Failure
-		if (st.status == http.StatusUnauthorized || st.status == http.StatusForbidden) && st.principal == "" {
-			// The anonymous first try of every client before it fetches a
-			// token, or a network denial (audited as a denial by netguard).
-			return
-		}
-	}
-	e := base(st, id, regKey, typ, outcome)
-	e.Principal, e.PrincipalName = st.principal, o.principalName(st.principal)
-	e.Repository, e.Reference = t.Repo, t.Ref
-	e.Digest = st.Header().Get("Docker-Content-Digest")
-	if outcome == audit.Failure {
-		e.Detail = "HTTP " + statusText[st.status%600]
-	}
-	o.log.Record(e)
-}
-
-// configTarget says whether the request may change a registry's settings.
-func (o *observer) configTarget(r *http.Request, kind string) (resid.ID, bool) {
-	if kind != "management" || (r.Method != http.MethodPut && r.Method != http.MethodPatch && r.Method != http.MethodDelete) {
-		return resid.ID{}, false
-	}
-	id, err := resid.Parse(r.URL.Path)
-	if err != nil || !id.Is("Microsoft.ContainerRegistry", "registries") || id.IsCollection() || len(id.Names) == 0 {
-		return resid.ID{}, false
-	}
-	return id, true
-}
-
-// networkSettings are a registry's network settings (null when it does not exist).
-func (o *observer) networkSettings(ctx context.Context, id resid.ID) json.RawMessage {
-	reg, err := o.regs.GetRegistry(ctx, strings.ToLower(id.Names[len(id.Names)-1]))
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	var p struct {
-		NetworkRuleSet           json.RawMessage `json:"networkRuleSet,omitempty"`
-		PublicNetworkAccess      json.RawMessage `json:"publicNetworkAccess,omitempty"`
-		NetworkRuleBypassOptions json.RawMessage `json:"networkRuleBypassOptions,omitempty"`
-	}
-	_ = json.Unmarshal(reg.Properties, &p)
-	b, _ := json.Marshal(p)
-	return b
-}
-
-func (o *observer) configEvent(r *http.Request, st *reqState, id netid.Identity, rid resid.ID, before json.RawMessage) {
-	after := o.networkSettings(r.Context(), rid)
-	if bytes.Equal(before, after) {
-		return
-	}
-	key := strings.ToLower(rid.Names[len(rid.Names)-1])
-	e := base(st, id, key, audit.TypeConfig, audit.Success)
-	e.Principal, e.PrincipalName = st.principal, o.principalName(st.principal)
-	e.Detail = r.Method + " registry network settings"
-	e.Before, e.After = before, after
-	o.log.Record(e)
-}
-
-// TokenRequest counts and audits token requests (regauth.Observer).
+// TokenRequest counts token requests (regauth.Observer) and names the
+// request's principal in its log line.
 func (o *observer) TokenRequest(r *http.Request, ev regauth.TokenEvent) {
-	outcome, metric := audit.Success, "issued"
+	metric := "issued"
 	if ev.Err != nil {
-		outcome, metric = audit.Failure, "failed"
+		metric = "failed"
 	}
 	o.tokens.WithLabelValues(ev.Grant, metric).Inc()
-	st := stateOf(r.Context())
-	if st == nil {
-		return
-	}
 	if ev.Subject != "" {
-		st.principal = ev.Subject
+		setPrincipal(r.Context(), ev.Subject)
 	}
-	if o.log == nil {
-		return
-	}
-	id, _ := netid.From(r.Context())
-	regs := ev.Registries
-	if len(regs) == 0 {
-		regs = []string{audit.ServerWide}
-	}
-	for _, reg := range regs {
-		mk := func(typ string) audit.Event {
-			e := base(st, id, reg, typ, outcome)
-			e.Grant = ev.Grant
-			e.Principal = ev.Subject
-			if e.Principal == "" {
-				e.Principal = ev.User
-			}
-			e.PrincipalName = o.principalName(ev.Subject)
-			if ev.Err != nil {
-				e.Detail = oneLine(ev.Err.Error())
-			}
-			return e
-		}
-		if ev.SignIn() {
-			o.log.Record(mk(audit.TypeSignIn))
-		}
-		if ev.Endpoint == "token" && (!ev.SignIn() || ev.Err == nil) {
-			e := mk(audit.TypeToken)
-			if ev.Err == nil {
-				e.Scopes = grantedScopes(r, ev.Granted, reg)
-			} else {
-				e.Scopes = ev.Requested
-			}
-			o.log.Record(e)
-		}
-	}
-}
-
-// grantedScopes are the granted scopes on registry regKey.
-func grantedScopes(r *http.Request, g []token.Access, regKey string) []string {
-	t, ok := target.Of(r)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, a := range g {
-		if a.Type == "repository" {
-			if reg, _, _ := t.Split(a.Name); reg == nil || reg.Key != regKey {
-				continue
-			}
-		}
-		out = append(out, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
-	}
-	return out
-}
-
-func oneLine(s string) string {
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // principalGate records the subject of data-plane tokens for logs and audit.
@@ -495,39 +304,4 @@ func (a principalAuth) Principal(r *http.Request) (string, error) {
 		setPrincipal(r.Context(), p)
 	}
 	return p, err
-}
-
-// SignIn audits a sign-in at the identity authority (authority.Recorder):
-// server-wide events of type signin, with the grant, the principal (or the
-// name presented on failure) and the resource asked for.
-func (o *observer) SignIn(r *http.Request, ev authority.SignIn) {
-	if ev.PrincipalID != "" && !ev.Failed() {
-		setPrincipal(r.Context(), ev.PrincipalID)
-	}
-	if o.log == nil {
-		return
-	}
-	st := stateOf(r.Context())
-	if st == nil {
-		st = &reqState{}
-	}
-	id, _ := netid.From(r.Context())
-	outcome := audit.Success
-	if ev.Failed() {
-		outcome = audit.Failure
-	}
-	e := base(st, id, audit.ServerWide, audit.TypeSignIn, outcome)
-	e.Grant = ev.Grant
-	e.Principal, e.PrincipalName = ev.PrincipalID, ev.PrincipalName
-	if e.Principal == "" {
-		e.Principal = ev.PrincipalName
-	}
-	if ev.Resource != "" {
-		e.Scopes = []string{ev.Resource}
-	}
-	e.Detail = "identity authority"
-	if ev.Failed() {
-		e.Detail += ": " + oneLine(ev.Error)
-	}
-	o.log.Record(e)
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
 	"github.com/opencontainers/go-digest"
 )
 

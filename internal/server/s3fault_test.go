@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob/s3/s3test"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netid"
+	"github.com/moat-registry/moat/internal/store/blob/s3/s3test"
 	"github.com/opencontainers/go-digest"
 )
 

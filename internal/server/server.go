@@ -16,28 +16,28 @@ import (
 	"github.com/google/uuid"
 	"github.com/moat-registry/moat/internal/acrapi"
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/authority"
-	"github.com/moat-registry/moat/internal/blob"
-	blobfs "github.com/moat-registry/moat/internal/blob/fs"
-	blobs3 "github.com/moat-registry/moat/internal/blob/s3"
+	"github.com/moat-registry/moat/internal/auth/authority"
+	"github.com/moat-registry/moat/internal/auth/identity"
+	"github.com/moat-registry/moat/internal/auth/rbac"
+	"github.com/moat-registry/moat/internal/auth/regauth"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/gc"
-	"github.com/moat-registry/moat/internal/identity"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/postgres"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/netguard"
-	"github.com/moat-registry/moat/internal/netid"
+	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/oci"
 	"github.com/moat-registry/moat/internal/portal"
-	"github.com/moat-registry/moat/internal/rbac"
-	"github.com/moat-registry/moat/internal/regauth"
 	"github.com/moat-registry/moat/internal/regindex"
 	"github.com/moat-registry/moat/internal/store"
+	"github.com/moat-registry/moat/internal/store/blob"
+	blobfs "github.com/moat-registry/moat/internal/store/blob/fs"
+	blobs3 "github.com/moat-registry/moat/internal/store/blob/s3"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/postgres"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/moat-registry/moat/internal/tasks"
-	"github.com/moat-registry/moat/internal/token"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,7 +53,7 @@ type Server struct {
 	keys         *token.Keys
 	dir          *identity.Directory
 	authz        *rbac.Authorizer
-	audit        *netguard.Audit
+	denials      *netguard.DenialLog
 	metrics      *prometheus.Registry
 	handler      http.Handler
 	listeners    *netid.Set
@@ -167,7 +167,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	registerRuntime(s.metrics)
-	s.audit = netguard.NewAudit(s.meta, s.metrics)
+	s.denials = netguard.NewDenialLog(s.meta, s.metrics)
 	if err := s.openOps(); err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *Server) limits() mgmt.Limits {
 func (s *Server) routes(ctx context.Context) error {
 	mux := http.NewServeMux()
 	auth := authority.New(s.keys, s.dir)
-	auth.SetRecorder(s.obs) // sign-ins go to the audit trail (server-wide)
+	auth.SetRecorder(s.recorder()) // sign-ins go to the audit trail (server-wide)
 	limited := s.signInGuard()
 	for _, p := range auth.Patterns() {
 		mux.Handle(p, limited(auth, auth))
@@ -222,23 +222,23 @@ func (s *Server) routes(ctx context.Context) error {
 		Lifetimes: regauth.Lifetimes{Access: lt.AccessLifetime, Refresh: lt.RefreshLifetime, Offline: lt.OfflineLifetime}, ManagementAudiences: audiences}
 	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta}        // the registries' admin users (moat acr credential)
 	tokens.Tokens = &mgmt.RepositoryTokens{Meta: s.meta} // repository-scoped tokens (moat acr token)
-	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.audit}
-	tokens.Observer = s.obs
-	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Auth: principalGate{tokens}, Network: guard,
+	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.denials}
+	tokens.Observer, tokens.Audit = s.obs, s.recorder()
+	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Auth: principalGate{tokens}, Network: guard, Audit: s.recorder(),
 		MaxUploadSessions: s.cfg.Limits.UploadSessions}
 	// The data plane: every route passes the network gate before anything
 	// else, on the target that target.Middleware (below) resolved.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	v2 := oci.APIVersion(guard.Middleware(data))
-	mux.Handle("/v2/", v2)
+	mux.Handle("/v2/", v2) // and nothing else under /v2/ (dataPlaneFirst)
 	mux.Handle("/v2", v2)
 	mux.Handle("/acr/v1/", guard.Middleware(&acrapi.Handler{Meta: s.meta, Auth: principalGate{tokens},
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
-		Network: networkView{s.index, s.audit, s.trusted()},
+		Network: networkView{s.index, s.denials, s.trusted()},
 		Limits:  s.limits(), ZoneSuffix: s.index.Load().Addressing.Suffix(), Audiences: audiences.List(),
 		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
-		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s},
+		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s}, Record: s.recorder(),
 		Roles: s.authz, Principals: s.dir,
 		LoginServer: func(r *http.Request, name string) string { return s.loginServer(r, name) }, GC: s.gc,
 		LogSigner: s.keys}
@@ -257,7 +257,7 @@ func (s *Server) routes(ctx context.Context) error {
 	// The web portal drives the handlers above in-process (docs/portal.md);
 	// each of its requests gets its own target.
 	mux.Handle(portal.Prefix, portal.New(target.Middleware(s.index, mux), s.keys, s.tenant, s.subscription))
-	s.handler = paceBodies(target.Middleware(s.index, s.opsRoutes(mux, recoverPanics(mux))))
+	s.handler = paceBodies(target.Middleware(s.index, s.opsRoutes(mux, recoverPanics(dataPlaneFirst(v2, mux)))))
 	return nil
 }
 
@@ -297,7 +297,7 @@ func (s *Server) Run(ctx context.Context, ready func(addrs []net.Addr)) error {
 	go s.rotateKeys(ctx)
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
-	go func() { s.audit.Run(auditCtx, 5*time.Second); close(auditDone) }()
+	go func() { s.denials.Run(auditCtx, 5*time.Second); close(auditDone) }()
 	stopOps := s.startOps()
 	if ready != nil {
 		ready(set.Addrs())

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/moat-registry/moat/internal/audit"
-	"github.com/moat-registry/moat/internal/identity"
+	"github.com/moat-registry/moat/internal/auth/identity"
 )
 
 // TestSignInAudit: the identity authority's sign-ins (password success and

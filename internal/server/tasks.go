@@ -4,10 +4,10 @@ import (
 	"context"
 	"net"
 
+	"github.com/moat-registry/moat/internal/auth/regauth"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/mgmt"
-	"github.com/moat-registry/moat/internal/netid"
-	"github.com/moat-registry/moat/internal/regauth"
+	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/rbac"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/tasks"
 )
 

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/addressing"
-	"github.com/moat-registry/moat/internal/meta"
-	"github.com/moat-registry/moat/internal/meta/sqlite"
 	"github.com/moat-registry/moat/internal/regindex"
+	"github.com/moat-registry/moat/internal/store/meta"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // snapshot has the registries Alpha (key alpha) and bravo, with host-style

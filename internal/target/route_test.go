@@ -108,7 +108,7 @@ func FuzzParseRoute(f *testing.F) {
 			t.Fatalf("%q parsed to %+v, its canonical path %q to %+v", path, rt, c, again)
 		}
 		// In path style the registry is the first segment after /v2/: that is
-		// what the network gate (internal/netguard) checks before the handler
+		// what the network gate (internal/network/netguard) checks before the handler
 		// runs, so the handler must never resolve another one.
 		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/v2/"), "/")
 		if rt.Kind == KindCatalog {

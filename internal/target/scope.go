@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
 )
 
 // ParseScope parses a Docker scope "type:name:actions" (the name may itself

@@ -3,7 +3,7 @@ package target
 import (
 	"testing"
 
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
 )
 
 func TestParseScope(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/moat-registry/moat/internal/oci/errcode"
-	"github.com/moat-registry/moat/internal/token"
 )
 
 // ZeroUser is the user name that says "the password is a refresh token".

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // runLog accumulates a run's log and stores its progress.

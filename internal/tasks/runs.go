@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/moat-registry/moat/internal/meta"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Resource types.

@@ -1,7 +1,6 @@
 package azcli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,16 +8,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 var (
-	// tmpRoot holds the moat binary and every run's files; TestMain removes it.
+	// tmpRoot holds every run's files; TestMain removes it.
 	tmpRoot string
-	// moatBin is built once, on first use.
-	moatBinOnce sync.Once
-	moatBin     string
-	moatBinErr  error
 	// gaps collects the pending steps that failed as expected (the report).
 	gaps gapReport
 )
@@ -35,6 +31,7 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	_ = os.RemoveAll(tmpRoot)
+	harness.Cleanup()
 	os.Exit(code)
 }
 
@@ -62,7 +59,7 @@ func toolsBin() string {
 	if d := os.Getenv("MOAT_TOOLS_BIN"); d != "" {
 		return d
 	}
-	if root, err := repoRoot(); err == nil {
+	if root, err := harness.RepoRoot(); err == nil {
 		return filepath.Join(root, ".tools", "bin")
 	}
 	return ""
@@ -77,50 +74,9 @@ func lookTool(name string) (string, error) {
 	return exec.LookPath(name)
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/moat-registry/moat\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no moat go.mod above %s", dir)
-		}
-		dir = parent
-	}
-}
-
-// buildMoat returns the moat binary: MOAT_BIN, or ./cmd/moat built once.
-func buildMoat(t *testing.T) string {
-	t.Helper()
-	moatBinOnce.Do(func() {
-		if bin := os.Getenv("MOAT_BIN"); bin != "" {
-			moatBin, moatBinErr = filepath.Abs(bin)
-			return
-		}
-		root, err := repoRoot()
-		if err != nil {
-			moatBinErr = err
-			return
-		}
-		moatBin = filepath.Join(tmpRoot, "moat")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", moatBin, "./cmd/moat")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			moatBinErr = fmt.Errorf("go build ./cmd/moat: %v\n%s", err, out)
-		}
-	})
-	if moatBinErr != nil {
-		t.Fatal(moatBinErr)
-	}
-	return moatBin
-}
+// buildMoat returns the moat binary of the run (test/harness: MOAT_BIN, or
+// ./cmd/moat built once).
+func buildMoat(t *testing.T) string { return harness.MustBinary(t) }
 
 // gapReport lists the known gaps: pending steps and how they failed.
 type gapReport struct {

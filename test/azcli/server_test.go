@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 // suffix is the login-server suffix: registries are <name>.registry.moat.test
@@ -44,8 +46,7 @@ type moatServer struct {
 	password string // the administrator's
 	port     int
 	vnetPort int
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	proc     *harness.Process
 
 	sub, tenant      string
 	spID, spSecret   string
@@ -60,33 +61,26 @@ func startMoat(t *testing.T) *moatServer {
 	}
 	s := &moatServer{t: t, bin: buildMoat(t), dir: dir, cfgPath: filepath.Join(dir, "moat.yaml"),
 		logPath: filepath.Join(dir, "server.log"), ca: filepath.Join(dir, "data", "tls", "ca.pem"),
-		home: filepath.Join(dir, "moat-home"), password: "azcli-admin-" + randomHex(12), exited: make(chan struct{})}
+		home: filepath.Join(dir, "moat-home"), password: "azcli-admin-" + randomHex(12)}
 	s.port, s.vnetPort = freePort(t), freePort(t)
 	if err := os.MkdirAll(s.home, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	s.writeConfig("")
-	logFile, err := os.Create(s.logPath)
-	if err != nil {
+	cmd := exec.Command(s.bin, "serve", "--config", s.cfgPath, "--log-format", "json")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.home, "MOAT_ADMIN_PASSWORD=" + s.password}
+	if s.proc, err = harness.Start(cmd, s.logPath); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(s.bin, "serve", "--config", s.cfgPath, "--log-format", "json")
-	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.home, "MOAT_ADMIN_PASSWORD=" + s.password}
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.cmd.Wait(); logFile.Close(); close(s.exited) }()
 	t.Cleanup(s.stop)
 	s.waitReady()
 	s.setUpDirectory()
 	// The VM's virtual network is named by ID, which needs the subscription.
 	s.writeConfig("/subscriptions/" + s.sub + vmVNetPath)
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := s.proc.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", s.vnetPort), s.exited)
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", s.vnetPort), s.proc.Exited())
 	startVMProxies(t, s.port, s.vnetPort)
 	return s
 }
@@ -117,17 +111,7 @@ listeners:
 	}
 }
 
-func (s *moatServer) stop() {
-	if s.cmd.Process != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.exited
-		}
-	}
-}
+func (s *moatServer) stop() { s.proc.StopWithin(30 * time.Second) }
 
 // waitReady waits until GET /v2/ answers 401 over TLS with the local CA.
 func (s *moatServer) waitReady() {
@@ -135,7 +119,7 @@ func (s *moatServer) waitReady() {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
+		case <-s.proc.Exited():
 			s.t.Fatalf("moat serve exited before it was ready:\n%s", s.logTail(40))
 		default:
 		}
@@ -250,12 +234,11 @@ func (s *moatServer) logTail(n int) string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func waitListening(t *testing.T, addr string, exited <-chan struct{}) {

@@ -32,8 +32,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob/s3/s3test"
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/internal/store/blob/s3/s3test"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/test/harness"
 	"gopkg.in/yaml.v3"
 )
 
@@ -54,6 +55,8 @@ func need(t *testing.T, what, why string) {
 	t.Skipf("skipping: %s is missing (%s)", what, why)
 }
 
+func TestMain(m *testing.M) { harness.Main(m) }
+
 func TestHAProxyExample(t *testing.T) {
 	haproxy, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -66,10 +69,7 @@ func TestHAProxyExample(t *testing.T) {
 	bucket := s3test.Config(t)
 	root := repoRoot(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "moat")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "moat")).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := harness.MustBinary(t)
 	ca, certFile, keyFile := certificate(t, dir)
 	password := "deploy-" + randomHex(12)
 

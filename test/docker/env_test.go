@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moat-registry/moat/test/harness"
 	"github.com/moat-registry/moat/test/netns"
 )
 
@@ -49,29 +49,11 @@ func netSpec() netns.Spec {
 	}
 }
 
-// moatBinary is $MOAT_BIN when set, else moat built from this checkout.
-func moatBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("MOAT_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		if err == nil {
-			_, err = os.Stat(abs)
-		}
-		if err != nil {
-			t.Fatalf("MOAT_BIN: %v", err)
-		}
-		return abs
-	}
-	out := filepath.Join(t.TempDir(), "moat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // room for a cold build cache
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/moat-registry/moat/cmd/moat")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/moat: %v\n%s", err, b)
-	}
-	return out
-}
+// moatBinary is the moat binary of the run (test/harness: $MOAT_BIN, or
+// ./cmd/moat built once).
+func moatBinary(t *testing.T) string { return harness.MustBinary(t) }
+
+func TestMain(m *testing.M) { harness.Main(m) }
 
 // user is one person or machine at the client, with its own HOME: the moat
 // CLI's config and sessions (~/.moat) and the Docker config

@@ -15,7 +15,7 @@ import (
 const shortLifetime = 2 * time.Second
 
 // expiryLeeway is how long past its expiry moat still accepts a token
-// (clock skew between nodes; internal/token's Verify).
+// (clock skew between nodes; internal/auth/token's Verify).
 const expiryLeeway = 30 * time.Second
 
 // jwtClaims reads the claims of a JWT (not verified: the test only looks).

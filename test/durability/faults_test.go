@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 // envUint reads a number from the environment, or def.
@@ -249,7 +251,7 @@ func TestBlobStoreReadOnly(t *testing.T) {
 // returns its connection string and control script (stop|start).
 func privatePostgres(t *testing.T) (dsn, ctl string) {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@
 package durability
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -18,11 +17,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 const serverStartMax = 60 * time.Second
 
-// moatBin is the binary built once by TestMain (or MOAT_BIN).
+// moatBin is the binary of the run (test/harness: built once, or MOAT_BIN).
 var moatBin string
 
 // adminPassword is the administrator's password, given to every server with
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 	}
 	adminPassword = "durability-" + hex.EncodeToString(pw[:])
 	sandboxHome = filepath.Join(dir, "home")
-	moatBin, err = buildMoat(dir)
+	moatBin, err = harness.Binary()
 	code := 1
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "durability: %v\n", err)
@@ -50,44 +51,8 @@ func TestMain(m *testing.M) {
 		code = m.Run()
 	}
 	_ = os.RemoveAll(dir)
+	harness.Cleanup()
 	os.Exit(code)
-}
-
-// buildMoat runs `go build ./cmd/moat` in the module root into dir, unless
-// MOAT_BIN names a prebuilt binary.
-func buildMoat(dir string) (string, error) {
-	if bin := os.Getenv("MOAT_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("MOAT_BIN: %w", err)
-		}
-		return abs, nil
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "moat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/moat")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/moat in %s: %v\n%s", root, err, out)
-	}
-	return bin, nil
-}
-
-// moduleRoot is the directory of the module's go.mod.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
 // server is one `moat serve` process on a data directory.

@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"testing"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 // TestGCWithCrane: images pushed with crane to a registry with the retention
@@ -12,7 +14,7 @@ import (
 // pulls.
 func TestGCWithCrane(t *testing.T) {
 	shared := moatServer(t)
-	port, err := freePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

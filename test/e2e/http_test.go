@@ -22,7 +22,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
+	"github.com/moat-registry/moat/test/harness"
 )
 
 // These tests talk to moat with plain net/http and its own CLI, so they need no
@@ -924,7 +925,7 @@ func TestHTTPTokenScopeUnknownRegistry(t *testing.T) {
 // key is read from the stopped server's data directory.
 func TestHTTPExpiredToken(t *testing.T) {
 	shared := moatServer(t)
-	port, err := freePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,21 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 const (
-	moatModule     = "github.com/moat-registry/moat"
 	commandTimeout = 3 * time.Minute
 	serverStartMax = 60 * time.Second
 )
@@ -60,6 +59,7 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	_ = os.RemoveAll(tmpRoot)
+	harness.Cleanup()
 	os.Exit(code)
 }
 
@@ -121,25 +121,6 @@ func changedCredentialFiles(before map[string]string) []string {
 // e2eRequired reports whether MOAT_E2E=1 asks for every e2e test to run.
 func e2eRequired() bool { return os.Getenv("MOAT_E2E") == "1" }
 
-// repoRoot finds the moat module root by walking up from the test's directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module "+moatModule) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod for %s above the working directory", moatModule)
-		}
-		dir = parent
-	}
-}
-
 // server is one running `moat serve` process shared by all tests of the run.
 type server struct {
 	bin     string // path of the moat binary
@@ -153,10 +134,8 @@ type server struct {
 	// home is the HOME of every moat CLI run against this server.
 	home string
 	// env are extra variables of `moat serve` (e.g. MOAT_GC_GRACE).
-	env     []string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	exitErr error
+	env  []string
+	proc *harness.Process
 }
 
 // moatServer returns the shared server, building and starting it on first use.
@@ -166,58 +145,20 @@ func moatServer(t *testing.T) *server {
 	if srvErr != nil {
 		t.Fatalf("could not start moat server: %v", srvErr)
 	}
-	select {
-	case <-srv.exited:
-		t.Fatalf("moat server exited early (%v)\n%s", srv.exitErr, srv.logTail(60))
-	default:
+	if !srv.proc.Running() {
+		t.Fatalf("moat server exited early (%v)\n%s", srv.proc.Err(), srv.logTail(60))
 	}
 	return srv
 }
 
-func buildMoat() (string, error) {
-	if bin := os.Getenv("MOAT_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("MOAT_BIN: %w", err)
-		}
-		return abs, nil
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(tmpRoot, "moat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/moat")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/moat: %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startServer() (*server, error) {
-	bin, err := buildMoat()
+	bin, err := harness.Binary()
 	if err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +183,6 @@ func newServer(bin, addr, dir, password string) *server {
 		logPath:  filepath.Join(dir, "server.log"),
 		home:     filepath.Join(dir, "home"),
 		password: password,
-		exited:   make(chan struct{}),
 	}
 }
 
@@ -253,7 +193,7 @@ func newPassword() string { return "e2e-" + randomHex(32) }
 // password (tokens are bound to the address, so it must stay the same).
 func (s *server) restarted() (*server, error) {
 	n := &server{bin: s.bin, addr: s.addr, url: s.url, dataDir: s.dataDir, logPath: s.logPath + ".restart",
-		home: s.home, password: s.password, exited: make(chan struct{})}
+		home: s.home, password: s.password}
 	return n, n.start()
 }
 
@@ -266,32 +206,18 @@ func (s *server) start() error {
 			return err
 		}
 	}
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	cmd := exec.Command(s.bin, "serve", "--data-dir", s.dataDir, "--listen", s.addr)
+	// The helpers drop the caller's MOAT_* variables; the password is set explicitly.
+	cmd.Env = append(append(isolatedEnv(s.home), "MOAT_ADMIN_PASSWORD="+s.password), s.env...)
+	var err error
+	if s.proc, err = harness.Start(cmd, s.logPath); err != nil {
 		return err
 	}
-	s.cmd = exec.Command(s.bin, "serve", "--data-dir", s.dataDir, "--listen", s.addr)
-	// The helpers drop the caller's MOAT_* variables; the password is set explicitly.
-	s.cmd.Env = append(append(isolatedEnv(s.home), "MOAT_ADMIN_PASSWORD="+s.password), s.env...)
-	s.cmd.Stdout = logFile
-	s.cmd.Stderr = logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start %s serve: %w", s.bin, err)
-	}
-	go func() {
-		s.exitErr = s.cmd.Wait()
-		logFile.Close()
-		close(s.exited)
-	}()
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(serverStartMax)
 	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			return fmt.Errorf("moat serve --listen %s exited before it was ready (%v)\n%s", s.addr, s.exitErr, s.logTail(60))
-		default:
+		if !s.proc.Running() {
+			return fmt.Errorf("moat serve --listen %s exited before it was ready (%v)\n%s", s.addr, s.proc.Err(), s.logTail(60))
 		}
 		resp, err := client.Get(s.url + "/v2/")
 		if err == nil {
@@ -356,38 +282,15 @@ func parseChallenge(h string) (string, map[string]string) {
 	return strings.ToLower(scheme), params
 }
 
-// stop ends the server: SIGTERM to its process group, SIGKILL after 10s.
+// stop ends the server (SIGTERM to its process group, SIGKILL after 10s).
 func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-		return // already stopped
-	default:
-	}
-	pgid := s.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-s.exited
+	if s.proc != nil {
+		s.proc.Stop()
 	}
 }
 
 // logTail returns the last n lines of the server's log, framed for messages.
-func (s *server) logTail(n int) string {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return fmt.Sprintf("(no server log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return fmt.Sprintf("--- moat server log (last %d lines of %s) ---\n%s\n--- end of server log ---", len(lines), s.logPath, strings.Join(lines, "\n"))
-}
+func (s *server) logTail(n int) string { return harness.LogTail(s.logPath, n) }
 
 // failureLog makes t print the server log tail when the test fails.
 func (s *server) failureLog(t *testing.T) {
@@ -503,7 +406,7 @@ func toolsDirs() []string {
 	if d := os.Getenv("MOAT_TOOLS_BIN"); d != "" {
 		dirs = append(dirs, d)
 	}
-	if root, err := repoRoot(); err == nil {
+	if root, err := harness.RepoRoot(); err == nil {
 		dirs = append(dirs, filepath.Join(root, ".tools", "bin"))
 	}
 	return dirs

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-registry/moat/internal/meta/sqlite"
-	"github.com/moat-registry/moat/internal/token"
+	"github.com/moat-registry/moat/internal/auth/token"
+	"github.com/moat-registry/moat/internal/store/meta/sqlite"
 )
 
 // mintToken signs a registry token with the signing key of the (stopped)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 // TestRepositoryTokens: a registry token (moat acr token, ACR's
@@ -25,7 +27,7 @@ import (
 // tests need too.
 func TestRepositoryTokens(t *testing.T) {
 	shared := moatServer(t)
-	port, err := freePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/netguard"
+	"github.com/moat-registry/moat/internal/network/netguard"
 )
 
 // Addresses of the listeners of the moat server in the standard topology.

@@ -31,6 +31,8 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/moat-registry/moat/test/harness"
 )
 
 const (
@@ -38,8 +40,6 @@ const (
 	clientTimeout = 60 * time.Second
 	// serverStartTimeout bounds the server's start and its reload.
 	serverStartTimeout = 60 * time.Second
-	// moatModule is the module whose moat command the test builds.
-	moatModule = "github.com/moat-registry/moat"
 )
 
 // findCrane locates crane (MOAT_TOOLS_BIN, <repo>/.tools/bin, PATH). It fails
@@ -50,7 +50,7 @@ func findCrane(t *testing.T) string {
 	if d := os.Getenv("MOAT_TOOLS_BIN"); d != "" {
 		dirs = append(dirs, d)
 	}
-	if root, err := repoRoot(); err == nil {
+	if root, err := harness.RepoRoot(); err == nil {
 		dirs = append(dirs, filepath.Join(root, ".tools", "bin"))
 	}
 	for _, d := range dirs {
@@ -66,54 +66,11 @@ func findCrane(t *testing.T) string {
 	return ""
 }
 
-// repoRoot is the directory of moat's go.mod, above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module "+moatModule+"\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod of %s above the working directory", moatModule)
-		}
-		dir = parent
-	}
-}
+// moatBinary is the moat binary of the run (test/harness: $MOAT_BIN, or
+// ./cmd/moat built once).
+func moatBinary(t *testing.T) string { return harness.MustBinary(t) }
 
-// moatBinary is $MOAT_BIN when set, else moat built from this checkout.
-func moatBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("MOAT_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		if err == nil {
-			_, err = os.Stat(abs)
-		}
-		if err != nil {
-			t.Fatalf("MOAT_BIN: %v", err)
-		}
-		return abs
-	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Like BuildGo, with room for a cold build cache.
-	out := filepath.Join(t.TempDir(), "moat")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/moat")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/moat: %v\n%s", err, b)
-	}
-	return out
-}
+func TestMain(m *testing.M) { harness.Main(m) }
 
 // isolatedEnv is the environment of every process the test starts: no
 // proxies, no MOAT_* settings of the caller, and HOME (with every client

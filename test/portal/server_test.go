@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-registry/moat/internal/apiversion"
 	"github.com/moat-registry/moat/internal/cli"
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/server"
@@ -122,7 +123,8 @@ func (e *env) api(method, path string, body any) map[string]any {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	req, _ := http.NewRequest(method, e.base+path+sep+"api-version=2023-07-01", rd)
+	// the version the portal and CLI send: it has every member moat serves
+	req, _ := http.NewRequest(method, e.base+path+sep+"api-version="+apiversion.ForClient(path), rd)
 	req.Header.Set("Authorization", "Bearer "+e.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

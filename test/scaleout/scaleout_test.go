@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,12 +24,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/moat-registry/moat/internal/blob/s3/s3test"
-	"github.com/moat-registry/moat/internal/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/internal/store/blob/s3/s3test"
+	"github.com/moat-registry/moat/internal/store/meta/postgres/pgtest"
+	"github.com/moat-registry/moat/test/harness"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -64,17 +63,12 @@ type node struct {
 func startNode(t *testing.T, bin string, args, env []string) *node {
 	t.Helper()
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	n := &node{addr: addr, url: "http://" + addr, log: filepath.Join(dir, "server.log")}
-	logf, err := os.Create(n.log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Behind a load balancer on this host: the node trusts X-Forwarded-For
 	// from 127.0.0.1, so a test request can come from a public client address.
 	conf := filepath.Join(dir, "moat.yaml")
@@ -83,21 +77,13 @@ func startNode(t *testing.T, bin string, args, env []string) *node {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", filepath.Join(dir, "data"), "--config", conf}, args...)...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.Env = env
+	proc, err := harness.Start(cmd, n.log)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(exited) }()
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
+		proc.Stop()
 		if t.Failed() {
 			b, _ := os.ReadFile(n.log)
 			t.Logf("--- log of node %s ---\n%s", addr, tail(string(b), 30))
@@ -105,7 +91,7 @@ func startNode(t *testing.T, bin string, args, env []string) *node {
 	})
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		select {
-		case <-exited:
+		case <-proc.Exited():
 			b, _ := os.ReadFile(n.log)
 			t.Fatalf("node %s exited:\n%s", addr, tail(string(b), 30))
 		default:
@@ -198,15 +184,14 @@ func randomBytes(n int) []byte {
 	return b
 }
 
+func TestMain(m *testing.M) { harness.Main(m) }
+
 func TestThreeNodes(t *testing.T) {
 	dsn := pgtest.SchemaDSN(t)
 	s3c := s3test.Config(t)
 	crane := tool(t, "crane")
 
-	bin := filepath.Join(t.TempDir(), "moat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/moat").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := harness.MustBinary(t)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MOAT_") {

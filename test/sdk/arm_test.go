@@ -2,6 +2,8 @@
 // TLS, manages registries: the ARM shapes, status codes and polling match.
 package sdk
 
+//lint:file-ignore SA1019 azidentity deprecates UsernamePasswordCredential, but the clients that use it must keep working against moat
+
 import (
 	"context"
 	"crypto/tls"

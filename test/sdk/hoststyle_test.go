@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 azidentity deprecates UsernamePasswordCredential, but the clients that use it must keep working against moat
+
 package sdk
 
 import (

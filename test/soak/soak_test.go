@@ -28,8 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moat-registry/moat/internal/apiversion"
+	"github.com/moat-registry/moat/internal/auth/rbac"
 	"github.com/moat-registry/moat/internal/config"
-	"github.com/moat-registry/moat/internal/rbac"
 	"github.com/moat-registry/moat/internal/server"
 	"github.com/opencontainers/go-digest"
 )
@@ -37,7 +38,6 @@ import (
 const (
 	registry = "soakreg"
 	repo     = "app"
-	apiVer   = "?api-version=2025-11-01"
 )
 
 // network is a simulated client network: its clients connect through the
@@ -329,7 +329,8 @@ func (e *env) mgmt(method, path string, body any) ([]byte, error) {
 	}
 	u := "http://" + e.addr + path
 	if !strings.Contains(path, "?") && strings.HasPrefix(path, "/subscriptions/") {
-		u += apiVer
+		// the version moat's own CLI sends: it has every member moat serves
+		u += "?api-version=" + apiversion.ForClient(path)
 	}
 	req, _ := http.NewRequest(method, u, r)
 	req.Header.Set("Authorization", "Bearer "+e.mgmtTok)

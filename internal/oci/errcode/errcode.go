@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/moat-registry/moat/internal/blob"
-	"github.com/moat-registry/moat/internal/meta"
 	"github.com/moat-registry/moat/internal/store"
+	"github.com/moat-registry/moat/internal/store/blob"
+	"github.com/moat-registry/moat/internal/store/meta"
 )
 
 // Code is an OCI error code together with its HTTP status and default message.
@@ -157,13 +157,7 @@ type item struct {
 // caused by a store that is unavailable or full is answered as such
 // (storeFault): 503 with Retry-After, or 507.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		e = Wrap(Internal, err, "")
-	}
-	if f := storeFault(err); f != nil {
-		e = f
-	}
+	e := answer(err)
 	if e.Code.Status >= 500 {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -177,6 +171,21 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(body{Errors: []item{{Code: e.Code.Name, Message: e.Message, Detail: e.Detail}}})
+}
+
+// Status is the HTTP status Write answers err with.
+func Status(err error) int { return answer(err).Code.Status }
+
+// answer is the error Write sends for err.
+func answer(err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = Wrap(Internal, err, "")
+	}
+	if f := storeFault(err); f != nil {
+		e = f
+	}
+	return e
 }
 
 // storeFault is what the client is told when a store failed (package store

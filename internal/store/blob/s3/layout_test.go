@@ -1,0 +1,224 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/moat-registry/moat/internal/store/blob"
+	"github.com/moat-registry/moat/internal/store/blob/blobtest"
+	"github.com/moat-registry/moat/internal/store/blob/s3"
+	"github.com/moat-registry/moat/internal/store/blob/s3/s3test"
+	"github.com/opencontainers/go-digest"
+)
+
+func objects(t *testing.T, s *s3.Store) map[string]int64 {
+	t.Helper()
+	m, err := s3.Objects(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// expire removes an upload as upload expiry does (resume, cancel).
+func expire(t *testing.T, s *s3.Store, id string) {
+	t.Helper()
+	u, err := s.ResumeUpload(context.Background(), id)
+	if err != nil {
+		t.Fatalf("resume %s: %v", id, err)
+	}
+	if err := u.Cancel(context.Background()); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+}
+
+// wantOnly checks the bucket holds exactly the blob's pointer and its data
+// object at data/<id>, the key its parts were uploaded to: the bytes were
+// stored once, never copied.
+func wantOnly(t *testing.T, s *s3.Store, d digest.Digest, id string, size int64) {
+	t.Helper()
+	objs := objects(t, s)
+	ptr := "blobs/sha256/" + d.Encoded()[:2] + "/" + d.Encoded()
+	if _, ok := objs[ptr]; !ok || objs["data/"+id] != size || len(objs) != 2 {
+		t.Fatalf("bucket holds %v; want only the pointer %s and data/%s of %d bytes", objs, ptr, id, size)
+	}
+}
+
+// A blob of several parts is stored once: its multipart upload is completed
+// where the parts were uploaded, and its key points there.
+func TestBlobWrittenOnce(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	s := open(t, cfg)
+	ctx := context.Background()
+	data := blobtest.Random(t, blobtest.Large)
+	u := blobtest.Uploaded(t, s, data)
+	id := u.ID()
+	d := digest.FromBytes(data)
+	if _, err := u.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	wantOnly(t, s, d, id, int64(len(data)))
+	// The same content committed again keeps the first data object (a
+	// reader may be streaming it) and removes the second.
+	if _, err := blobtest.Uploaded(t, s, data).Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	wantOnly(t, s, d, id, int64(len(data)))
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if objs := objects(t, s); len(objs) != 0 {
+		t.Fatalf("after delete the bucket holds %v", objs)
+	}
+}
+
+// A node that dies between completing the multipart upload and writing the
+// pointer leaves a data object no blob names: the commit retried finishes it,
+// and upload expiry deletes it.
+func TestCrashBeforePointer(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	ctx := context.Background()
+	data := blobtest.Random(t, blobtest.Large)
+	d := digest.FromBytes(data)
+
+	t.Run("retried", func(t *testing.T) {
+		s := open(t, cfg)
+		u := blobtest.Uploaded(t, s, data)
+		id := u.ID()
+		if err := s3.CommitThenCrash(ctx, u, d, "completed"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stat(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("blob visible before its pointer: %v", err)
+		}
+		u, err := s.ResumeUpload(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := u.Commit(ctx, d); err != nil || n != int64(len(data)) {
+			t.Fatalf("retried commit: %d, %v", n, err)
+		}
+		wantOnly(t, s, d, id, int64(len(data)))
+		if !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+			t.Fatal("content differs")
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		cfg := cfg
+		cfg.Prefix += "-expired"
+		s := open(t, cfg)
+		u := blobtest.Uploaded(t, s, data)
+		id := u.ID()
+		if err := s3.CommitThenCrash(ctx, u, d, "completed"); err != nil {
+			t.Fatal(err)
+		}
+		expire(t, s, id)
+		if objs := objects(t, s); len(objs) != 0 {
+			t.Fatalf("after expiry the bucket holds %v", objs)
+		}
+	})
+}
+
+// A node that dies after writing the pointer, before removing the session:
+// the blob is committed; the commit retried answers as a success, and upload
+// expiry removes the session but keeps the data the pointer names.
+func TestCrashAfterPointer(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	ctx := context.Background()
+	data := blobtest.Random(t, blobtest.Large)
+	d := digest.FromBytes(data)
+	for _, then := range []string{"retried", "expired"} {
+		t.Run(then, func(t *testing.T) {
+			cfg := cfg
+			cfg.Prefix += "-" + then
+			s := open(t, cfg)
+			u := blobtest.Uploaded(t, s, data)
+			id := u.ID()
+			if err := s3.CommitThenCrash(ctx, u, d, "published"); err != nil {
+				t.Fatal(err)
+			}
+			if then == "retried" {
+				u, err := s.ResumeUpload(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, err := u.Commit(ctx, d); err != nil || n != int64(len(data)) {
+					t.Fatalf("retried commit: %d, %v", n, err)
+				}
+				if _, err := s.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrNotFound) {
+					t.Fatalf("upload after its commit: %v", err)
+				}
+			} else {
+				expire(t, s, id)
+			}
+			wantOnly(t, s, d, id, int64(len(data)))
+			if !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+				t.Fatal("content differs")
+			}
+		})
+	}
+}
+
+// Blobs stored by earlier releases (the bytes at the blob's key) stay
+// readable; committing one again replaces it with a pointer.
+func TestEarlierLayout(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	s := open(t, cfg)
+	ctx := context.Background()
+	data := blobtest.Random(t, blobtest.Large)
+	d := digest.FromBytes(data)
+	if err := s3.PutRaw(ctx, s, data); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+		t.Fatal("content of a blob of the earlier layout differs")
+	}
+	var sizes []int64
+	if err := s.Walk(ctx, func(i blob.Info) error { sizes = append(sizes, i.Size); return nil }); err != nil || len(sizes) != 1 || sizes[0] != int64(len(data)) {
+		t.Fatalf("walk: %v, %v", sizes, err)
+	}
+	u := blobtest.Uploaded(t, s, data)
+	id := u.ID()
+	if _, err := u.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	wantOnly(t, s, d, id, int64(len(data)))
+	if !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+		t.Fatal("content differs")
+	}
+
+	// An upload an earlier release started (its parts under uploads/<id>/data)
+	// is finished by this one.
+	other := blobtest.Random(t, blobtest.Large)
+	id, err := s3.NewLegacyUpload(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, s, id, other)
+	u, err = s.ResumeUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	od := digest.FromBytes(other)
+	if _, err := u.Commit(ctx, od); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(blobtest.ReadAll(t, s, od), other) {
+		t.Fatal("content of the earlier release's upload differs")
+	}
+	if err := s.Delete(ctx, od); err != nil {
+		t.Fatal(err)
+	}
+	for k := range objects(t, s) {
+		if strings.HasPrefix(k, "uploads/") {
+			t.Fatalf("%s left after the earlier release's upload was committed and deleted", k)
+		}
+	}
+}

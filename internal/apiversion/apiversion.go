@@ -106,6 +106,7 @@ var types = map[string]Type{
 	"microsoft.containerregistry/registries/generatecredentials":      {ACRTokens, false},
 	"microsoft.network":                                               {Network, false},
 	"microsoft.network/privateendpoints":                              {Network[slices.Index(Network, "2019-04-01"):], false},
+	"microsoft.network/ipgroups":                                      {Network[slices.Index(Network, "2019-09-01"):], false}, // ipGroups came with 2019-09-01
 	"microsoft.managedidentity":                                       {ManagedIdentity, false},
 	"microsoft.authorization":                                         {RoleAssignments, false},
 	"microsoft.machinelearningservices":                               {MachineLearning, false},

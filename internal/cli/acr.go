@@ -65,7 +65,11 @@ func ipRulesView(v any) []any {
 		if ip == "" {
 			ip = str(r, "ipAddressOrRange")
 		}
-		out = append(out, object{"action": actionOf(r), "ipAddressOrRange": ip})
+		v := object{"action": actionOf(r), "ipAddressOrRange": ip}
+		if e := str(r, "expiresOn"); e != "" {
+			v["expiresOn"] = e // moat's: when the rule expires
+		}
+		out = append(out, v)
 	}
 	return out
 }
@@ -283,7 +287,11 @@ func ruleSet(reg object) object {
 		if v == "" {
 			v = str(r, "ipAddressOrRange")
 		}
-		ips = append(ips, object{"action": actionOf(r), "value": v})
+		rule := object{"action": actionOf(r), "value": v}
+		if e, ok := r["expiresOn"]; ok && e != nil {
+			rule["expiresOn"] = e
+		}
+		ips = append(ips, rule)
 	}
 	vnets := []any{}
 	for _, r := range objects(cur["virtualNetworkRules"]) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/moat-registry/moat/internal/resid"
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 
 func newNetworkRule() *cobra.Command {
 	return parent("network-rule", "Manage the network rules of a container registry (Premium)",
-		networkRuleChange("add"), networkRuleChange("remove"), networkRuleList(), networkRuleCheck(), networkRuleDenials())
+		networkRuleChange("add"), networkRuleChange("remove"), networkRuleList(), networkRuleCheck(), networkRuleDenials(), newNetworkRuleStaged())
 }
 
 func networkRuleFlags(cmd *cobra.Command) {
@@ -26,10 +27,10 @@ func networkRuleFlags(cmd *cobra.Command) {
 var networkRuleTable tableFunc = func(v any) []row {
 	var rows []row
 	for _, r := range objects(dig(v, "ipRules")) {
-		rows = append(rows, row{{"Type", "IP"}, {"Action", str(r, "action")}, {"Value", str(r, "ipAddressOrRange")}})
+		rows = append(rows, row{{"Type", "IP"}, {"Action", str(r, "action")}, {"Value", str(r, "ipAddressOrRange")}, {"ExpiresOn", str(r, "expiresOn")}})
 	}
 	for _, r := range objects(dig(v, "virtualNetworkRules")) {
-		rows = append(rows, row{{"Type", "VirtualNetwork"}, {"Action", str(r, "action")}, {"Value", str(r, "virtualNetworkResourceId")}})
+		rows = append(rows, row{{"Type", "VirtualNetwork"}, {"Action", str(r, "action")}, {"Value", str(r, "virtualNetworkResourceId")}, {"ExpiresOn", ""}})
 	}
 	return rows
 }
@@ -76,13 +77,23 @@ func networkRuleChange(verb string) *cobra.Command {
 	return leaf(spec{
 		use: verb, short: short,
 		example: "  moat acr network-rule " + verb + " --name myregistry --ip-address 16.17.18.0/24\n" +
-			"  moat acr network-rule " + verb + " --name myregistry --subnet /subscriptions/.../virtualNetworks/myvnet/subnets/mysubnet",
+			"  moat acr network-rule " + verb + " --name myregistry --subnet /subscriptions/.../virtualNetworks/myvnet/subnets/mysubnet" +
+			map[string]string{"add": "\n  moat acr network-rule add --name myregistry --ip-address 16.17.18.19 --expires-in 1h"}[verb],
 		group: true, required: []string{"name/-n"},
-		flags: networkRuleFlags,
+		flags: func(cmd *cobra.Command) {
+			networkRuleFlags(cmd)
+			if verb == "add" {
+				cmd.Flags().String("expires-in", "", "the IP rule expires after this long (30m, 2h, 72h): it stops matching then and is removed")
+			}
+		},
 		run: func(x *exec) (any, error) {
 			ip := x.str("ip-address")
 			if ip == "" && x.str("subnet") == "" && x.str("vnet-name") == "" {
 				return nil, fmt.Errorf("usage error: --ip-address ADDRESS | --subnet ID | --subnet NAME --vnet-name NAME")
+			}
+			expires, err := expiresIn(x.str("expires-in"), ip)
+			if err != nil {
+				return nil, err
 			}
 			p, err := x.registryPath("name")
 			if err != nil {
@@ -98,7 +109,10 @@ func networkRuleChange(verb string) *cobra.Command {
 				nrs := ruleSet(reg)
 				var changed bool
 				if verb == "add" {
-					changed = addRules(nrs, ip, subnet)
+					changed = addRules(nrs, ip, subnet, expires)
+					if expires != "" && !changed && ipRuleOf(nrs, ip) != nil && ipRuleOf(nrs, ip)["expiresOn"] == nil {
+						x.warn("registry %s has the IP rule %s without an expiry; it keeps none (remove it first for one that expires)", str(reg, "name"), ip)
+					}
 				} else {
 					changed = removeRules(nrs, ip, subnet)
 					if !changed {
@@ -118,12 +132,51 @@ func networkRuleChange(verb string) *cobra.Command {
 	})
 }
 
-// addRules adds the rules to nrs (REST shape) unless they are there already.
-func addRules(nrs object, ip, subnet string) bool {
+// expiresIn is the expiresOn of --expires-in d from now ("" without it).
+func expiresIn(d, ip string) (string, error) {
+	if d == "" {
+		return "", nil
+	}
+	if ip == "" {
+		return "", fmt.Errorf("usage error: --expires-in applies to IP rules: give --ip-address")
+	}
+	dur, err := time.ParseDuration(d)
+	if err != nil || dur <= 0 {
+		return "", fmt.Errorf("--expires-in %q is not a positive duration: write it as 30m, 2h or 72h", d)
+	}
+	return time.Now().Add(dur).UTC().Format(time.RFC3339), nil
+}
+
+// ipRuleOf is the IP rule of nrs (REST shape) with the value ip, if any.
+func ipRuleOf(nrs object, ip string) object {
+	for _, r := range objects(nrs["ipRules"]) {
+		if sameIP(str(r, "value"), ip) {
+			return r
+		}
+	}
+	return nil
+}
+
+// addRules adds the rules to nrs (REST shape) unless they are there
+// already; an IP rule that is there with an earlier expiry gets expires
+// (RFC 3339, "" for none) when that is later: a rule lasts as long as the
+// longest-lived request for it, and one without an expiry stays so.
+func addRules(nrs object, ip, subnet, expires string) bool {
 	changed := false
-	if ip != "" && !hasRule(nrs["ipRules"], "value", ip, sameIP) {
-		nrs["ipRules"] = append(nrs["ipRules"].([]any), object{"action": "Allow", "value": ip})
-		changed = true
+	if ip != "" {
+		r := ipRuleOf(nrs, ip)
+		switch {
+		case r == nil:
+			r = object{"action": "Allow", "value": ip}
+			if expires != "" {
+				r["expiresOn"] = expires
+			}
+			nrs["ipRules"] = append(nrs["ipRules"].([]any), r)
+			changed = true
+		case expires != "" && str(r, "expiresOn") != "" && laterThan(expires, str(r, "expiresOn")):
+			r["expiresOn"] = expires
+			changed = true
+		}
 	}
 	if subnet != "" && !hasRule(nrs["virtualNetworkRules"], "id", subnet, sameID) {
 		nrs["virtualNetworkRules"] = append(nrs["virtualNetworkRules"].([]any), object{"action": "Allow", "id": subnet})
@@ -153,6 +206,13 @@ func removeRules(nrs object, ip, subnet string) bool {
 		drop("virtualNetworkRules", "id", subnet, sameID)
 	}
 	return changed
+}
+
+// laterThan compares RFC 3339 times (an unreadable b counts as earlier).
+func laterThan(a, b string) bool {
+	ta, errA := time.Parse(time.RFC3339, a)
+	tb, errB := time.Parse(time.RFC3339, b)
+	return errA == nil && (errB != nil || ta.After(tb))
 }
 
 func hasRule(rules any, field, want string, same func(a, b string) bool) bool {

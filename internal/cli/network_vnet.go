@@ -12,12 +12,12 @@ import (
 const nsNetwork = "Microsoft.Network"
 
 func newNetwork() *cobra.Command {
-	return parent("network", "Manage virtual networks, subnets and private endpoints",
+	return parent("network", "Manage virtual networks, subnets, private endpoints and IP groups",
 		parent("vnet", "Manage virtual networks",
 			vnetCreate(), vnetShow(), vnetList(), vnetDelete(),
 			parent("subnet", "Manage the subnets of a virtual network",
 				subnetWrite("create"), subnetWrite("update"), subnetShow(), subnetList(), subnetDelete())),
-		newPrivateEndpoint())
+		newPrivateEndpoint(), newIPGroup())
 }
 
 // vnetTable is az's virtual network table.

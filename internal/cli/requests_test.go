@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moat-registry/moat/internal/apiversion"
 )
@@ -509,5 +510,46 @@ func TestRequests(t *testing.T) {
 				t.Errorf("provider register printed %q", out)
 			}
 		})
+	}
+}
+
+// TestNetworkRuleExpiresIn: add --expires-in sends expiresOn that far ahead;
+// adding an expiring rule that is there extends its expiry only forward,
+// and leaves one without expiry without; a bad duration says how to write it.
+func TestNetworkRuleExpiresIn(t *testing.T) {
+	exp, err := expiresIn("2h", "20.0.0.1")
+	at, perr := time.Parse(time.RFC3339, exp)
+	if err != nil || perr != nil || at.Sub(time.Now()) < 2*time.Hour-time.Minute || at.Sub(time.Now()) > 2*time.Hour {
+		t.Fatalf("expiresIn(2h) = %q, %v", exp, err)
+	}
+	for _, bad := range []string{"1d", "-1h", "0s", "soon"} {
+		if _, err := expiresIn(bad, "20.0.0.1"); err == nil || !strings.Contains(err.Error(), "30m, 2h or 72h") {
+			t.Errorf("expiresIn(%q): %v", bad, err)
+		}
+	}
+	if _, err := expiresIn("1h", ""); err == nil || !strings.Contains(err.Error(), "--ip-address") {
+		t.Errorf("expiresIn without an IP: %v", err)
+	}
+	const early, late = "2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z"
+	nrs := func() object {
+		return object{"ipRules": []any{object{"action": "Allow", "value": "20.0.0.1", "expiresOn": early}, object{"action": "Allow", "value": "20.0.0.2"}}}
+	}
+	cases := []struct {
+		ip, expires string
+		changed     bool
+		want        any // the rule's expiresOn after
+	}{
+		{"20.0.0.3", late, true, late},
+		{"20.0.0.3", "", true, nil},
+		{"20.0.0.1/32", late, true, late},
+		{"20.0.0.1", "2029-01-01T00:00:00Z", false, early},
+		{"20.0.0.1", "", false, early},
+		{"20.0.0.2", late, false, nil},
+	}
+	for _, c := range cases {
+		n := nrs()
+		if got := addRules(n, c.ip, "", c.expires); got != c.changed || ipRuleOf(n, c.ip)["expiresOn"] != c.want {
+			t.Errorf("add %s expiring %q: changed %v, rule %v; want %v, expiresOn %v", c.ip, c.expires, got, ipRuleOf(n, c.ip), c.changed, c.want)
+		}
 	}
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// TrustedServices are the service types whose system-assigned identities
 	// may bypass network rules (SPEC 5); an empty list is the default.
 	TrustedServices []string `yaml:"trustedServices" default:"Microsoft.ContainerRegistry/registries/tasks,Microsoft.ContainerRegistry/registries,Microsoft.MachineLearningServices/workspaces"`
+	// IPSets are named sets of public addresses and prefixes that registries'
+	// IP rules may name (the local equivalent of service tags, e.g.
+	// ci-runners: [203.0.113.0/24]); docs/network-access.md.
+	IPSets map[string][]netip.Prefix `yaml:"ipSets"`
 	// GC schedules garbage collection (docs/gc.md).
 	GC GC `yaml:"gc"`
 	// Tokens are the lifetimes of registry tokens (docs/identity.md).

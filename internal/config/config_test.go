@@ -288,3 +288,30 @@ func TestTokenLifetimes(t *testing.T) {
 		}
 	}
 }
+
+// TestIPSets: ipSets maps set names to public prefixes; a bad name, a
+// private or malformed prefix, an empty set, names that differ only in case
+// or a value of the wrong shape are refused with the line and what to write.
+func TestIPSets(t *testing.T) {
+	c, err := load(t, []string{"--config", writeFile(t, "ipSets:\n  ci-runners: [203.0.113.0/24, \"2600:1f18::/32\"]\n  Build.Agents: [198.51.100.7/32]\n")}, nil)
+	want := map[string][]netip.Prefix{
+		"ci-runners":   {netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2600:1f18::/32")},
+		"Build.Agents": {netip.MustParsePrefix("198.51.100.7/32")},
+	}
+	if err != nil || !reflect.DeepEqual(c.IPSets, want) {
+		t.Fatalf("ipSets: %v, %v", c.IPSets, err)
+	}
+	for yml, hint := range map[string]string{
+		"ipSets: [a]\n":                                              "mapping of set names",
+		"ipSets:\n  ci: 203.0.113.0/24\n":                            "line 2: ipSets ci: must be a list",
+		"ipSets:\n  ci: [203.0.113.7]\n":                             "must be a CIDR prefix",
+		"ipSets:\n  ci: [10.0.0.0/8]\n":                              "RFC 1918",
+		"ipSets:\n  ci: []\n":                                        "at least one prefix",
+		"ipSets:\n  1ci: [203.0.113.0/24]\n":                         "not a valid set name",
+		"ipSets:\n  ci: [203.0.113.0/24]\n  CI: [198.51.100.0/24]\n": "differ only in case",
+	} {
+		if _, err := load(t, []string{"--config", writeFile(t, yml)}, nil); err == nil || !strings.Contains(err.Error(), hint) {
+			t.Errorf("%q: %v, want an error saying %q", yml, err, hint)
+		}
+	}
+}

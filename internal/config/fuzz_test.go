@@ -19,6 +19,7 @@ func FuzzLoadFile(f *testing.F) {
 		"tlsAuto: yes\ns3:\n  bucket: b\n  pathStyle: on\n",
 		"logFormat: json\nauditRetention: 1h\ntrustedServices: []\n",
 		"gc:\n  interval: 1h\n  interval: 2h\n",
+		"ipSets:\n  ci-runners: [203.0.113.0/24, \"2600:1f18::/32\"]\n  Build.Agents: [198.51.100.7/32]\n", "ipSets: {a: [10.0.0.0/8]}\n",
 		"---\n...\n", "~\n", "- a\n", "gc: 1h\n", "a: &a [*a]\n",
 	} {
 		f.Add([]byte(seed))

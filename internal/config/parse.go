@@ -20,6 +20,7 @@ var (
 	prefixesType   = reflect.TypeOf([]netip.Prefix(nil))
 	listenersType  = reflect.TypeOf([]Listener(nil))
 	stringListType = reflect.TypeOf([]string(nil))
+	ipSetsType     = reflect.TypeOf(map[string][]netip.Prefix(nil))
 )
 
 // setText sets dst from v as written in a flag, a variable, a default or a
@@ -125,6 +126,8 @@ func (s setting) limitErr() error {
 // setNode sets dst from the file's node n (not null).
 func (s setting) setNode(dst reflect.Value, n *yaml.Node) error {
 	switch dst.Type() {
+	case ipSetsType:
+		return setIPSets(dst, n)
 	case listenersType:
 		if n.Kind == yaml.SequenceNode && len(n.Content) == 0 { // [] is the default, as absent
 			return s.setText(dst, s.def)
@@ -173,6 +176,33 @@ func (s setting) setNode(dst reflect.Value, n *yaml.Node) error {
 		return s.setInt(dst, i)
 	}
 	return s.setText(dst, n.Value)
+}
+
+// setIPSets sets the file's ipSets: a mapping of set names to lists of
+// prefixes (checked further by Validate).
+func setIPSets(dst reflect.Value, n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return errors.New("must be a mapping of set names to lists of prefixes, e.g. ci-runners: [203.0.113.0/24]")
+	}
+	sets := map[string][]netip.Prefix{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if v.Kind != yaml.SequenceNode {
+			return &entryError{line: v.Line, what: "ipSets " + k.Value, err: errors.New("must be a list of prefixes, e.g. [203.0.113.0/24, 198.51.100.7/32]")}
+		}
+		var ps []netip.Prefix
+		for _, item := range v.Content {
+			item = deref(item)
+			p, err := prefix(item.Value)
+			if item.Kind != yaml.ScalarNode || err != nil {
+				return &entryError{line: item.Line, what: "ipSets " + k.Value, err: fmt.Errorf("%q must be a CIDR prefix such as 203.0.113.0/24", item.Value)}
+			}
+			ps = append(ps, p)
+		}
+		sets[k.Value] = ps
+	}
+	dst.Set(reflect.ValueOf(sets))
+	return nil
 }
 
 // setListeners sets the file's listeners: entries; an entry's name defaults

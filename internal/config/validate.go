@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/moat-registry/moat/internal/addressing"
+	"github.com/moat-registry/moat/internal/network/netrule"
 )
 
 // Validate checks a configuration (Load's, or one built in code from
@@ -43,6 +44,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.OfflineLifetime < 0 {
 		return fmt.Errorf("%s must not be negative (0: as long as the credential)", describe("tokens.offlineLifetime"))
+	}
+	if err := c.validateIPSets(); err != nil {
+		return err
 	}
 	if err := c.validatePublicURL(); err != nil {
 		return err
@@ -171,4 +175,28 @@ func (c *Config) PublicURLOrDefault() string {
 		return scheme + "://" + host
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// validateIPSets: each set has a name IP rules can name and holds what an IP
+// rule may hold (public prefixes); names differ in more than case.
+func (c *Config) validateIPSets() error {
+	seen := map[string]string{}
+	for name, ps := range c.IPSets {
+		if !netrule.ValidIPSetName(name) {
+			return fmt.Errorf("%s: %q is not a valid set name: a letter, then letters, digits, '.', '_' or '-' (at most 80)", describe("ipSets"), name)
+		}
+		if other, ok := seen[strings.ToLower(name)]; ok {
+			return fmt.Errorf("%s: %q and %q differ only in case; rules name sets case-insensitively", describe("ipSets"), other, name)
+		}
+		seen[strings.ToLower(name)] = name
+		if len(ps) == 0 {
+			return fmt.Errorf("%s %s: list at least one prefix", describe("ipSets"), name)
+		}
+		for _, p := range ps {
+			if _, err := netrule.ParseIPRule(p.String()); err != nil {
+				return fmt.Errorf("%s %s: %v", describe("ipSets"), name, err)
+			}
+		}
+	}
+	return nil
 }

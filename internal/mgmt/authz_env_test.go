@@ -89,6 +89,10 @@ func (w tripwire) Denials(context.Context, string, time.Time) ([]netguard.Denial
 	w.t.Error("reached the denial log")
 	return nil, nil
 }
+func (w tripwire) Disagreements(context.Context, string, time.Time) ([]netguard.Denial, error) {
+	w.t.Error("reached the shadow-mode log")
+	return nil, nil
+}
 func (w tripwire) Trusted() policy.TrustedServices { return policy.DefaultTrusted }
 func (w tripwire) Events(context.Context, audit.Query) (audit.Page, error) {
 	w.t.Error("reached the audit trail")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/moat-registry/moat/internal/audit"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/store/meta"
 )
 
@@ -37,16 +38,9 @@ func auditedRemove(c *call, reg *meta.Registry) error {
 var nullSettings = json.RawMessage("null")
 
 // networkSettings are the network settings of a registry's stored
-// properties, as the audit shows them.
+// properties, as the audit shows them (with the staged ones).
 func networkSettings(reg *meta.Registry) json.RawMessage {
-	var p struct {
-		NetworkRuleSet           json.RawMessage `json:"networkRuleSet,omitempty"`
-		PublicNetworkAccess      json.RawMessage `json:"publicNetworkAccess,omitempty"`
-		NetworkRuleBypassOptions json.RawMessage `json:"networkRuleBypassOptions,omitempty"`
-	}
-	_ = json.Unmarshal(reg.Properties, &p)
-	b, _ := json.Marshal(p)
-	return b
+	return model.NetworkSettings(reg.Properties)
 }
 
 // recordConfig records a change of a registry's network settings (none

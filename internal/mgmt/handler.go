@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/moat-registry/moat/internal/audit"
@@ -49,6 +50,9 @@ type Handler struct {
 	Subscription string
 	Location     string
 	Limits       Limits
+	// IPSets are the operator's named IP sets (lower-cased names) that IP
+	// rules may name (the server configuration's ipSets).
+	IPSets map[string][]netip.Prefix
 	// Tenant is the directory's tenant ID.
 	Tenant string
 	// ZoneSuffix is the login-server suffix (without a port), used in private

@@ -36,6 +36,7 @@ func linkedDenied(ctx context.Context, field, linked, action string) error {
 var leastRole = map[string]string{
 	rbac.ActionAssignIdentity: "Managed Identity Operator",
 	rbac.ActionJoinSubnet:     "Network Contributor",
+	rbac.ActionJoinIPGroup:    "Network Contributor",
 	rbac.ActionPull:           "AcrPull",
 	typeSubnet + "/read":      "Reader",
 	typeScopeMap + "/read":    "Reader",

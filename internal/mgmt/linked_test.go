@@ -18,6 +18,7 @@ type teams struct {
 	subnetA, subnetB      string
 	ghostUAI, ghostSubnet string
 	ghostReg              string
+	groupB, ghostGroup    string
 }
 
 func newTeams(e *authzEnv) teams {
@@ -36,11 +37,13 @@ func newTeams(e *authzEnv) teams {
 		e.as(e.admin, http.StatusCreated, "PUT", vnetPathIn(v.rg, v.name), vnetBody([]string{"10.0.0.0/16"},
 			namedSubnet("s1", "10.0.1.0/24", "Microsoft.ContainerRegistry")))
 	}
+	e.as(e.admin, http.StatusCreated, "PUT", rgPath("team-b")+"/providers/Microsoft.Network/ipGroups/ciips", obj{"location": "local", "properties": obj{"ipAddresses": []string{"20.1.0.7"}}})
 	tm := teams{mallory: e.user("mallory"), opsUAI: uaiPathIn("team-b", "ops"), opsClient: opsClient,
 		regA: regPathIn("team-a", "teamareg"), regB: regPathIn("team-b", "teambreg"),
 		subnetA: subnetPathIn("team-a", "neta", "s1"), subnetB: subnetPathIn("team-b", "netb", "s1"),
 		ghostUAI: uaiPathIn("team-b", "ghost"), ghostSubnet: subnetPathIn("team-b", "netb", "ghost"),
-		ghostReg: regPathIn("team-b", "ghostreg")}
+		ghostReg: regPathIn("team-b", "ghostreg"),
+		groupB:   rgPath("team-b") + "/providers/Microsoft.Network/ipGroups/ciips", ghostGroup: rgPath("team-b") + "/providers/Microsoft.Network/ipGroups/ghost"}
 	e.grant(tm.mallory, "Contributor", rgPath("team-a"))
 	return tm
 }
@@ -81,6 +84,9 @@ func TestLinkedAccessChecks(t *testing.T) {
 			func(l string) any {
 				return obj{"properties": ruleSet("Deny", nil, []any{obj{"action": "Allow", "id": l}})}
 			}, tm.subnetB, tm.ghostSubnet, rbac.ActionJoinSubnet},
+		{"IP rule names another team's IP group", "PATCH", tm.regA,
+			func(l string) any { return obj{"properties": ruleSet("Deny", ipRules(l), nil)} },
+			tm.groupB, tm.ghostGroup, rbac.ActionJoinIPGroup},
 		{"private endpoint in another team's subnet", "PUT", pePathIn("team-a", "pe1"),
 			func(l string) any { return peBody(l, tm.regA, false, "") },
 			tm.subnetB, tm.ghostSubnet, rbac.ActionJoinSubnet},

@@ -18,6 +18,9 @@ type Network interface {
 	Rules(regKey string) *policy.Rules
 	HasServiceEndpoint(subnetID string) bool
 	Denials(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error)
+	// Disagreements are shadow mode's: requests the staged settings decide
+	// otherwise than the enforced ones.
+	Disagreements(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error)
 	Trusted() policy.TrustedServices
 }
 
@@ -123,8 +126,19 @@ func (h *Handler) whatIfIdentity(in checkRequest) (netid.Identity, string, error
 
 // networkRuleDenials lists recent denials of a registry (?since=1h, default 24h).
 func (h *Handler) networkRuleDenials(w http.ResponseWriter, r *http.Request, id resid.ID) error {
+	return h.networkRecords(w, r, id, "networkRuleDenials", h.Network.Denials)
+}
+
+// networkRuleShadowDisagreements lists the recent shadow-mode disagreements
+// of a registry: requests its staged settings decide otherwise.
+func (h *Handler) networkRuleShadowDisagreements(w http.ResponseWriter, r *http.Request, id resid.ID) error {
+	return h.networkRecords(w, r, id, "networkRuleShadowDisagreements", h.Network.Disagreements)
+}
+
+func (h *Handler) networkRecords(w http.ResponseWriter, r *http.Request, id resid.ID, what string,
+	list func(context.Context, string, time.Time) ([]netguard.Denial, error)) error {
 	if r.Method != http.MethodGet {
-		return methodNotAllowed(r, "networkRuleDenials (use GET)")
+		return methodNotAllowed(r, what+" (use GET)")
 	}
 	reg, err := h.getRegistry(r.Context(), id.ResourceGroup, id.Names[0])
 	if err != nil {
@@ -136,7 +150,7 @@ func (h *Handler) networkRuleDenials(w http.ResponseWriter, r *http.Request, id 
 			return badRequest("InvalidParameter", "since=%q must be a duration such as 15m, 1h or 24h", s)
 		}
 	}
-	ds, err := h.Network.Denials(r.Context(), reg.Key, time.Now().Add(-since))
+	ds, err := list(r.Context(), reg.Key, time.Now().Add(-since))
 	if err != nil {
 		return err
 	}

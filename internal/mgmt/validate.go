@@ -1,10 +1,15 @@
 package mgmt
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/moat-registry/moat/internal/auth/rbac"
+	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/network/netrule"
 	"github.com/moat-registry/moat/internal/resid"
 	"github.com/moat-registry/moat/internal/store/meta"
@@ -23,6 +28,65 @@ func enum(field, v string, allowed ...string) (string, error) {
 // validateRegistry checks and canonicalises the properties a registry is to
 // have (SPEC 2). existing is nil when the registry is being created.
 func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties) error {
+	cur := RegistryProperties{}.WithDefaults()
+	if existing != nil {
+		var err error
+		if cur, err = decodeProps(existing); err != nil {
+			return err
+		}
+	}
+	if err := h.validateNetwork(ctx, existing, sku, p, cur); err != nil {
+		return err
+	}
+	if err := checkRetention(existing, sku, p); err != nil {
+		return err
+	}
+	return h.validateStaged(ctx, existing, sku, p, cur)
+}
+
+// validateStaged checks a staged network set (shadow mode) as the settings
+// it would make if promoted, and stores it complete and canonical, with
+// when it was staged (kept while it stays the same).
+func (h *Handler) validateStaged(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties, cur RegistryProperties) error {
+	if p.StagedNetworkAccess == nil {
+		return nil
+	}
+	old := cur
+	if s, ok := cur.Staged(); ok {
+		old = s.WithDefaults()
+	}
+	sp := p.StagedNetworkAccess.Over(*p).WithDefaults()
+	rs := *sp.NetworkRuleSet
+	sp.NetworkRuleSet = &rs
+	if err := h.validateNetwork(ctx, existing, sku, &sp, old); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return &Error{Status: e.Status, Code: e.Code, Message: "stagedNetworkAccess: " + e.Message}
+		}
+		return err
+	}
+	a := model.AccessOf(sp)
+	now := time.Now().UTC().Truncate(time.Second)
+	a.StagedOn = &now
+	if prev := cur.StagedNetworkAccess; prev != nil && prev.StagedOn != nil {
+		x, y := *prev, a
+		x.StagedOn, y.StagedOn = nil, nil
+		if bx, by := mustJSON(x), mustJSON(y); bytes.Equal(bx, by) {
+			a.StagedOn = prev.StagedOn
+		}
+	}
+	p.StagedNetworkAccess = &a
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// validateNetwork checks and canonicalises a registry's network settings
+// against cur, the settings they replace.
+func (h *Handler) validateNetwork(ctx context.Context, existing *meta.Registry, sku string, p *RegistryProperties, cur RegistryProperties) error {
 	var err error
 	rs := p.NetworkRuleSet
 	if p.PublicNetworkAccess, err = enum("publicNetworkAccess", p.PublicNetworkAccess, "Enabled", "Disabled"); err != nil {
@@ -37,21 +101,10 @@ func (h *Handler) validateRegistry(ctx context.Context, existing *meta.Registry,
 	if err := h.checkSKU(ctx, existing, sku, p); err != nil {
 		return err
 	}
-	if err := checkRetention(existing, sku, p); err != nil {
+	if rs.IPRules, err = h.checkIPRules(ctx, rs.IPRules, cur.NetworkRuleSet.IPRules, sku, time.Now()); err != nil {
 		return err
 	}
-	if rs.IPRules, err = h.checkIPRules(rs.IPRules, sku); err != nil {
-		return err
-	}
-	var old []VirtualNetworkRule
-	if existing != nil {
-		cur, err := decodeProps(existing)
-		if err != nil {
-			return err
-		}
-		old = cur.NetworkRuleSet.VirtualNetworkRules
-	}
-	if rs.VirtualNetworkRules, err = h.checkVNetRules(ctx, rs.VirtualNetworkRules, old, sku); err != nil {
+	if rs.VirtualNetworkRules, err = h.checkVNetRules(ctx, rs.VirtualNetworkRules, cur.NetworkRuleSet.VirtualNetworkRules, sku); err != nil {
 		return err
 	}
 	if len(rs.VirtualNetworkRules) > 0 && existing != nil {
@@ -103,26 +156,59 @@ func (h *Handler) checkSKU(ctx context.Context, existing *meta.Registry, sku str
 	return nil
 }
 
-// checkIPRules validates, canonicalises and de-duplicates IP rules.
-func (h *Handler) checkIPRules(in []IPRule, sku string) ([]IPRule, error) {
+// checkIPRules validates, canonicalises and de-duplicates IP rules. A rule
+// sent without expiresOn keeps the expiry its value had in old (a client
+// that does not know the member must not make a temporary rule permanent by
+// writing the rule set back), and so does one sent back with its stored
+// expiry; such a carried expiry that has passed drops the rule. A new
+// expiresOn must be in the future. Of duplicates, the one
+// that lasts longer wins.
+func (h *Handler) checkIPRules(ctx context.Context, in, old []IPRule, sku string, now time.Time) ([]IPRule, error) {
+	had := map[string]*time.Time{}
+	for _, r := range old {
+		if ref, err := netrule.ParseRef(r.Value); err == nil {
+			had[ref.Value] = r.ExpiresOn
+		}
+	}
+	expanded := 0
 	out := []IPRule{}
-	seen := map[string]bool{}
+	at := map[string]int{}
 	for _, r := range in {
 		if r.Action != "" && !strings.EqualFold(r.Action, "Allow") {
 			return nil, badRequest("InvalidParameter", "IP rule action %q is invalid: only Allow is supported", r.Action)
 		}
-		p, err := netrule.ParseIPRule(r.Value)
+		ref, _ := netrule.ParseRef(r.Value)
+		_, known := had[ref.Value]
+		v, ps, err := h.ruleExpansion(ctx, r.Value, known)
 		if err != nil {
-			return nil, badRequest("InvalidIpRule", "invalid IP rule: %v", err)
+			return nil, err
 		}
-		v := netrule.FormatIPRule(p)
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, IPRule{Action: "Allow", Value: v})
+		exp, prev := r.ExpiresOn, had[v]
+		switch {
+		case !r.ExpirySent || (exp != nil && prev != nil && exp.Equal(*prev)):
+			// Carried over (a merge patch also sends back what it read).
+			if exp = prev; exp != nil && !exp.After(now) {
+				continue // it expired; the client wrote back what it read before
+			}
+		case exp != nil && !exp.After(now):
+			return nil, badRequest("InvalidIpRule", "IP rule %s: expiresOn %s is not in the future; give a later time, or leave expiresOn out for a rule that does not expire", v, exp.UTC().Format(time.RFC3339))
 		}
+		if exp != nil {
+			t := exp.UTC()
+			exp = &t
+		}
+		if i, ok := at[v]; ok {
+			if out[i].ExpiresOn != nil && (exp == nil || exp.After(*out[i].ExpiresOn)) {
+				out[i].ExpiresOn = exp
+			}
+			continue
+		}
+		at[v] = len(out)
+		out = append(out, IPRule{Action: "Allow", Value: v, ExpiresOn: exp})
+		expanded += len(ps)
 	}
-	if len(out) > h.Limits.IPRules {
-		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of IP rules (%d) exceeds allowed quota %d for the SKU %s", len(out), h.Limits.IPRules, sku)
+	if expanded > h.Limits.IPRules {
+		return nil, badRequest("NetworkRuleQuotaExceeded", "the number of IP rules (%d) exceeds allowed quota %d for the SKU %s (each address and prefix of an IP group or IP set a rule names counts as one)", expanded, h.Limits.IPRules, sku)
 	}
 	return out, nil
 }

@@ -45,6 +45,9 @@ type RegistryProperties struct {
 	DataEndpointEnabled              *bool                       `json:"dataEndpointEnabled,omitempty"`
 	PrivateEndpointConnections       []PrivateEndpointConnection `json:"privateEndpointConnections"` // read-only: [] when none
 	Policies                         *Policies                   `json:"policies,omitempty"`
+	// StagedNetworkAccess is a network configuration decided in shadow
+	// beside the enforced one, until promoted or discarded (staged.go).
+	StagedNetworkAccess *NetworkAccess `json:"stagedNetworkAccess,omitempty"`
 }
 
 // Policies are a registry's policies; moat implements the retention policy.
@@ -76,9 +79,16 @@ type NetworkRuleSet struct {
 	VirtualNetworkRules []VirtualNetworkRule `json:"virtualNetworkRules"`
 }
 
+// IPRule is an IP rule: Value is an address or CIDR prefix. ExpiresOn, when
+// set, is when the rule stops matching and is removed (iprule.go).
 type IPRule struct {
-	Action string `json:"action,omitempty"`
-	Value  string `json:"value"`
+	Action    string     `json:"action,omitempty"`
+	Value     string     `json:"value"`
+	ExpiresOn *time.Time `json:"expiresOn,omitempty"`
+	// ExpirySent: the request named expiresOn (maybe as null). A rule sent
+	// back without it keeps the expiry it had (clients that do not know the
+	// member drop it on their way through).
+	ExpirySent bool `json:"-"`
 }
 
 // VirtualNetworkRule is a rule of the subnet ID. ACR's api-versions up to

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/moat-registry/moat/internal/model"
 	"github.com/moat-registry/moat/internal/network/netguard"
@@ -141,8 +142,12 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 	case "ip-add", "ip-remove":
 		field, notice = "ip", action
 		value := strings.TrimSpace(f.Get("ip"))
+		rule := model.IPRule{Action: "Allow", Value: value}
+		if rule.ExpiresOn, err = expiryChoice(f.Get("expires")); err != nil {
+			break
+		}
 		err = p.changeRules(r, s, path, &reg, value, "Enter an IP address or a range in CIDR notation, e.g. 203.0.113.0/24.", func(nrs *model.NetworkRuleSet) {
-			nrs.IPRules = editRules(nrs.IPRules, action == "ip-add", model.IPRule{Action: "Allow", Value: value},
+			nrs.IPRules = editRules(nrs.IPRules, action == "ip-add", rule,
 				func(x model.IPRule) bool { return x.Value == value })
 		})
 	case "vnet-add", "vnet-remove":
@@ -176,6 +181,22 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	p.afterChange(w, r, s, err, back, notice, "networking", field, nil,
 		func(pg *page, cur *model.RegistryResource) { p.showNetworking(w, r, s, http.StatusBadRequest, pg, cur) })
+}
+
+// expiryChoices are the Firewall form's "Expires" choices.
+var expiryChoices = map[string]time.Duration{"": 0, "1h": time.Hour, "8h": 8 * time.Hour, "24h": 24 * time.Hour, "168h": 7 * 24 * time.Hour}
+
+// expiryChoice is the expiresOn of an "Expires" choice (nil: never).
+func expiryChoice(v string) (*time.Time, error) {
+	d, ok := expiryChoices[v]
+	if !ok {
+		return nil, &apiError{Status: http.StatusBadRequest, Message: "Choose when the address range expires: never, or after 1 hour, 8 hours, 1 day or 7 days."}
+	}
+	if d == 0 {
+		return nil, nil
+	}
+	t := time.Now().Add(d).UTC().Truncate(time.Second)
+	return &t, nil
 }
 
 // changeRules changes the registry's network rule set (read, change, PATCH);

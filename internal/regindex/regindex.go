@@ -41,7 +41,12 @@ type Index struct {
 	store  Store
 	snap   atomic.Pointer[Snapshot]
 	reload sync.Mutex // one rebuild at a time
+	named  atomic.Pointer[map[string][]netip.Prefix]
 }
+
+// SetIPSets sets the operator's named IP sets (lower-cased names, NamedSets)
+// that IP rules may name; the next Reload compiles with them.
+func (i *Index) SetIPSets(named map[string][]netip.Prefix) { i.named.Store(&named) }
 
 // New loads the first snapshot from store, with path-style addressing until
 // SetAddressing says otherwise.
@@ -58,27 +63,33 @@ func (i *Index) Load() *Snapshot { return i.snap.Load() }
 func (i *Index) Reload(ctx context.Context) error {
 	i.reload.Lock()
 	defer i.reload.Unlock()
-	// Three independent reads, at once: a change reaches the other nodes
+	// Four independent reads, at once: a change reaches the other nodes
 	// after the slowest of them, not after their sum.
 	var (
-		approved         map[string][]string
-		regs             []*meta.Registry
-		topo             topology
-		errA, errR, errT error
-		wg               sync.WaitGroup
+		approved               map[string][]string
+		regs                   []*meta.Registry
+		topo                   topology
+		groups                 map[string][]netip.Prefix
+		errA, errR, errT, errG error
+		wg                     sync.WaitGroup
 	)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); approved, errA = approvedEndpoints(ctx, i.store) }()
 	go func() { defer wg.Done(); topo, errT = loadTopology(ctx, i.store) }()
+	go func() { defer wg.Done(); groups, errG = loadIPGroups(ctx, i.store) }()
 	regs, errR = i.store.ListRegistries(ctx)
 	wg.Wait()
-	if err := errors.Join(errR, errA, errT); err != nil {
+	if err := errors.Join(errR, errA, errT, errG); err != nil {
 		return err
+	}
+	sets := ipSets{groups: groups}
+	if n := i.named.Load(); n != nil {
+		sets.named = *n
 	}
 	a := i.snap.Load().Addressing
 	s := &Snapshot{Addressing: a, byKey: make(map[string]*Registry, len(regs)), sorted: make([]*Registry, 0, len(regs)), topo: topo}
 	for _, m := range regs { // sorted by key
-		r := build(m, approved[m.Key], a)
+		r := build(m, approved[m.Key], a, sets)
 		s.byKey[m.Key], s.sorted = r, append(s.sorted, r)
 	}
 	i.snap.Store(s)

@@ -2,6 +2,7 @@ package regindex
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/moat-registry/moat/internal/addressing"
 	"github.com/moat-registry/moat/internal/model"
@@ -18,16 +19,20 @@ type Registry struct {
 	// cannot be read, Props are the defaults of nothing (no anonymous pull, no
 	// admin user) and Rules deny everyone: fail closed.
 	Props model.RegistryProperties
-	// Rules are the compiled network rules.
-	Rules *policy.Rules
+	// Rules are the compiled network rules; Staged those of the staged
+	// settings (shadow mode), nil when there are none.
+	Rules, Staged *policy.Rules
 	// ID is the ARM resource ID (the scope of role assignments).
 	ID string
 	// LoginServer is the host-style login server; "" in path style, where it
 	// depends on the host the client used.
 	LoginServer string
+	// NextExpiry is the earliest expiry of its IP rules (zero: none expires);
+	// the expiry sweeper (internal/ruleexpiry) looks no further.
+	NextExpiry time.Time
 }
 
-func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Registry {
+func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing, sets ipSets) *Registry {
 	r := &Registry{Registry: m, ID: resid.RegistryID(m.Subscription, m.ResourceGroup, m.Name), LoginServer: a.LoginServer(m.Key)}
 	var p model.RegistryProperties
 	if len(m.Properties) > 0 && json.Unmarshal(m.Properties, &p) != nil {
@@ -35,7 +40,15 @@ func build(m *meta.Registry, approvedPEs []string, a addressing.Addressing) *Reg
 		return r
 	}
 	r.Props = p.WithDefaults()
-	r.Rules = policy.Compile(r.Props, approvedPEs)
+	r.Rules = policy.CompileWith(r.Props, approvedPEs, sets)
+	if sp, ok := r.Props.Staged(); ok {
+		r.Staged = policy.CompileWith(sp.WithDefaults(), approvedPEs, sets)
+	}
+	for _, ip := range r.Props.NetworkRuleSet.IPRules {
+		if e := ip.ExpiresOn; e != nil && (r.NextExpiry.IsZero() || e.Before(r.NextExpiry)) {
+			r.NextExpiry = *e
+		}
+	}
 	return r
 }
 

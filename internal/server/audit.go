@@ -63,6 +63,23 @@ func denialEvent(r *meta.AuditRecord) (audit.Event, error) {
 		Detail: "route " + d.Route + denialWhere(d.Subnet, d.PrivateEndpoint) + ", first seen " + d.FirstSeen.Format(time.RFC3339)}, nil
 }
 
+// disagreementEvent is a shadow-mode disagreement as an event: the enforced
+// decision applied (its outcome), the staged one is in the detail.
+func disagreementEvent(r *meta.AuditRecord) (audit.Event, error) {
+	d, err := netguard.Decode(r)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	outcome := audit.Success
+	if d.Decision == "deny" {
+		outcome = audit.Failure
+	}
+	return audit.Event{Time: d.LastSeen, Registry: d.Registry, Type: netguard.DisagreementType, Outcome: outcome,
+		ClientIP: d.ClientIP, NetworkPath: d.Path, Reason: d.Reason, Count: d.Count,
+		Detail: "enforced " + d.Decision + ", staged settings " + d.StagedDecision + " (" + d.StagedReason + "); route " + d.Route +
+			denialWhere(d.Subnet, d.PrivateEndpoint) + ", first seen " + d.FirstSeen.Format(time.RFC3339)}, nil
+}
+
 func denialWhere(subnet, pe string) string {
 	switch {
 	case subnet != "":

@@ -24,6 +24,10 @@ func (v networkView) Denials(ctx context.Context, regKey string, since time.Time
 	return v.denials.List(ctx, regKey, since)
 }
 
+func (v networkView) Disagreements(ctx context.Context, regKey string, since time.Time) ([]netguard.Denial, error) {
+	return v.denials.Disagreements(ctx, regKey, since)
+}
+
 func (v networkView) Trusted() policy.TrustedServices { return v.trusted }
 
 // trusted returns the trusted service types (SPEC 5 defaults; configurable).

@@ -11,6 +11,7 @@ import (
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/network/netguard"
+	"github.com/moat-registry/moat/internal/ruleexpiry"
 	"github.com/moat-registry/moat/internal/store/meta"
 )
 
@@ -26,7 +27,8 @@ func (s *Server) openOps() error {
 		},
 		Source:        requestSource,
 		PrincipalName: s.principalName,
-		Decode:        map[string]func(*meta.AuditRecord) (audit.Event, error){netguard.RecordType: denialEvent},
+		Decode: map[string]func(*meta.AuditRecord) (audit.Event, error){netguard.RecordType: denialEvent,
+			netguard.DisagreementType: disagreementEvent},
 	})
 	s.gc = &gc.Collector{Meta: s.meta, Blobs: s.blobs, Grace: s.cfg.GC.Grace, UploadExpiry: s.cfg.Limits.UploadExpiry,
 		Metrics: gc.NewMetrics(s.metrics), Audit: s.recorder()}
@@ -41,8 +43,9 @@ func (s *Server) opsRoutes(mux *http.ServeMux, h http.Handler) http.Handler {
 	return s.obs.wrap(h)
 }
 
-// startOps starts the audit writer and the garbage collection schedule; the
-// returned stop ends the schedule and writes what is queued.
+// startOps starts the audit writer, the garbage collection schedule and the
+// sweep of expired IP rules; the returned stop ends them and writes what is
+// queued.
 func (s *Server) startOps() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -54,8 +57,19 @@ func (s *Server) startOps() (stop func()) {
 		}
 		close(gcDone)
 	}()
-	return func() { cancel(); <-gcDone; <-done }
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	sweepDone := make(chan struct{})
+	go func() {
+		(&ruleexpiry.Sweeper{Store: s.meta, Index: s.index, Audit: s.auditLog}).Loop(sweepCtx, expirySweepEvery)
+		close(sweepDone)
+	}()
+	// The sweep stops first: the audit writer then writes what it recorded.
+	return func() { stopSweep(); <-sweepDone; cancel(); <-gcDone; <-done }
 }
+
+// expirySweepEvery is how often a node looks for expired IP rules to remove
+// from the stored settings (they stop matching at their expiry regardless).
+const expirySweepEvery = time.Second
 
 // loadCerts reads the TLS certificate when TLS is configured.
 func (s *Server) loadCerts() error {

@@ -147,6 +147,12 @@ func (s *Server) open(ctx context.Context) error {
 	if s.index, err = regindex.New(ctx, s.meta); err != nil {
 		return err
 	}
+	if len(s.cfg.IPSets) > 0 { // the operator's named IP sets, which IP rules may name
+		s.index.SetIPSets(regindex.NamedSets(s.cfg.IPSets))
+		if err := s.index.Reload(ctx); err != nil {
+			return err
+		}
+	}
 	if err := s.setAddressing(s.cfg.Listeners, nil); err != nil {
 		return err
 	}
@@ -236,7 +242,7 @@ func (s *Server) routes(ctx context.Context) error {
 		LoginServer: func(r *http.Request, reg *meta.Registry) string { return s.loginServer(r, reg.Name) }}))
 	mg := &mgmt.Handler{Meta: s.meta, Index: s.index, Subscription: s.subscription, Tenant: s.tenant, Location: "local",
 		Network: networkView{s.index, s.denials, s.trusted()},
-		Limits:  s.limits(), ZoneSuffix: s.index.Load().Addressing.Suffix(), Audiences: audiences.List(),
+		Limits:  s.limits(), IPSets: regindex.NamedSets(s.cfg.IPSets), ZoneSuffix: s.index.Load().Addressing.Suffix(), Audiences: audiences.List(),
 		LoginServerSuffix: func() string { return s.index.Load().Addressing.LoginServerSuffix() },
 		Auth:              principalAuth{&mgmt.BearerAuth{Keys: s.keys, Dir: s.dir, Tenant: s.tenant, Audiences: audiences}}, Audit: auditView{s}, Record: s.recorder(),
 		Roles: s.authz, Principals: s.dir,

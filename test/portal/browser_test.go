@@ -176,6 +176,25 @@ func TestPortalNetworking(t *testing.T) {
 		chromedp.SendKeys("#ip", "203.0.113.0/24", chromedp.ByID),
 		chromedp.Click("#add-ip", chromedp.ByID), waitNotice("Address range added"))
 
+	run(t, ctx, "add an address range that expires in 8 hours",
+		chromedp.Navigate(net), chromedp.WaitVisible("#ip", chromedp.ByID), clearNotice(),
+		chromedp.SendKeys("#ip", "20.30.40.0/24", chromedp.ByID),
+		chromedp.SetValue("#ip-expires", "8h", chromedp.ByID),
+		chromedp.Click("#add-ip", chromedp.ByID), waitNotice("Address range added"))
+	var expiring map[string]any
+	for _, r := range dig(e.api("GET", e.registryID("portalweb"), nil), "properties", "networkRuleSet", "ipRules").([]any) {
+		if m := r.(map[string]any); m["value"] == "20.30.40.0/24" {
+			expiring = m
+		}
+	}
+	exp, err := time.Parse(time.RFC3339, fmt.Sprint(expiring["expiresOn"]))
+	if err != nil || time.Until(exp) > 8*time.Hour || time.Until(exp) < 8*time.Hour-5*time.Minute {
+		t.Fatalf("the rule added with Expires after 8 hours: %v", expiring)
+	}
+	expectContains(t, "firewall list", text(t, ctx, "ul.rules"), "20.30.40.0/24\nexpires "+exp.UTC().Format("2006-01-02 15:04 UTC"))
+	run(t, ctx, "remove the expiring range", clearNotice(),
+		chromedp.Click(`button[aria-label="Remove address range 20.30.40.0/24"]`, chromedp.ByQuery), waitNotice("removed"))
+
 	run(t, ctx, "add a private range (refused)",
 		chromedp.SendKeys("#ip", "10.9.0.0/16", chromedp.ByID),
 		chromedp.Click("#add-ip", chromedp.ByID), chromedp.WaitVisible("#ip-error", chromedp.ByID))

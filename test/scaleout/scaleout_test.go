@@ -3,7 +3,10 @@
 // deployment behind a load balancer does, and checks that they behave as one
 // registry: content pushed through one node is pulled through another, an
 // upload started on one node is finished on another, and a network rule
-// changed through one node is enforced by the others. It measures how long a
+// changed through one node is enforced by the others, so is a change to an IP
+// group that a rule names, and an expiring IP rule
+// stops matching on every node at its expiry and is removed and audited
+// once. It measures how long a
 // rule change takes to reach another node (logged, never asserted).
 //
 // Run it with both servers: scripts/test-postgres scripts/test-s3 go test ./test/scaleout/
@@ -340,6 +343,199 @@ func TestThreeNodes(t *testing.T) {
 		t.Logf("propagation of %d rule changes from node 3 to node 1: p50=%v p99=%v max=%v", changes, p50, p99, delays[len(delays)-1])
 		fmt.Printf("propagation p50=%v p99=%v\n", p50, p99)
 	})
+
+	t.Run("an IP group changed on node 3 is in force on node 1", func(t *testing.T) {
+		const clientIP = "203.0.113.9"
+		groupURL := strings.Replace(regURL, "/providers/Microsoft.ContainerRegistry/registries/"+reg, "/providers/Microsoft.Network/ipGroups/agents", 1)
+		groupID := groupURL[len(n3.url):strings.Index(groupURL, "?")]
+		putGroup := func(addr string) {
+			body := `{"location":"local","properties":{"ipAddresses":["` + addr + `"]}}`
+			if resp, b := call(t, http.MethodPut, groupURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode >= 300 {
+				t.Fatalf("IP group through node 3: %d %s", resp.StatusCode, b)
+			}
+		}
+		putGroup("192.0.2.1")
+		body := `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"` + groupID + `"}]}}}`
+		if resp, b := call(t, http.MethodPatch, regURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("rule naming the group through node 3: %d %s", resp.StatusCode, b)
+		}
+		var delays []time.Duration
+		for i := range 20 {
+			allowed := i%2 == 0
+			putGroup(map[bool]string{true: clientIP, false: "192.0.2.1"}[allowed])
+			changed := time.Now()
+			want := map[bool]int{true: http.StatusOK, false: http.StatusForbidden}[allowed]
+			for n1.clientStatus(t, reg, clientIP) != want {
+				if time.Since(changed) > 10*time.Second {
+					t.Fatalf("group change %d (allowed=%v) not in force on node 1 after 10s", i, allowed)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			delays = append(delays, time.Since(changed))
+		}
+		slices.Sort(delays)
+		t.Logf("propagation of %d IP group changes from node 3 to node 1: p50=%v max=%v", len(delays), delays[len(delays)/2], delays[len(delays)-1])
+		// The group is named: it cannot be deleted.
+		if resp, b := call(t, http.MethodDelete, groupURL, arm, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "InUseIpGroupCannotBeDeleted") {
+			t.Errorf("deleting the group in use: %d %s", resp.StatusCode, b)
+		}
+	})
+
+	t.Run("shadow mode lists exactly the sources that promoting its staged set then denies", func(t *testing.T) {
+		a, b, c := "203.0.113.21", "203.0.113.22", "203.0.113.23"
+		patch := func(body string) {
+			if resp, out := call(t, http.MethodPatch, regURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("PATCH through node 3: %d %s", resp.StatusCode, out)
+			}
+		}
+		patch(`{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"` + a + `"},{"value":"` + b + `"},{"value":"` + c + `"}]}}}`)
+		patch(`{"properties":{"stagedNetworkAccess":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"value":"` + a + `"},{"value":"` + b + `"}]}}}}`)
+		// Traffic from the three sources through nodes 1 and 2: the enforced
+		// set applies (all in), the staged one is decided beside it.
+		for _, n := range []*node{n1, n2} {
+			for _, ip := range []string{a, b, c} {
+				for n.clientStatus(t, reg, ip) != http.StatusOK {
+					time.Sleep(5 * time.Millisecond) // until the node has the rules
+				}
+			}
+		}
+		type rec struct {
+			ClientIP, Decision, StagedDecision, StagedReason string
+			Count                                            int
+		}
+		listURL := strings.Replace(regURL, "?api-version=", "/networkRuleShadowDisagreements?since=1h&api-version=", 1)
+		// Both nodes flush their records every 5 seconds: wait past that,
+		// so that a wrong record of A or B would be listed too.
+		var got []rec
+		for start := time.Now(); ; time.Sleep(500 * time.Millisecond) {
+			_, body := call(t, http.MethodGet, listURL, arm, nil)
+			var out struct{ Value []rec }
+			if err := json.Unmarshal(body, &out); err != nil {
+				t.Fatalf("disagreements: %s", body)
+			}
+			got = out.Value
+			if (len(got) > 0 && time.Since(start) > 6*time.Second) || time.Since(start) > 20*time.Second {
+				break
+			}
+		}
+		for _, d := range got {
+			if d.ClientIP != c || d.Decision != "allow" || d.StagedDecision != "deny" || d.StagedReason != "no-matching-rule" {
+				t.Errorf("disagreement %+v: only %s, allowed now and denied staged, was expected", d, c)
+			}
+		}
+		if len(got) == 0 {
+			t.Fatalf("no disagreement listed")
+		}
+		// Promote through node 3: what the staged set would have done is done.
+		promote := strings.Replace(regURL, "?api-version=", "/promoteStagedNetworkAccess?api-version=", 1)
+		if resp, out := call(t, http.MethodPost, promote, arm, nil); resp.StatusCode != http.StatusOK || strings.Contains(string(out), "stagedNetworkAccess") {
+			t.Fatalf("promote: %d %s", resp.StatusCode, out)
+		}
+		want := map[string]int{a: http.StatusOK, b: http.StatusOK, c: http.StatusForbidden}
+		for _, n := range []*node{n1, n2} {
+			for ip, status := range want {
+				deadline := time.Now().Add(10 * time.Second)
+				for n.clientStatus(t, reg, ip) != status {
+					if time.Now().After(deadline) {
+						t.Fatalf("after the promotion, node %s does not answer %d to %s", n.addr, status, ip)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}
+		if resp, out := call(t, http.MethodPost, promote, arm, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(out), "NoStagedNetworkAccess") {
+			t.Errorf("a second promote: %d %s", resp.StatusCode, out)
+		}
+	})
+
+	t.Run("an expiring rule stops matching on every node at its expiry, and one node removes and audits it", func(t *testing.T) {
+		const clientIP = "203.0.113.8"
+		// The client asks for its token from its own address, which only
+		// the expiring rule lets in.
+		status := func(n *node) int { return n.clientStatus(t, reg, clientIP) }
+		expires := time.Now().Add(3 * time.Second).UTC()
+		body := `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"192.0.2.1"},` +
+			`{"action":"Allow","value":"` + clientIP + `","expiresOn":"` + expires.Format(time.RFC3339Nano) + `"}]}}}`
+		if resp, b := call(t, http.MethodPatch, regURL, arm, []byte(body), "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("expiring rule through node 3: %d %s", resp.StatusCode, b)
+		}
+		for _, n := range []*node{n1, n2} {
+			for status(n) != http.StatusOK {
+				if time.Now().After(expires) {
+					t.Fatalf("node %s never let the client in before the rule expired", n.addr)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		time.Sleep(time.Until(expires))
+		// From its expiry on, the rule matches nothing on any node, whether
+		// or not a sweep has removed it yet: the first request is denied.
+		for _, n := range []*node{n1, n2} {
+			if got := status(n); got != http.StatusForbidden {
+				t.Errorf("node %s answered %d right after the expiry, want 403", n.addr, got)
+			}
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_, b := call(t, http.MethodGet, regURL, arm, nil)
+			if !strings.Contains(string(b), clientIP) && strings.Contains(string(b), "192.0.2.1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the expired rule is still stored 10s after its expiry: %s", b)
+			}
+		}
+		// Three nodes sweep; one removed the rule and audited it.
+		auditURL := strings.Replace(regURL, "?api-version=", "/auditEvents?type=config&since=1h&api-version=", 1)
+		count := func() int {
+			_, b := call(t, http.MethodGet, strings.Replace(auditURL, n3.url, n1.url, 1), arm, nil)
+			var evs struct {
+				Value []struct{ Principal, Detail string }
+			}
+			if err := json.Unmarshal(b, &evs); err != nil {
+				t.Fatalf("audit events: %s", b)
+			}
+			n := 0
+			for _, e := range evs.Value {
+				if e.Principal == "moat:rule-expiry" && strings.Contains(e.Detail, "IP rule "+clientIP+" expired") {
+					n++
+				}
+			}
+			return n
+		}
+		for deadline := time.Now().Add(15 * time.Second); count() == 0; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no audit event of the expiry")
+			}
+		}
+		time.Sleep(3 * time.Second) // every node has swept a few more times
+		if n := count(); n != 1 {
+			t.Errorf("%d audit events of the expiry, want 1", n)
+		}
+	})
+}
+
+// clientStatus is the status of a pull-side request of a client at
+// clientIP (forwarded by the load balancer) through n: its token request,
+// then the tags list with the token (both pass the network rules).
+func (n *node) clientStatus(t *testing.T, reg, clientIP string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/oauth2/token?service="+n.addr+"&scope=repository:"+reg+"/app:pull", nil)
+	req.SetBasicAuth("admin", password)
+	req.Header.Set("X-Forwarded-For", clientIP)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode
+	}
+	resp, _ = call(t, http.MethodGet, n.url+"/v2/"+reg+"/app/tags/list", "Bearer "+tok.AccessToken, nil, "X-Forwarded-For", clientIP)
+	return resp.StatusCode
 }
 
 // writeTar writes a one-file tar archive (an image layer) to path.

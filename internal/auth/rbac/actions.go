@@ -17,6 +17,9 @@ const (
 	// ActionJoinSubnet is needed on a subnet to name it in a registry's
 	// virtual-network rule or to create a private endpoint in it.
 	ActionJoinSubnet = "Microsoft.Network/virtualNetworks/subnets/join/action"
+	// ActionJoinIPGroup is needed on an IP group to name it in a registry's
+	// IP rule.
+	ActionJoinIPGroup = "Microsoft.Network/ipGroups/join/action"
 	// ActionApproveConnection lets a registry writer auto-approve a private endpoint.
 	ActionApproveConnection = "Microsoft.ContainerRegistry/registries/privateEndpointConnectionsApproval/action"
 	// ActionAssignIdentity is needed on a user-assigned identity to attach it
@@ -31,7 +34,7 @@ const (
 // route test keeps its actions inside this list.
 var Checked = []string{
 	ActionPull, ActionPush, ActionDelete,
-	ActionJoinSubnet, ActionApproveConnection, ActionAssignIdentity, ActionWriteAssignment,
+	ActionJoinSubnet, ActionJoinIPGroup, ActionApproveConnection, ActionAssignIdentity, ActionWriteAssignment,
 	"Microsoft.Authorization/roleAssignments/read", "Microsoft.Authorization/roleAssignments/delete",
 	"Microsoft.Authorization/directory/write",
 	"Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Resources/subscriptions/resourceGroups/write", "Microsoft.Resources/subscriptions/resourceGroups/delete",

@@ -23,6 +23,7 @@ func TestBuiltInRoleTable(t *testing.T) {
 		ActionDelete: "Owner Contributor AcrDelete",
 
 		ActionJoinSubnet:        net,
+		ActionJoinIPGroup:       net,
 		ActionApproveConnection: all,
 		ActionAssignIdentity:    "Owner Contributor Managed Identity Operator",
 		ActionWriteAssignment:   "Owner",

@@ -31,6 +31,23 @@ type Denial struct {
 	Count           int64     `json:"count"`
 	FirstSeen       time.Time `json:"firstSeen"`
 	LastSeen        time.Time `json:"lastSeen"`
+	// A shadow-mode disagreement (Disagreed) is the same record with the
+	// enforced decision (allow or deny; Reason is its reason) and the staged
+	// settings' decision and reason.
+	Decision       string `json:"decision,omitempty"`
+	StagedDecision string `json:"stagedDecision,omitempty"`
+	StagedReason   string `json:"stagedReason,omitempty"`
+}
+
+// DisagreementType is the audit trail's record type of shadow-mode
+// disagreements.
+const DisagreementType = "shadow-disagreement"
+
+func (d *Denial) recordType() string {
+	if d.StagedDecision != "" {
+		return DisagreementType
+	}
+	return RecordType
 }
 
 // RecordType is the type of the denial log's records in the audit trail
@@ -61,6 +78,7 @@ type DenialLog struct {
 	flushing  sync.Mutex
 	lastPrune time.Time // under flushing
 	decisions *prometheus.CounterVec
+	disagree  *prometheus.CounterVec
 }
 
 // NewDenialLog makes a log writing to store; decisions are counted in reg.
@@ -69,9 +87,13 @@ func NewDenialLog(store meta.AuditTrail, reg prometheus.Registerer) *DenialLog {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moat_network_decisions_total",
 			Help: "Network access decisions by registry, outcome and reason.",
-		}, []string{"registry", "decision", "reason"})}
+		}, []string{"registry", "decision", "reason"}),
+		disagree: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_network_shadow_disagreements_total",
+			Help: "Requests that a registry's staged network settings would decide otherwise than its enforced ones, by registry and the two decisions.",
+		}, []string{"registry", "enforced", "staged"})}
 	if reg != nil {
-		reg.MustRegister(a.decisions)
+		reg.MustRegister(a.decisions, a.disagree)
 	}
 	return a
 }
@@ -87,23 +109,51 @@ func (a *DenialLog) Decided(regKey string, d policy.Decision) {
 
 // Denied records a denial.
 func (a *DenialLog) Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time) {
-	at = at.UTC()
-	minute := at.Truncate(time.Minute)
+	a.add(source(regKey, id, d, route), at)
+}
+
+// Disagreed counts and records a request that the registry's staged
+// settings decide otherwise (staged) than its enforced ones (d).
+func (a *DenialLog) Disagreed(regKey string, id netid.Identity, d, staged policy.Decision, route string, at time.Time) {
+	rec := source(regKey, id, d, route)
+	rec.Decision, rec.StagedDecision, rec.StagedReason = outcome(d), outcome(staged), staged.String()
+	a.disagree.WithLabelValues(regKey, rec.Decision, rec.StagedDecision).Inc()
+	a.add(rec, at)
+}
+
+func outcome(d policy.Decision) string {
+	if d.Allow {
+		return "allow"
+	}
+	return "deny"
+}
+
+// source is the record of one request's source and decision.
+func source(regKey string, id netid.Identity, d policy.Decision, route string) Denial {
 	ip := ""
 	if id.ClientIP.IsValid() {
 		ip = id.ClientIP.String()
 	}
-	rec := Denial{Registry: regKey, Minute: minute, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
+	return Denial{Registry: regKey, ClientIP: ip, Path: string(id.Path), Subnet: id.Subnet,
 		PrivateEndpoint: id.PrivateEndpoint, Reason: d.Reason, Route: route}
-	key := strings.Join([]string{rec.Registry, minute.Format(time.RFC3339), rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Reason}, "|")
+}
+
+// add aggregates rec into its minute's record (of its type).
+func (a *DenialLog) add(rec Denial, at time.Time) {
+	at = at.UTC()
+	minute := at.Truncate(time.Minute)
+	rec.Minute = minute
+	regSlot := rec.recordType() + ":" + rec.Registry
+	reason := rec.Reason + "|" + rec.StagedReason
+	key := strings.Join([]string{regSlot, minute.Format(time.RFC3339), rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, reason}, "|")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.pending[key]
 	if !ok {
-		slot := regKey + "|" + minute.Format(time.RFC3339)
+		slot := regSlot + "|" + minute.Format(time.RFC3339)
 		if a.perMinute[slot] >= maxSources {
 			rec.ClientIP, rec.Subnet, rec.PrivateEndpoint, rec.Path = "other", "", "", "other"
-			key = slot + "|other|" + rec.Reason
+			key = slot + "|other|" + reason
 		} else {
 			a.perMinute[slot]++
 		}
@@ -121,6 +171,10 @@ func (a *DenialLog) Denied(regKey string, id netid.Identity, d policy.Decision, 
 // lower-case ID) the record had as a resource before it moved there, so
 // that the records of the minute of an upgrade keep merging.
 func recordKey(d *Denial) string {
+	if d.StagedDecision != "" {
+		sum := sha256.Sum256([]byte(strings.Join([]string{d.ClientIP, d.Subnet, d.PrivateEndpoint, d.Reason, d.StagedReason}, "|")))
+		return fmt.Sprintf("/moat/shadowdisagreements/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
+	}
 	sum := sha256.Sum256([]byte(strings.Join([]string{d.ClientIP, d.Subnet, d.PrivateEndpoint, d.Reason}, "|")))
 	return fmt.Sprintf("/moat/networkdenials/%s/%d/%s", d.Registry, d.Minute.Unix(), hex.EncodeToString(sum[:8]))
 }
@@ -143,7 +197,7 @@ func (a *DenialLog) Flush(ctx context.Context) error {
 	recs := make([]*meta.AuditRecord, 0, len(batch))
 	for _, d := range batch {
 		body, _ := json.Marshal(d) // a Denial always marshals
-		recs = append(recs, &meta.AuditRecord{Registry: d.Registry, Type: RecordType, Time: d.LastSeen, Key: recordKey(d),
+		recs = append(recs, &meta.AuditRecord{Registry: d.Registry, Type: d.recordType(), Time: d.LastSeen, Key: recordKey(d),
 			Count: d.Count, First: d.FirstSeen, Body: body})
 	}
 	if err := a.store.AppendAudit(ctx, recs); err != nil {
@@ -177,12 +231,18 @@ func (a *DenialLog) requeue(key string, d *Denial) {
 
 // prune deletes the records older than the retention, a batch at a time.
 func (a *DenialLog) prune(ctx context.Context) error {
-	for {
-		n, err := a.store.PruneAudit(ctx, RecordType, time.Now().Add(-retention), pruneBatch)
-		if err != nil || n < pruneBatch {
-			return err
+	for _, typ := range []string{RecordType, DisagreementType} {
+		for {
+			n, err := a.store.PruneAudit(ctx, typ, time.Now().Add(-retention), pruneBatch)
+			if err != nil {
+				return err
+			}
+			if n < pruneBatch {
+				break
+			}
 		}
 	}
+	return nil
 }
 
 // Run flushes every interval until ctx ends, then once more.
@@ -207,10 +267,20 @@ func (a *DenialLog) Run(ctx context.Context, interval time.Duration) {
 // List returns a registry's newest denial records since a time (up to
 // maxList), newest first, after flushing what is pending.
 func (a *DenialLog) List(ctx context.Context, regKey string, since time.Time) ([]Denial, error) {
+	return a.list(ctx, regKey, RecordType, since)
+}
+
+// Disagreements returns a registry's newest shadow-mode disagreement
+// records since a time, newest first, after flushing what is pending.
+func (a *DenialLog) Disagreements(ctx context.Context, regKey string, since time.Time) ([]Denial, error) {
+	return a.list(ctx, regKey, DisagreementType, since)
+}
+
+func (a *DenialLog) list(ctx context.Context, regKey, typ string, since time.Time) ([]Denial, error) {
 	if err := a.Flush(ctx); err != nil {
 		return nil, err
 	}
-	recs, err := a.store.ListAudit(ctx, meta.AuditQuery{Registry: regKey, Since: since, Type: RecordType, Limit: maxList})
+	recs, err := a.store.ListAudit(ctx, meta.AuditQuery{Registry: regKey, Since: since, Type: typ, Limit: maxList})
 	if err != nil {
 		return nil, err
 	}

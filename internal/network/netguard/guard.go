@@ -25,10 +25,13 @@ type Principals interface {
 	Bypasser(r *http.Request, t *target.Target) (*policy.Principal, bool)
 }
 
-// Recorder receives every decision (metrics) and every denial (audit).
+// Recorder receives every decision (metrics), every denial (audit) and
+// every disagreement of a registry's staged settings with its enforced ones
+// (shadow mode).
 type Recorder interface {
 	Decided(regKey string, d policy.Decision)
 	Denied(regKey string, id netid.Identity, d policy.Decision, route string, at time.Time)
+	Disagreed(regKey string, id netid.Identity, d, staged policy.Decision, route string, at time.Time)
 }
 
 // Guard is the network gate of the data plane.
@@ -77,18 +80,57 @@ func (g *Guard) Allows(r *http.Request, reg *regindex.Registry) bool {
 func (g *Guard) decide(r *http.Request, t *target.Target, reg *regindex.Registry) (policy.Decision, netid.Identity) {
 	id, ok := netid.From(r.Context())
 	d := policy.Decision{Reason: policy.ReasonNoNetworkIdentity}
-	if ok {
-		d = policy.Decide(reg.Rules, id, nil, g.Trusted)
-		if policy.NeedsPrincipal(reg.Rules, d) && g.Principals != nil {
-			if p, ok := g.Principals.Bypasser(r, t); ok {
-				d = policy.Decide(reg.Rules, id, p, g.Trusted)
-			}
+	if !ok {
+		g.decided(reg, d)
+		return d, id
+	}
+	lp := lazyPrincipal{g: g, r: r, t: t}
+	d = decideWith(reg.Rules, id, &lp, g.Trusted)
+	g.decided(reg, d)
+	// Shadow mode: the staged settings decide too; the enforced decision
+	// applies, a different one is counted and listed.
+	if reg.Staged != nil && g.Record != nil {
+		if s := decideWith(reg.Staged, id, &lp, g.Trusted); s.Allow != d.Allow {
+			g.Record.Disagreed(reg.Key, id, d, s, route(r, t), time.Now())
 		}
 	}
+	return d, id
+}
+
+func (g *Guard) decided(reg *regindex.Registry, d policy.Decision) {
 	if g.Record != nil {
 		g.Record.Decided(reg.Key, d)
 	}
-	return d, id
+}
+
+// lazyPrincipal verifies the request's principal at most once, when a
+// decision needs it (the trusted-service bypass).
+type lazyPrincipal struct {
+	g        *Guard
+	r        *http.Request
+	t        *target.Target
+	p        *policy.Principal
+	ok, done bool
+}
+
+func (l *lazyPrincipal) get() (*policy.Principal, bool) {
+	if !l.done && l.g.Principals != nil {
+		l.p, l.ok = l.g.Principals.Bypasser(l.r, l.t)
+	}
+	l.done = true
+	return l.p, l.ok
+}
+
+// decideWith decides under rules, verifying the principal only if a trusted
+// service could turn a denial into an allow.
+func decideWith(rules *policy.Rules, id netid.Identity, principal *lazyPrincipal, trusted policy.TrustedServices) policy.Decision {
+	d := policy.Decide(rules, id, nil, trusted)
+	if policy.NeedsPrincipal(rules, d) {
+		if p, ok := principal.get(); ok {
+			d = policy.Decide(rules, id, p, trusted)
+		}
+	}
+	return d
 }
 
 func (g *Guard) deny(w http.ResponseWriter, r *http.Request, t *target.Target, reg *regindex.Registry, id netid.Identity, d policy.Decision) {

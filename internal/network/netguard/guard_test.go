@@ -21,10 +21,15 @@ import (
 	"github.com/moat-registry/moat/internal/target"
 )
 
-// recorder counts decisions and denials.
+// recorder counts decisions, denials and disagreements.
 type recorder struct {
-	decided map[string]int // "<registry> <allow|deny> <reason>"
-	denied  []string       // "<registry> <route>"
+	decided   map[string]int // "<registry> <allow|deny> <reason>"
+	denied    []string       // "<registry> <route>"
+	disagreed []string       // "<registry> <enforced> <staged>"
+}
+
+func (r *recorder) Disagreed(key string, _ netid.Identity, d, s policy.Decision, _ string, _ time.Time) {
+	r.disagreed = append(r.disagreed, key+" "+d.String()+" "+s.String())
 }
 
 func (r *recorder) Decided(key string, d policy.Decision) {

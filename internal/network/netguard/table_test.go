@@ -111,6 +111,8 @@ type lastDecision struct {
 }
 
 func (l *lastDecision) Decided(_ string, d policy.Decision) { l.decided, l.n = d, l.n+1 }
+func (l *lastDecision) Disagreed(string, netid.Identity, policy.Decision, policy.Decision, string, time.Time) {
+}
 func (l *lastDecision) Denied(key string, _ netid.Identity, _ policy.Decision, route string, _ time.Time) {
 	l.denied = key + " " + route
 }

@@ -519,7 +519,7 @@ func TestRequests(t *testing.T) {
 func TestNetworkRuleExpiresIn(t *testing.T) {
 	exp, err := expiresIn("2h", "20.0.0.1")
 	at, perr := time.Parse(time.RFC3339, exp)
-	if err != nil || perr != nil || at.Sub(time.Now()) < 2*time.Hour-time.Minute || at.Sub(time.Now()) > 2*time.Hour {
+	if err != nil || perr != nil || time.Until(at) < 2*time.Hour-time.Minute || time.Until(at) > 2*time.Hour {
 		t.Fatalf("expiresIn(2h) = %q, %v", exp, err)
 	}
 	for _, bad := range []string{"1d", "-1h", "0s", "soon"} {

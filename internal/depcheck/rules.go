@@ -35,6 +35,7 @@ var dataPlane = []string{
 	"internal/addressing/...",
 	"internal/network/netid/...",
 	"internal/network/netrule/...",
+	"internal/network/ruleexpiry/...",
 	"internal/auth/token/...",
 	"internal/auth/identity/...",
 	"internal/auth/rbac/...",

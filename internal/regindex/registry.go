@@ -28,7 +28,7 @@ type Registry struct {
 	// depends on the host the client used.
 	LoginServer string
 	// NextExpiry is the earliest expiry of its IP rules (zero: none expires);
-	// the expiry sweeper (internal/ruleexpiry) looks no further.
+	// the expiry sweeper (internal/network/ruleexpiry) looks no further.
 	NextExpiry time.Time
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/moat-registry/moat/internal/config"
 	"github.com/moat-registry/moat/internal/gc"
 	"github.com/moat-registry/moat/internal/network/netguard"
-	"github.com/moat-registry/moat/internal/ruleexpiry"
+	"github.com/moat-registry/moat/internal/network/ruleexpiry"
 	"github.com/moat-registry/moat/internal/store/meta"
 )
 

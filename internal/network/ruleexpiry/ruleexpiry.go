@@ -1,7 +1,7 @@
 // Package ruleexpiry removes expired IP rules from the registries' stored
 // settings and audits each removal. Enforcement does not wait for it: an
 // expired rule matches nothing from its expiry on, on every node
-// (internal/policy); the sweep keeps the stored rule set truthful and says in
+// (internal/network/policy); the sweep keeps the stored rule set truthful and says in
 // the audit trail when the rule went. Every node sweeps; the store's version
 // check lets exactly one of them remove a rule and audit it.
 package ruleexpiry

@@ -66,11 +66,11 @@ func newACRScopeMap() *cobra.Command {
 				return nil, err
 			}
 			if len(add)+len(remove) == 0 && !given(x.cmd, "description") {
-				return nil, fmt.Errorf("No scope map properties to update.")
+				return nil, fmt.Errorf("no scope map properties to update")
 			}
 			for _, a := range add {
 				if slices.Contains(remove, a) {
-					return nil, fmt.Errorf("Update ambiguity. Duplicate actions were provided with --add-repository and --remove-repository: %s", a)
+					return nil, fmt.Errorf("update ambiguity. Duplicate actions were provided with --add-repository and --remove-repository: %s", a)
 				}
 			}
 			p, err := path(x)
@@ -152,13 +152,13 @@ func repositoryActions(groups [][]string) ([]string, error) {
 			if len(g) == 1 {
 				name = g[0]
 			}
-			return nil, fmt.Errorf("At least one action must be specified with %q.", name)
+			return nil, fmt.Errorf("at least one action must be specified with %q", name)
 		}
 		repo := strings.ToLower(g[0])
 		for _, a := range g[1:] {
 			a = strings.ToLower(a)
 			if !slices.Contains(scopemap.Permissions, a) {
-				return nil, fmt.Errorf("Invalid action %q provided. Valid actions are %s.", a, strings.Join(scopemap.Permissions, ", "))
+				return nil, fmt.Errorf("invalid action %q provided. Valid actions are %s", a, strings.Join(scopemap.Permissions, ", "))
 			}
 			out = append(out, "repositories/"+repo+"/"+a)
 		}

@@ -46,7 +46,7 @@ func newACRToken() *cobra.Command {
 			}
 			noPw, _ := x.cmd.Flags().GetBool("no-passwords")
 			if noPw && (x.str("expiration") != "" || x.str("expiration-in-days") != "") {
-				return nil, errors.New("usage error: --no-passwords and expiration arguments are mutually exclusive.")
+				return nil, errors.New("usage error: --no-passwords and expiration arguments are mutually exclusive")
 			}
 			expiry, err := x.expiry()
 			if err != nil {
@@ -186,7 +186,7 @@ func newACRToken() *cobra.Command {
 			p1, _ := x.cmd.Flags().GetBool("password1")
 			p2, _ := x.cmd.Flags().GetBool("password2")
 			if !p1 && !p2 {
-				return nil, errors.New("No credentials to delete.")
+				return nil, errors.New("no credentials to delete")
 			}
 			_, p, err := path(x)
 			if err != nil {
@@ -209,7 +209,7 @@ func newACRToken() *cobra.Command {
 			}
 			for n, d := range drop {
 				if d && !have[n] {
-					return nil, fmt.Errorf("Unable to perform operation. %s credential doesn't exist.", n)
+					return nil, fmt.Errorf("unable to perform operation. %s credential doesn't exist", n)
 				}
 			}
 			var out object
@@ -225,11 +225,11 @@ func (x *exec) expiry() (string, error) {
 	days, at := x.str("expiration-in-days"), x.str("expiration")
 	switch {
 	case days != "" && at != "":
-		return "", errors.New("usage error: --expiration and --expiration-in-days are mutually exclusive.")
+		return "", errors.New("usage error: --expiration and --expiration-in-days are mutually exclusive")
 	case days != "":
 		n, err := strconv.Atoi(days)
 		if err != nil || n <= 0 {
-			return "", errors.New("Days must be positive.")
+			return "", errors.New("days must be positive")
 		}
 		return time.Now().UTC().AddDate(0, 0, n).Format(time.RFC3339), nil
 	}
@@ -260,7 +260,7 @@ func (x *exec) defaultScopeMap(regPath, token string, repos [][]string) (string,
 	if cur, _, err := x.c.get(p); err == nil {
 		have, _ := dig(cur, "properties", "actions").([]any)
 		if !sameActions(have, acts) {
-			return "", fmt.Errorf("The default scope map was already configured with different repository permissions.\nPlease use \"moat acr scope-map update -r <registry> -n %s-scope-map --add-repository <REPO> --remove-repository <REPO>\" to update.", token)
+			return "", fmt.Errorf("the default scope map was already configured with different repository permissions.\nPlease use \"moat acr scope-map update -r <registry> -n %s-scope-map --add-repository <REPO> --remove-repository <REPO>\" to update", token)
 		}
 		return str(cur, "id"), nil
 	}

@@ -36,6 +36,10 @@ var (
 	// ACR Tasks (containerregistry_build.json): tasks, runs, taskRuns,
 	// agentPools and the scheduleRun / listBuildSourceUploadUrl actions.
 	ACRTasks = []string{"2018-02-01-preview", "2018-09-01", "2019-04-01", "2019-06-01-preview", "2025-03-01-preview"}
+	// ACR's scope maps and tokens (and generateCredentials): the versions since 2019-05-01-preview that have them.
+	ACRTokens = slices.DeleteFunc(slices.Clone(ACR[slices.Index(ACR, "2019-05-01-preview"):]), func(v string) bool {
+		return v == "2019-12-01-preview" || v == "2021-09-01"
+	})
 	// Microsoft.Network stable versions that have virtual networks (2015-05-01-preview: one network.json).
 	Network = []string{
 		"2015-05-01-preview", "2015-06-15", "2016-03-30", "2016-06-01", "2016-09-01", "2016-12-01",
@@ -97,6 +101,9 @@ var types = map[string]Type{
 	"microsoft.containerregistry/registries/agentpools":               {ACRTasks, false},
 	"microsoft.containerregistry/registries/schedulerun":              {ACRTasks, false},
 	"microsoft.containerregistry/registries/listbuildsourceuploadurl": {ACRTasks, false},
+	"microsoft.containerregistry/registries/scopemaps":                {ACRTokens, false},
+	"microsoft.containerregistry/registries/tokens":                   {ACRTokens, false},
+	"microsoft.containerregistry/registries/generatecredentials":      {ACRTokens, false},
 	"microsoft.network":                                               {Network, false},
 	"microsoft.network/privateendpoints":                              {Network[slices.Index(Network, "2019-04-01"):], false},
 	"microsoft.network/ipgroups":                                      {Network[slices.Index(Network, "2019-09-01"):], false}, // ipGroups came with 2019-09-01

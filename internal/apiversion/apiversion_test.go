@@ -81,3 +81,15 @@ func TestForClient(t *testing.T) {
 }
 
 func must(key, _ string) string { return key }
+
+// TestTokenVersions: scope maps and tokens are served in the versions
+// that published them (az sends 2020-11-01-preview), not in older ones.
+func TestTokenVersions(t *testing.T) {
+	for _, typ := range []string{"scopemaps", "tokens", "generatecredentials"} {
+		at, ok := Lookup("microsoft.containerregistry/registries/" + typ)
+		if !ok || !slices.Contains(at.Versions, "2020-11-01-preview") || !slices.Contains(at.Versions, "2019-05-01-preview") ||
+			slices.Contains(at.Versions, "2019-05-01") || slices.Contains(at.Versions, "2019-12-01-preview") || slices.Contains(at.Versions, "2021-09-01") {
+			t.Errorf("%s: %v", typ, at.Versions)
+		}
+	}
+}

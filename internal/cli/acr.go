@@ -15,7 +15,7 @@ func newACR() *cobra.Command {
 		acrCreate(), acrUpdate(), acrShow(), acrList(), acrDelete(), acrLogin(), newCredential(),
 		newNetworkRule(), newPrivateEndpointConnection(), newPrivateLinkResource(), newACRIdentity(),
 		newACRAudit(), acrCheckHealth(), newACRTask(), acrImport(), newACRConfig(), acrGC(),
-		newACRRepository(), newACRManifest())
+		newACRRepository(), newACRManifest(), newACRScopeMap(), newACRToken())
 }
 
 // registryTable is az's acr table: NAME, RESOURCE GROUP, LOCATION, SKU,

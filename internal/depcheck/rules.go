@@ -30,6 +30,7 @@ var dataPlane = []string{
 	"internal/network/policy/...",
 	"internal/target/...",
 	"internal/auth/regauth/...",
+	"internal/auth/scopemap/...",
 	"internal/regindex/...",
 	"internal/addressing/...",
 	"internal/network/netid/...",

@@ -39,6 +39,7 @@ var leastRole = map[string]string{
 	rbac.ActionJoinIPGroup:    "Network Contributor",
 	rbac.ActionPull:           "AcrPull",
 	typeSubnet + "/read":      "Reader",
+	typeScopeMap + "/read":    "Reader",
 }
 
 // linkedID parses a resource ID named in a request body: it must name one

@@ -228,7 +228,8 @@ func (s *Server) routes(ctx context.Context) error {
 	audiences := token.NewAudiences(s.cfg.PublicURLOrDefault())
 	tokens := &regauth.Service{Keys: s.keys, Dir: s.dir, Authz: s.authz, Index: s.index,
 		Lifetimes: regauth.Lifetimes{Access: lt.AccessLifetime, Refresh: lt.RefreshLifetime, Offline: lt.OfflineLifetime}, ManagementAudiences: audiences}
-	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta} // the registries' admin users (moat acr credential)
+	tokens.Admin = &mgmt.AdminCreds{Meta: s.meta}        // the registries' admin users (moat acr credential)
+	tokens.Tokens = &mgmt.RepositoryTokens{Meta: s.meta} // repository-scoped tokens (moat acr token)
 	guard := &netguard.Guard{Trusted: s.trusted(), Principals: tokens, Record: s.denials,
 		Traffic: s.traffic, Principal: principalOf}
 	tokens.Observer, tokens.Audit = s.obs, s.recorder()

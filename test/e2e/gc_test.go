@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/moat-registry/moat/test/harness"
@@ -28,14 +27,7 @@ func TestGCWithCrane(t *testing.T) {
 	s.failureLog(t)
 	c := newClient(t, "crane")
 	c.srv = s
-	moat := func(t *testing.T, args ...string) string {
-		t.Helper()
-		out, err := s.moat(t, nil, append(args, "--server", s.url)...)
-		if err != nil {
-			t.Fatalf("moat %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	moat := s.mustMoat
 	crane := func(t *testing.T, args ...string) string {
 		t.Helper()
 		return c.run(t, append(args, "--insecure")...)

@@ -335,6 +335,17 @@ func (s *server) moat(t *testing.T, env []string, args ...string) (string, error
 	return string(out), err
 }
 
+// mustMoat runs the moat CLI against the shared server (--server given)
+// and fails the test if it fails; it returns the output.
+func (s *server) mustMoat(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := s.moat(t, nil, append(args, "--server", s.url)...)
+	if err != nil {
+		t.Fatalf("moat %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
 // isolatedEnv is the environment with HOME and every client configuration
 // location moved into home (created here), and without MOAT_* variables (a
 // caller's MOAT_CONFIG, MOAT_SERVER, MOAT_TLS_CERT, ... must not change the

@@ -80,7 +80,11 @@ func serveTLS(t *testing.T, suffix string) (string, *server.Server, *x509.CertPo
 
 const adminPassword = "sdk-admin-password-1"
 
-func TestRegistryLifecycleWithARMSDK(t *testing.T) {
+// armSetup starts a TLS server and signs in as its administrator through
+// azidentity: the URL, the server, an HTTP client trusting it, and the
+// credential and options of ARM clients.
+func armSetup(t *testing.T) (string, *server.Server, *http.Client, azcore.TokenCredential, *arm.ClientOptions) {
+	t.Helper()
 	url, srv, httpClient := startTLS(t)
 	moatCloud := cloud.Configuration{
 		ActiveDirectoryAuthorityHost: url + "/identity/",
@@ -99,6 +103,11 @@ func TestRegistryLifecycleWithARMSDK(t *testing.T) {
 		Transport: httpClient,
 		Retry:     policy.RetryOptions{MaxRetries: -1},
 	}}
+	return url, srv, httpClient, cred, opts
+}
+
+func TestRegistryLifecycleWithARMSDK(t *testing.T) {
+	_, srv, _, cred, opts := armSetup(t)
 	regs, err := armcontainerregistry.NewRegistriesClient(srv.Subscription(), cred, opts)
 	if err != nil {
 		t.Fatal(err)

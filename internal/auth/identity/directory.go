@@ -279,19 +279,33 @@ func (d *Directory) Authenticate(ctx context.Context, kind, name, secret string)
 		return nil, ErrBadCredentials
 	}
 	for _, s := range p.Secrets {
-		if d.verified.ok(s.Hash, secret) {
-			return enabled(p)
-		}
-		var match bool
-		if err := d.checks.run(ctx, func() { match = CheckPassword(s.Hash, secret) }); err != nil {
+		match, err := d.CheckHashed(ctx, s.Hash, secret)
+		if err != nil {
 			return nil, err
 		}
 		if match {
-			d.verified.add(s.Hash, secret)
 			return enabled(p)
 		}
 	}
 	return nil, ErrBadCredentials
+}
+
+// CheckHashed compares pw with a HashPassword hash kept outside the
+// directory (a registry token's password) as user passwords are checked: in
+// one of the directory's password check slots (ErrBusy when none is free in
+// time), a success remembered for a few minutes.
+func (d *Directory) CheckHashed(ctx context.Context, hash, pw string) (bool, error) {
+	if d.verified.ok(hash, pw) {
+		return true, nil
+	}
+	var match bool
+	if err := d.checks.run(ctx, func() { match = CheckPassword(hash, pw) }); err != nil {
+		return false, err
+	}
+	if match {
+		d.verified.add(hash, pw)
+	}
+	return match, nil
 }
 
 // LimitPasswordChecks sets how many password checks may run at once (n < 1:

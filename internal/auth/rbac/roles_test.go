@@ -54,6 +54,13 @@ func TestBuiltInRoleTable(t *testing.T) {
 		"Microsoft.ContainerRegistry/registries/tasks/read":                        readers,
 		"Microsoft.ContainerRegistry/registries/tasks/write":                       all,
 		"Microsoft.ContainerRegistry/registries/tasks/delete":                      all,
+		"Microsoft.ContainerRegistry/registries/scopeMaps/read":                    readers,
+		"Microsoft.ContainerRegistry/registries/scopeMaps/write":                   all,
+		"Microsoft.ContainerRegistry/registries/scopeMaps/delete":                  all,
+		"Microsoft.ContainerRegistry/registries/tokens/read":                       readers,
+		"Microsoft.ContainerRegistry/registries/tokens/write":                      all,
+		"Microsoft.ContainerRegistry/registries/tokens/delete":                     all,
+		"Microsoft.ContainerRegistry/registries/generateCredentials/action":        all,
 
 		"Microsoft.Network/virtualNetworks/read":           netRead,
 		"Microsoft.Network/virtualNetworks/write":          net,

@@ -66,10 +66,14 @@ func adminStamp(uid, password string) string {
 // the subject's: the principal exists, is enabled and has the same
 // credentials (an in-memory lookup, right on every node as soon as it has
 // reloaded the directory), or the admin user is enabled on the same
-// registry with the same password (a metadata read).
+// registry with the same password, or the registry token is enabled on the
+// same registry with the same unexpired password (a metadata read).
 func (s *Service) current(ctx context.Context, sub subject, cred, rid string) bool {
 	if sub == "" {
 		return true
+	}
+	if key, name, ok := sub.tokenOf(); ok {
+		return s.currentToken(ctx, key, name, cred, rid)
 	}
 	if key, ok := sub.adminOf(); ok {
 		reg, ok := s.Index.Load().Lookup(key)

@@ -27,7 +27,7 @@ func (s *Service) Authorize(r *http.Request, needs []token.Access) (string, erro
 		return "", s.challenge(r, needs, "invalid_token", "the access token is invalid, expired or for another registry; log in again")
 	}
 	if !s.current(r.Context(), subject(c.Subject), c.Credential, c.Registry) {
-		return "", s.challenge(r, needs, "invalid_token", "the access token was revoked: the password or secret it was issued for has changed, or its user, service principal or admin user was disabled or deleted; log in again")
+		return "", s.challenge(r, needs, "invalid_token", "the access token was revoked: the password or secret it was issued for has changed or expired, or its user, service principal, admin user or token was disabled or deleted; log in again")
 	}
 	for _, n := range needs {
 		if covers(c.Access, n, s.needRegistry(r, n)) {
@@ -36,11 +36,15 @@ func (s *Service) Authorize(r *http.Request, needs []token.Access) (string, erro
 		// A signed-in principal that lacks the permission itself is denied;
 		// otherwise the token just lacks the scope: challenge for it.
 		if sub := subject(c.Subject); sub != "" && n.Type == "repository" {
-			if reg, _, ok := s.target(r, n.Name); ok {
+			if reg, repo, ok := s.target(r, n.Name); ok {
 				for _, act := range expand(n.Actions) {
-					if !s.may(r.Context(), sub, reg, act) {
-						return "", errcode.New(errcode.Denied, "requested access to the resource is denied: %s on %s needs a role that allows it, such as %s", act, n.Name, roleFor[act])
+					if s.may(r.Context(), sub, reg, repo, act) {
+						continue
 					}
+					if _, _, isToken := sub.tokenOf(); isToken {
+						return "", errcode.New(errcode.Denied, "requested access to the resource is denied: %s on %s needs %s in the token's scope map", act, n.Name, scopePermission[act])
+					}
+					return "", errcode.New(errcode.Denied, "requested access to the resource is denied: %s on %s needs a role that allows it, such as %s", act, n.Name, roleFor[act])
 				}
 			}
 		}
@@ -52,7 +56,7 @@ func (s *Service) Authorize(r *http.Request, needs []token.Access) (string, erro
 // MayList reports whether subject may list the repositories of reg (the
 // path-style catalog lists only such registries).
 func (s *Service) MayList(r *http.Request, sub string, reg *regindex.Registry) bool {
-	return sub != "" && s.may(r.Context(), subject(sub), reg, "pull")
+	return sub != "" && s.may(r.Context(), subject(sub), reg, "", "pull")
 }
 
 // challenge builds the 401 with the WWW-Authenticate header that tells the

@@ -42,6 +42,8 @@ type Service struct {
 	// Index is the registries' snapshot, for what has no request (Mint).
 	Index target.Snapshots
 	Admin AdminCredentials
+	// Tokens are the registries' repository-scoped tokens (nil: none).
+	Tokens RepositoryTokens
 	// Observer, when set, is told every token request's outcome (metrics).
 	Observer Observer
 	// Audit, when set, records every token request in the audit trail.
@@ -108,6 +110,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Audit != nil {
 		s.record(r, t, ev)
 	}
+}
+
+// errBusy: every password check slot was taken; nothing was checked.
+func errBusy() error {
+	return errcode.New(errcode.Unavailable, "moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.",
+		int(identity.BusyRetryAfter/time.Second)).WithHeader("Retry-After", strconv.Itoa(int(identity.BusyRetryAfter/time.Second)))
 }
 
 func unauthorized(format string, args ...any) error {
@@ -183,7 +191,8 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, t *target.Tar
 
 // authenticate checks Basic or password-grant credentials: a service
 // principal's secret and the registry's admin user first (fast hashes), then
-// a user's password (argon2id, in one of the directory's few check slots).
+// a registry token of a registry the request addresses, then a user's
+// password (both argon2id, in one of the directory's few check slots).
 func (s *Service) authenticate(r *http.Request, user, pw string) (*caller, error) {
 	bad := unauthorized("invalid username or password")
 	switch {
@@ -210,11 +219,13 @@ func (s *Service) authenticate(r *http.Request, user, pw string) (*caller, error
 			}
 		}
 	}
+	if c, err := s.tokenSignIn(r, user, pw); c != nil || err != nil {
+		return c, err
+	}
 	p, err = s.Dir.Authenticate(ctx, identity.KindUser, user, pw)
 	switch {
 	case errors.Is(err, identity.ErrBusy):
-		return nil, errcode.New(errcode.Unavailable, "moat is checking too many sign-ins at the moment; nothing was checked. Retry after %d s.",
-			int(identity.BusyRetryAfter/time.Second)).WithHeader("Retry-After", strconv.Itoa(int(identity.BusyRetryAfter/time.Second)))
+		return nil, errBusy()
 	case errors.Is(err, identity.ErrDisabled):
 		return nil, unauthorized("the user %s is disabled", user)
 	case err != nil:
@@ -260,7 +271,8 @@ func (s *Service) issue(w http.ResponseWriter, r *http.Request, c *caller, scope
 // the UID of the registry they are on ("" for the path-style catalog).
 func (s *Service) grant(r *http.Request, sub subject, a token.Access) ([]string, string) {
 	if a.Type == "registry" && a.Name == "catalog" {
-		if sub != "" {
+		// A registry token reaches repositories its scope map names, not the catalog.
+		if _, _, isToken := sub.tokenOf(); sub != "" && !isToken {
 			return []string{"*"}, s.needRegistry(r, a)
 		}
 		return nil, ""
@@ -268,13 +280,13 @@ func (s *Service) grant(r *http.Request, sub subject, a token.Access) ([]string,
 	if a.Type != "repository" {
 		return nil, ""
 	}
-	reg, _, ok := s.target(r, a.Name)
+	reg, repo, ok := s.target(r, a.Name)
 	if !ok {
 		return nil, ""
 	}
 	var out []string
 	for _, act := range expand(a.Actions) {
-		if s.may(r.Context(), sub, reg, act) {
+		if s.may(r.Context(), sub, reg, repo, act) {
 			out = append(out, act)
 		}
 	}
@@ -315,8 +327,12 @@ func (s *Service) snapshot(r *http.Request) *regindex.Snapshot {
 var rbacAction = map[string]string{"pull": rbac.ActionPull, "push": rbac.ActionPush, "delete": rbac.ActionDelete,
 	"metadata_read": rbac.ActionPull, "metadata_write": rbac.ActionPush}
 
-// may decides one data action of a subject on a registry.
-func (s *Service) may(ctx context.Context, sub subject, reg *regindex.Registry, act string) bool {
+// may decides one data action of a subject on a repository of a registry
+// (repo "": the registry as a whole, as the path-style catalog asks).
+func (s *Service) may(ctx context.Context, sub subject, reg *regindex.Registry, repo, act string) bool {
+	if regKey, name, ok := sub.tokenOf(); ok {
+		return s.tokenMay(ctx, regKey, name, reg, repo, act)
+	}
 	if regKey, ok := sub.adminOf(); ok {
 		return regKey == reg.Key && s.adminEnabled(ctx, reg.Registry)
 	}

@@ -30,6 +30,28 @@ type networkingData struct {
 	Check   *checkResult
 	Denials []netguard.Denial
 	Premium bool
+	Preview *impact
+}
+
+// impact is the answer of simulateNetworkRuleSet: what a change would do to
+// the remembered traffic, shown before it is saved.
+type impact struct {
+	Days         int            `json:"days"`
+	Sources      int            `json:"sources"`
+	NewlyDenied  []impactSource `json:"newlyDenied"`
+	NewlyAllowed []impactSource `json:"newlyAllowed"`
+}
+
+type impactSource struct {
+	ClientIP        string    `json:"clientIp"`
+	Subnet          string    `json:"subnet"`
+	PrivateEndpoint string    `json:"privateEndpoint"`
+	Principal       string    `json:"principal"`
+	Requests        int64     `json:"requests"`
+	LastSeen        time.Time `json:"lastSeen"`
+	Proposed        struct {
+		Reason string `json:"reason"`
+	} `json:"proposed"`
 }
 
 type subnetRow struct {
@@ -75,8 +97,11 @@ func (p *Portal) showNetworking(w http.ResponseWriter, r *http.Request, s *sessi
 	d := &networkingData{Reg: reg, Mode: accessMode(props), Rules: *props.NetworkRuleSet,
 		Trusted: props.NetworkRuleBypassOptions == "AzureServices", Tasks: props.NetworkRuleBypassAllowedForTasks != nil && *props.NetworkRuleBypassAllowedForTasks,
 		Premium: strings.EqualFold(reg.SKU.Name, "Premium")}
-	if c, ok := pg.Data.(*checkResult); ok {
-		d.Check = c
+	switch v := pg.Data.(type) {
+	case *checkResult:
+		d.Check = v
+	case *impact:
+		d.Preview = v
 	}
 	var vnets struct{ Value []model.VirtualNetwork }
 	if _, err := p.api(r, s, http.MethodGet, p.sub()+"/providers/Microsoft.Network/virtualNetworks", "", nil, &vnets); err != nil {
@@ -115,13 +140,30 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 	path := p.registryPath(group, name)
 	back := Prefix + "registries/" + url.PathEscape(group) + "/" + url.PathEscape(name) + "/networking"
 	f := r.PostForm
+	// "Preview impact" sends the change to simulateNetworkRuleSet instead of
+	// saving it, and shows the answer.
+	modify, preview := p.modify, (*impact)(nil)
+	if f.Get("preview") == "1" && (action == "access" || action == "ip-add" || action == "ip-remove") {
+		modify = func(r *http.Request, s *session, _, path string, cur any, change func() (any, error)) error {
+			if _, err := p.api(r, s, http.MethodGet, path, "", nil, cur); err != nil {
+				return err
+			}
+			body, err := change()
+			if err != nil || body == nil {
+				return err
+			}
+			preview = &impact{}
+			_, err = p.api(r, s, http.MethodPost, path+"/simulateNetworkRuleSet", "", body, preview)
+			return err
+		}
+	}
 	var reg model.RegistryResource
 	var field, notice string
 	var err error
 	switch action {
 	case "access":
 		field, notice = "mode", "access"
-		err = p.modify(r, s, http.MethodPatch, path, &reg, func() (any, error) {
+		err = modify(r, s, http.MethodPatch, path, &reg, func() (any, error) {
 			nrs := *reg.Properties.WithDefaults().NetworkRuleSet
 			props := map[string]any{"publicNetworkAccess": "Enabled"}
 			switch f.Get("mode") {
@@ -146,14 +188,14 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 		if rule.ExpiresOn, err = expiryChoice(f.Get("expires")); err != nil {
 			break
 		}
-		err = p.changeRules(r, s, path, &reg, value, "Enter an IP address or a range in CIDR notation, e.g. 203.0.113.0/24.", func(nrs *model.NetworkRuleSet) {
+		err = changeRules(modify, r, s, path, &reg, value, "Enter an IP address or a range in CIDR notation, e.g. 203.0.113.0/24.", func(nrs *model.NetworkRuleSet) {
 			nrs.IPRules = editRules(nrs.IPRules, action == "ip-add", rule,
 				func(x model.IPRule) bool { return x.Value == value })
 		})
 	case "vnet-add", "vnet-remove":
 		field, notice = "subnet", map[string]string{"vnet-add": "vnet-add", "vnet-remove": "vnet-rem"}[action]
 		subnet := strings.TrimSpace(f.Get("subnet"))
-		err = p.changeRules(r, s, path, &reg, subnet, "Choose a subnet.", func(nrs *model.NetworkRuleSet) {
+		err = changeRules(p.modify, r, s, path, &reg, subnet, "Choose a subnet.", func(nrs *model.NetworkRuleSet) {
 			nrs.VirtualNetworkRules = editRules(nrs.VirtualNetworkRules, action == "vnet-add", model.VirtualNetworkRule{Action: "Allow", ID: subnet},
 				func(x model.VirtualNetworkRule) bool { return strings.EqualFold(x.ID, subnet) })
 		})
@@ -179,6 +221,14 @@ func (p *Portal) changeNetworking(w http.ResponseWriter, r *http.Request, s *ses
 		p.message(w, http.StatusNotFound, "Not found", "The Networking page has no action "+action+".")
 		return
 	}
+	if err == nil && preview != nil {
+		pg, cur, ok := p.registryPage(w, r, s, "networking")
+		if ok {
+			pg.Form, pg.Data = r.PostForm, preview
+			p.showNetworking(w, r, s, http.StatusOK, pg, cur)
+		}
+		return
+	}
 	p.afterChange(w, r, s, err, back, notice, "networking", field, nil,
 		func(pg *page, cur *model.RegistryResource) { p.showNetworking(w, r, s, http.StatusBadRequest, pg, cur) })
 }
@@ -199,13 +249,16 @@ func expiryChoice(v string) (*time.Time, error) {
 	return &t, nil
 }
 
+// modifier is Portal.modify, or its preview.
+type modifier func(r *http.Request, s *session, method, path string, cur any, change func() (any, error)) error
+
 // changeRules changes the registry's network rule set (read, change, PATCH);
 // value is the rule the form names ("": refused with missing).
-func (p *Portal) changeRules(r *http.Request, s *session, path string, reg *model.RegistryResource, value, missing string, change func(*model.NetworkRuleSet)) error {
+func changeRules(modify modifier, r *http.Request, s *session, path string, reg *model.RegistryResource, value, missing string, change func(*model.NetworkRuleSet)) error {
 	if value == "" {
 		return &apiError{Status: http.StatusBadRequest, Message: missing}
 	}
-	return p.modify(r, s, http.MethodPatch, path, reg, func() (any, error) {
+	return modify(r, s, http.MethodPatch, path, reg, func() (any, error) {
 		nrs := *reg.Properties.WithDefaults().NetworkRuleSet
 		change(&nrs)
 		return map[string]any{"properties": map[string]any{"networkRuleSet": nrs}}, nil

@@ -166,6 +166,20 @@ func TestPortalNetworking(t *testing.T) {
 	e.api("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}})
 
 	net := e.base + "/portal/registries/default/portalweb/networking"
+	// Before saving Selected networks, its impact on the traffic so far:
+	// this host (the push above, the portal's reads) would be cut off.
+	run(t, ctx, "preview Selected networks",
+		chromedp.Navigate(net), chromedp.WaitVisible("#pna-h", chromedp.ByID),
+		chromedp.Click(`input[name=mode][value=selected]`, chromedp.ByQuery),
+		chromedp.Click("#preview-access", chromedp.ByID), chromedp.WaitVisible("#impact", chromedp.ByID))
+	preview := text(t, ctx, "#impact")
+	for _, want := range []string{"Not saved", "would newly deny", "Denied", "127.0.0.1", "no-matching-rule"} {
+		expectContains(t, "impact preview", preview, want)
+	}
+	if got := dig(e.api("GET", reg, nil), "properties", "networkRuleSet", "defaultAction"); got != "Allow" {
+		t.Fatalf("the preview saved the change: default action %v", got)
+	}
+	screenshot(t, ctx, shots, "networking-preview")
 	run(t, ctx, "switch to Selected networks",
 		chromedp.Navigate(net), chromedp.WaitVisible("#pna-h", chromedp.ByID),
 		chromedp.Click(`input[name=mode][value=selected]`, chromedp.ByQuery),

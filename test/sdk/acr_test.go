@@ -16,15 +16,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
+	"github.com/moat-registry/moat/internal/auth/token"
 	"github.com/opencontainers/go-digest"
 )
-
-// acrAudience is the AAD audience the container registry SDK asks for (its
-// AAD scope is <audience>/.default). The SDK's default,
-// https://containerregistry.azure.net, is not yet accepted by moat's
-// /oauth2/exchange (it takes management-API tokens); the cloud's
-// management audience is, so the test configures that.
-const acrAudience = "https://management.azure.com"
 
 // acrClients are the SDK's data-plane clients for one registry.
 type acrClients struct {
@@ -35,7 +29,9 @@ type acrClients struct {
 func (e *hostEnv) acrClients(t *testing.T, reg string, cred azcore.TokenCredential) acrClients {
 	t.Helper()
 	opts := e.clientOptions()
-	opts.Cloud.Services = map[cloud.ServiceName]cloud.ServiceConfiguration{azcontainerregistry.ServiceName: {Audience: acrAudience}}
+	// A custom cloud must name the service's audience: the one the SDK
+	// asks for in Azure's public cloud, as ACR takes it at /oauth2/exchange.
+	opts.Cloud.Services = map[cloud.ServiceName]cloud.ServiceConfiguration{azcontainerregistry.ServiceName: {Audience: token.ACRAudience}}
 	c, err := azcontainerregistry.NewClient(e.loginServerURL(reg), cred, &azcontainerregistry.ClientOptions{ClientOptions: opts})
 	must(t, err, "client")
 	b, err := azcontainerregistry.NewBlobClient(e.loginServerURL(reg), cred, &azcontainerregistry.BlobClientOptions{ClientOptions: opts})

@@ -167,8 +167,8 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, t *target.Tar
 	if err := s.Keys.Verify(t.Token.Secret, &c); err != nil || c.Kind != token.KindIdentity || c.TenantID != s.Dir.Tenant {
 		return unauthorized("the access_token is not a valid identity token of this server; sign in again (moat login)")
 	}
-	if aud, _ := c.GetAudience(); !s.ManagementAudiences.Allows(aud) {
-		return unauthorized("the access_token must be issued for this server's management API (scope %s.default)", s.ManagementAudiences.List()[0])
+	if aud, _ := c.GetAudience(); !s.ManagementAudiences.AllowsRegistry(aud) {
+		return unauthorized("the access_token must be issued for this server's management API (scope %s.default) or for %s", s.ManagementAudiences.List()[0], token.ACRAudience)
 	}
 	p, ok := s.Dir.Get(c.ObjectID)
 	if !ok || p.Disabled {

@@ -6,6 +6,23 @@ import "strings"
 // which az and the Azure SDK ask for by default.
 var ARMAudiences = []string{"https://management.core.windows.net/", "https://management.azure.com/"}
 
+// ACRAudience is the audience the Azure Container Registry client libraries
+// ask for by default (<audience>/.default). ACR's /oauth2/exchange takes it
+// beside the management audiences; the management API does not.
+const ACRAudience = "https://containerregistry.azure.net"
+
+// AllowsRegistry reports whether an identity token with these audiences may
+// be exchanged for a registry refresh token: a management audience or
+// ACRAudience.
+func (a Audiences) AllowsRegistry(aud []string) bool {
+	for _, s := range aud {
+		if normalAudience(s) == normalAudience(ACRAudience) {
+			return true
+		}
+	}
+	return a.Allows(aud)
+}
+
 // Audiences is the fixed set of audiences the management API (and
 // /oauth2/exchange) accepts in identity tokens: the server's public URL and
 // the ARM audiences. It comes from the configuration, never from a request:

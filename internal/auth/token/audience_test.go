@@ -25,3 +25,20 @@ func TestAudiences(t *testing.T) {
 		t.Errorf("list %v", l)
 	}
 }
+
+// TestRegistryAudience: ACR's client libraries ask for ACRAudience, which
+// /oauth2/exchange takes and the management API does not.
+func TestRegistryAudience(t *testing.T) {
+	a := NewAudiences("https://moat.example.com")
+	for _, aud := range []string{ACRAudience, ACRAudience + "/", "https://management.azure.com", "https://moat.example.com/"} {
+		if !a.AllowsRegistry([]string{aud}) {
+			t.Errorf("exchange refuses %q", aud)
+		}
+	}
+	if a.Allows([]string{ACRAudience}) {
+		t.Error("the management API takes the registry audience")
+	}
+	if a.AllowsRegistry([]string{"https://containerregistry.azure.net.example.com", "https://payroll.example.com"}) {
+		t.Error("exchange takes another audience")
+	}
+}

@@ -2,7 +2,6 @@ package acrapi
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/moat-registry/moat/internal/auth/token"
@@ -60,14 +59,9 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, rt *reqtarget.
 	if err != nil {
 		return err
 	}
-	regName, reg := rt.Name, rt.Registry
-	if rt.HostStyle {
-		if regName != "" && !strings.EqualFold(regName, rt.RegistryName) {
-			return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
-		}
-		regName = rt.RegistryName
-	} else if regName != rt.RegistryName {
-		reg = nil // "<a>/<b>/_catalog": no registry is named "a/b"
+	regName, reg, ok := rt.Catalog()
+	if !ok {
+		return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
 	}
 	if regName == "" {
 		return errcode.New(errcode.NameUnknown, "this host serves several registries: list one with /acr/v1/<registry>/_catalog")

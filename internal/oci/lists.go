@@ -90,16 +90,11 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, rt *reqtarget.
 	if err != nil {
 		return err
 	}
-	regName, reg := rt.Name, rt.Registry
-	if rt.HostStyle {
-		// In host style the Host names the registry (the one the network gate
-		// checked): never list another.
-		if regName != "" && !strings.EqualFold(regName, rt.RegistryName) {
-			return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
-		}
-		regName = rt.RegistryName
-	} else if regName != rt.RegistryName {
-		reg = nil // "<a>/<b>/_catalog": no registry is named "a/b"
+	// In host style the Host names the registry (the one the network gate
+	// checked): never list another.
+	regName, reg, ok := rt.Catalog()
+	if !ok {
+		return errcode.New(errcode.NameUnknown, "registry %q is not served at %s: list it at its own login server", regName, r.Host)
 	}
 	var repos []string
 	if regName != "" {

@@ -11,6 +11,7 @@ package target
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/moat-registry/moat/internal/regindex"
 )
@@ -59,6 +60,24 @@ func (t *Target) Split(name string) (reg *regindex.Registry, regName, repo strin
 		reg, _ = t.Snap.LookupName(regName)
 	}
 	return reg, regName, repo
+}
+
+// Catalog is the registry a catalog request lists and the name it was
+// asked by ("" when it names none: every registry, in path style). In host
+// style that is the Host's registry, and ok is false when the path names
+// another. reg is nil for a name that is no registry (unknown, or "<a>/<b>").
+func (t *Target) Catalog() (name string, reg *regindex.Registry, ok bool) {
+	name, reg = t.Name, t.Registry
+	if t.HostStyle {
+		if name != "" && !strings.EqualFold(name, t.RegistryName) {
+			return name, nil, false
+		}
+		return t.RegistryName, reg, true
+	}
+	if name != t.RegistryName {
+		reg = nil // "<a>/<b>/_catalog": no registry is named "a/b"
+	}
+	return name, reg, true
 }
 
 func firstSegment(name string) (first, rest string) {

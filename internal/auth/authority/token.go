@@ -45,6 +45,17 @@ type tokenRequest struct {
 
 func (t *tokenRequest) get(k string) string { return t.form.Get(k) }
 
+// require answers AADSTS900144 for the first of names the form lacks.
+func (t *tokenRequest) require(names ...string) *oauthError {
+	for _, k := range names {
+		if t.get(k) == "" {
+			return newError(http.StatusBadRequest, "invalid_request", codeMissingParameter,
+				"The request body must contain the following parameter: '%s'.", k)
+		}
+	}
+	return nil
+}
+
 // token is POST /identity/{tenant}/oauth2/v2.0/token.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -294,13 +305,10 @@ func serverError() *oauthError {
 
 // password is the resource owner password credentials grant for users.
 func (h *Handler) password(req *tokenRequest) (*tokenResponse, *oauthError) {
-	user, pw, clientID := req.get("username"), req.get("password"), req.get("client_id")
-	for _, p := range [][2]string{{"client_id", clientID}, {"username", user}, {"password", pw}} {
-		if p[1] == "" {
-			return nil, newError(http.StatusBadRequest, "invalid_request", codeMissingParameter,
-				"The request body must contain the following parameter: '%s'.", p[0])
-		}
+	if e := req.require("client_id", "username", "password"); e != nil {
+		return nil, e
 	}
+	user, pw, clientID := req.get("username"), req.get("password"), req.get("client_id")
 	sc, e := parseScope(req.get("scope"), false)
 	if e != nil {
 		return nil, e
@@ -340,13 +348,10 @@ func (h *Handler) confidentialClient(req *tokenRequest, clientID string) (bool, 
 
 // refresh redeems a user's refresh token.
 func (h *Handler) refresh(req *tokenRequest) (*tokenResponse, *oauthError) {
-	raw, clientID := req.get("refresh_token"), req.get("client_id")
-	for _, p := range [][2]string{{"client_id", clientID}, {"refresh_token", raw}} {
-		if p[1] == "" {
-			return nil, newError(http.StatusBadRequest, "invalid_request", codeMissingParameter,
-				"The request body must contain the following parameter: '%s'.", p[0])
-		}
+	if e := req.require("client_id", "refresh_token"); e != nil {
+		return nil, e
 	}
+	raw, clientID := req.get("refresh_token"), req.get("client_id")
 	sc, e := parseScope(req.get("scope"), false)
 	if e != nil {
 		return nil, e

@@ -21,6 +21,9 @@ const (
 	MoatS3       = "moats3"
 	Zot          = "zot"
 	Distribution = "distribution"
+	// MinIODirect is moat-bench s3-direct: the blobs straight into the
+	// MinIO that moats3 uses, with no registry in between.
+	MinIODirect = "minio"
 )
 
 // RunInfo describes one scripts/bench invocation (run.json, written by the script).
@@ -60,7 +63,9 @@ type Figures struct {
 }
 
 // SliceRatios are moat's ratios to each other server, slice by slice, and
-// their medians. "moats3/moat" is the S3 store against the filesystem.
+// their medians. "moats3/moat" is the S3 store against the filesystem,
+// "minio/moat" the same blobs straight into MinIO against the filesystem (the
+// ceiling of the former on this host), "moats3/minio" moat's share of it.
 type SliceRatios struct {
 	PerSlice map[string][]float64 `json:"per_slice"`
 	Median   map[string]float64   `json:"median"`
@@ -178,6 +183,8 @@ func slicesOf(slices map[int]map[string]*Result, fig func(*Result) float64) (Sli
 			ratio("moat/"+other, Moat, other)
 		}
 		ratio("moats3/moat", MoatS3, Moat)
+		ratio("minio/moat", MinIODirect, Moat)
+		ratio("moats3/minio", MoatS3, MinIODirect)
 	}
 	for k, v := range sr.PerSlice {
 		sr.Median[k] = round2(median(v))
@@ -251,6 +258,12 @@ func (r *Report) Markdown(w io.Writer) {
 	if v := r.Push.PerSlice["moats3/moat"]; len(v) > 0 {
 		p("\nS3 (moat on MinIO on this host) over the filesystem, blob push: %s; pull: %s. Medians: S3 push %s MB/s, filesystem %s.\n",
 			sliceCell(r.Push, "moats3/moat"), sliceCell(r.Pull, "moats3/moat"), num(r.Medians["push"][MoatS3]), num(r.Medians["push"][Moat]))
+		if len(r.Push.PerSlice["minio/moat"]) > 0 {
+			p("The same blobs straight into that MinIO (no registry; moat's S3 client and part size), over moat on the filesystem, push: %s; pull: %s (the ceiling of S3 on this host). "+
+				"moat on S3 over MinIO direct, push: %s; pull: %s. Median MinIO direct push %s MB/s.\n",
+				sliceCell(r.Push, "minio/moat"), sliceCell(r.Pull, "minio/moat"), sliceCell(r.Push, "moats3/minio"), sliceCell(r.Pull, "moats3/minio"),
+				num(r.Medians["push"][MinIODirect]))
+		}
 	}
 	if f, ok := r.Rounds[Moat]; ok {
 		p("\nRounds (medians): image pull by 8 nodes %s MB/s (limit %s, zot %s, Distribution %s); moat HEAD p50 / p99 %s / %s ms.",

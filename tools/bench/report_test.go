@@ -23,7 +23,7 @@ func writeResult(t *testing.T, dir, name string, r Result) {
 func TestReport(t *testing.T) {
 	dir := t.TempDir()
 	// speed of each server in slice i: moat is 2x limit in slices 1 and 3, 0.5x in 2.
-	speed := map[string]float64{Limit: 100, LimitFsync: 80, Zot: 50, Distribution: 25, MoatS3: 0}
+	speed := map[string]float64{Limit: 100, LimitFsync: 80, Zot: 50, Distribution: 25, MoatS3: 0, MinIODirect: 0}
 	for i := 1; i <= 3; i++ {
 		moat := 200.0
 		if i == 2 {
@@ -34,6 +34,11 @@ func TestReport(t *testing.T) {
 				v = moat * 0.8
 			}
 			r := Result{Push: Transfer{MBps: v}, Pull: Transfer{MBps: 2 * v}, ManifestHead: Requests{PerSecond: 10 * v}}
+			if s == MinIODirect { // in transfer slices only: 320, 100, 400 MB/s push
+				r = Result{Push: Transfer{MBps: []float64{320, 100, 400}[i-1]}, Pull: Transfer{MBps: 1000}}
+				writeResult(t, dir, fmt.Sprintf("transfer-%d-%s.json", i, s), r)
+				continue
+			}
 			writeResult(t, dir, fmt.Sprintf("transfer-%d-%s.json", i, s), r)
 			writeResult(t, dir, fmt.Sprintf("head-%d-%s.json", i, s), r)
 		}
@@ -60,6 +65,11 @@ func TestReport(t *testing.T) {
 	if r.Head.Median["moat/zot"] != 4 || r.Push.Median["moats3/moat"] != 0.8 || r.Medians["push"][Moat] != 200 {
 		t.Errorf("head moat/zot %v, S3 %v, moat push median %v", r.Head.Median["moat/zot"], r.Push.Median["moats3/moat"], r.Medians["push"][Moat])
 	}
+	// MinIO direct over the filesystem 1.6, 2, 2; moat on S3 over MinIO direct 0.5, 0.4, 0.4.
+	if fmt.Sprint(r.Push.PerSlice["minio/moat"]) != "[1.6 2 2]" || r.Push.Median["moats3/minio"] != 0.4 || r.Medians["push"][MinIODirect] != 320 {
+		t.Errorf("MinIO direct: over moat %v, moat on S3 over it %v, median push %v",
+			r.Push.PerSlice["minio/moat"], r.Push.PerSlice["moats3/minio"], r.Medians["push"][MinIODirect])
+	}
 	if f := r.Rounds[Moat]; f.Token != 2000 || f.TokenP99 != 9 || f.Exchange != 500 || r.NRounds != 3 {
 		t.Errorf("round medians %+v of %d rounds", f, r.NRounds)
 	}
@@ -67,7 +77,8 @@ func TestReport(t *testing.T) {
 	r.Markdown(&md)
 	for _, want := range []string{"commit abc", "1.00 2.00 3.00", "| blob push | **2.00** (2.00, 0.50, 2.00) |",
 		"Basic credentials 2000 requests/s", "idle with 1000 registries 61.50 MiB", "8 concurrent client(s) (8 × 512 MiB): idle 40.00 MiB, peak above it 3.50 MiB during the push (300 MB/s) and -1.00 MiB during the pull (900 MB/s)",
-		"S3 (moat on MinIO on this host) over the filesystem, blob push: **0.80**"} {
+		"S3 (moat on MinIO on this host) over the filesystem, blob push: **0.80**",
+		"over moat on the filesystem, push: **2.00** (1.60, 2.00, 2.00)", "moat on S3 over MinIO direct, push: **0.40** (0.50, 0.40, 0.40)"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

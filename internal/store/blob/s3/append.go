@@ -74,7 +74,7 @@ func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
 		if len(buf) > 0 && len(buf) != int(u.st.TailSize) {
 			name := "tail-" + randomHex(8)
 			key := u.s.uploadKey(u.id, name)
-			if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &key, Body: bytes.NewReader(buf)}, unsignedPayload); err != nil {
+			if _, err := u.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &u.s.bucket, Key: &key, Body: bytes.NewReader(buf)}, UnsignedPayload); err != nil {
 				return total, errors.Join(rerr, mapErr(err))
 			}
 			if u.st.Tail != "" && u.stale == "" {
@@ -156,13 +156,14 @@ func (b *background) wait() error {
 	return err
 }
 
-// unsignedPayload sends an object's or part's bytes without hashing them for
-// the request signature (x-amz-content-sha256: UNSIGNED-PAYLOAD): that hash
+// UnsignedPayload, an option of PutObject and UploadPart, sends an object's
+// or part's bytes without hashing them for the request signature
+// (x-amz-content-sha256: UNSIGNED-PAYLOAD): that hash
 // would be a second SHA-256 of every byte, in moat and again in the S3 server.
 // The headers stay signed. Integrity in transit is TLS's on https endpoints;
 // on plain http, reads are unprotected either way and every client checks the
 // digest of what it pulls.
-var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+var UnsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 
 // buffer is an empty part buffer from the store's pool.
 func (s *Store) buffer() []byte {
@@ -215,7 +216,7 @@ func (u *upload) uploadPart(ctx context.Context, b []byte) error {
 	out, err := u.s.c.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU, PartNumber: &n, Body: bytes.NewReader(b),
 		ContentLength: aws.Int64(int64(len(b))),
-	}, unsignedPayload)
+	}, UnsignedPayload)
 	if err != nil {
 		return mapErr(err)
 	}

@@ -60,8 +60,9 @@ type Config struct {
 }
 
 const (
-	minPart     = 5 << 20
-	defaultPart = 8 << 20
+	minPart = 5 << 20
+	// DefaultPartSize is the multipart part size when Config has none.
+	DefaultPartSize = 8 << 20
 )
 
 // Store is a blob.Store on one bucket.
@@ -81,14 +82,36 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("s3: a bucket is required")
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
 	if cfg.PartSize == 0 {
-		cfg.PartSize = defaultPart
+		cfg.PartSize = DefaultPartSize
 	}
 	if cfg.PartSize < minPart {
 		return nil, fmt.Errorf("s3: part size %d is below S3's minimum of %d bytes", cfg.PartSize, minPart)
+	}
+	c, err := NewClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.Trim(cfg.Prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	s := &Store{c: c, bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, node: randomHex(8), where: orAWS(cfg.Endpoint)}
+	if err := s.Ping(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.checkConditionalWrites(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewClient is the S3 client the store uses for cfg (region, endpoint,
+// credentials, timeouts, checksums); exported so that the benchmark's direct
+// baseline (tools/bench) talks to the server exactly as the store does.
+func NewClient(ctx context.Context, cfg Config) (*s3.Client, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
 	}
 	// An endpoint that accepts connections but stops answering must fail a
 	// request, not hang it: bounded connect and response-header waits (a
@@ -104,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	c := s3.NewFromConfig(ac, func(o *s3.Options) {
+	return s3.NewFromConfig(ac, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -113,19 +136,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// MinIO releases reject the SDK's default trailing checksums.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	})
-	prefix := strings.Trim(cfg.Prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	s := &Store{c: c, bucket: cfg.Bucket, prefix: prefix, partSize: cfg.PartSize, node: randomHex(8), where: orAWS(cfg.Endpoint)}
-	if err := s.Ping(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.checkConditionalWrites(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	}), nil
 }
 
 // checkConditionalWrites refuses a server that ignores If-None-Match or

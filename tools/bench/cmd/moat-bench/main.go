@@ -16,6 +16,7 @@ import (
 
 	"github.com/moat-registry/moat/tools/bench"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -59,14 +60,23 @@ func newBench() *cobra.Command {
 			return enc.Encode(res)
 		},
 	}
-	f := cmd.Flags()
+	generatorFlags(cmd.Flags(), &cfg, &blobMiB, &proxySource)
+	_ = cmd.MarkFlagRequired("registry")
+	_ = cmd.MarkFlagRequired("repository")
+	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare(), newBenchReport(), newBenchS3Direct())
+	return cmd
+}
+
+// generatorFlags are the load generator's flags, shared with s3-direct so
+// that scripts/bench passes both the same arguments.
+func generatorFlags(f *pflag.FlagSet, cfg *bench.Config, blobMiB *int, proxySource *string) {
 	f.StringVar(&cfg.Registry, "registry", "", "registry base URL, e.g. http://127.0.0.1:5000 (required)")
 	f.StringVar(&cfg.Repository, "repository", "", "repository as the client addresses it, e.g. reg1/bench (required)")
 	f.StringVar(&cfg.Username, "username", "", "user for Docker token auth (used when the registry asks for a token)")
 	f.StringVar(&cfg.Password, "password", "", "password for --username")
-	f.StringVar(&proxySource, "proxy-source", "", "open every connection with a PROXY protocol v2 header claiming this source IP")
+	f.StringVar(proxySource, "proxy-source", "", "open every connection with a PROXY protocol v2 header claiming this source IP")
 	f.IntVar(&cfg.Blobs, "blobs", 16, "blobs pushed then pulled")
-	f.IntVar(&blobMiB, "blob-mib", 32, "size of each blob in MiB")
+	f.IntVar(blobMiB, "blob-mib", 32, "size of each blob in MiB")
 	f.IntVar(&cfg.Concurrency, "concurrency", 4, "blob transfers in flight")
 	f.IntVar(&cfg.HeadConc, "head-concurrency", 16, "manifest HEAD and token requests in flight")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the manifest HEAD run and of the token run")
@@ -76,9 +86,39 @@ func newBench() *cobra.Command {
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound of the whole run")
 	f.BoolVar(&cfg.HeadOnly, "head-only", false, "stop after the manifest HEAD run (with small --blobs/--blob-mib: a short HEAD slice)")
 	f.IntVar(&cfg.ServerPID, "server-pid", 0, "the registry's process on this host: report its resident memory around the blob push and pull")
-	_ = cmd.MarkFlagRequired("registry")
-	_ = cmd.MarkFlagRequired("repository")
-	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare(), newBenchReport())
+}
+
+func newBenchS3Direct() *cobra.Command {
+	var cfg bench.Config
+	var d bench.S3Direct
+	var blobMiB, partMiB int
+	var ignored string
+	cmd := &cobra.Command{
+		Use:   "s3-direct",
+		Short: "The baseline of moat on S3: push and pull the same blobs straight to and from a bucket, as moat's store would (JSON)",
+		Long: "Pushes --blobs blobs of --blob-mib MiB at --concurrency into the bucket of --s3 (multipart, parts of --part-mib,\n" +
+			"UNSIGNED-PAYLOAD, the S3 client moat builds), pulls them back verifying digests, deletes them, and prints\n" +
+			"the generator's JSON (blob_push, blob_pull). The generator's other flags are accepted and ignored.",
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.BlobSize = int64(blobMiB) << 20
+			d.PartSize = int64(partMiB) << 20
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			res, err := bench.RunS3Direct(ctx, cfg, d)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(res)
+		},
+	}
+	generatorFlags(cmd.Flags(), &cfg, &blobMiB, &ignored)
+	cmd.Flags().StringVar(&d.URL, "s3", "", "bucket as http://ACCESS_KEY:SECRET_KEY@HOST:PORT/BUCKET (required)")
+	cmd.Flags().IntVar(&partMiB, "part-mib", 0, "multipart part size in MiB (0: moat's default)")
+	_ = cmd.MarkFlagRequired("s3")
 	return cmd
 }
 

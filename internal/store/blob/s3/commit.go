@@ -23,8 +23,11 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	alg := d.Algorithm()
 	// The digest being committed is saved with the lease, before anything
 	// is completed (see complete); a digest of an earlier attempt stays.
+	// first: no commit got that far before, so nothing was completed.
+	var first bool
 	if err := u.acquireWith(ctx, func(st *session) {
-		if st.MPU != "" && st.Digest == "" {
+		first = st.Digest == ""
+		if st.MPU != "" && first {
 			st.Digest = d
 		}
 	}); err != nil {
@@ -38,7 +41,7 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	if alg == u.st.Alg && digest.NewDigest(alg, u.h) != d {
 		return 0, errors.Join(blob.ErrDigestMismatch, u.releaseLease(ctx))
 	}
-	if done, err := u.dataInUse(ctx); err != nil || done {
+	if done, err := u.dataInUse(ctx, first); err != nil || done {
 		// A commit published the blob and stopped before removing the
 		// session: this one finishes it (or, for another digest, the
 		// upload is gone as after any commit).
@@ -174,9 +177,11 @@ func (u *upload) remove(ctx context.Context, inUse bool) {
 }
 
 // dataInUse reports whether a blob's key points to this upload's data object:
-// a commit that published it and stopped before removing the session.
-func (u *upload) dataInUse(ctx context.Context) (bool, error) {
-	if u.st.Digest == "" {
+// a commit that published it and stopped before removing the session. first:
+// the session named no digest before this commit, so nothing was completed
+// (the round trip to the blob's key is saved).
+func (u *upload) dataInUse(ctx context.Context, first bool) (bool, error) {
+	if u.st.Digest == "" || first {
 		return false, nil // never completed
 	}
 	key, err := u.s.blobKey(u.st.Digest)
@@ -195,7 +200,7 @@ func (u *upload) Cancel(ctx context.Context) error {
 	if err := u.acquire(ctx); err != nil {
 		return err
 	}
-	inUse, err := u.dataInUse(ctx)
+	inUse, err := u.dataInUse(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/moat-registry/moat/internal/store/blob"
 	"github.com/opencontainers/go-digest"
 )
@@ -115,4 +117,28 @@ func Saved(ctx context.Context, s *Store, id string) (int64, digest.Digest, erro
 		return 0, "", err
 	}
 	return u.st.Size, digest.NewDigest(u.st.Alg, u.h), nil
+}
+
+// CountRequests makes s count its S3 requests by operation name; the
+// function returned reads the counts so far and resets them.
+func CountRequests(s *Store) func() map[string]int {
+	var mu sync.Mutex
+	n := map[string]int{}
+	s.c = s3.New(s.c.Options(), func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				n[middleware.GetOperationName(ctx)]++
+				mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+		})
+	})
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := n
+		n = map[string]int{}
+		return out
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -220,5 +221,27 @@ func TestEarlierLayout(t *testing.T) {
 		if strings.HasPrefix(k, "uploads/") {
 			t.Fatalf("%s left after the earlier release's upload was committed and deleted", k)
 		}
+	}
+}
+
+// A commit's requests, each in the client's wait: the first commit of an
+// upload in parts saves the digest with the lease, uploads the tail as the
+// last part, completes, writes the pointer and removes the tail object and
+// the session. Nothing can have been completed before it, so it does not look
+// at the blob's key.
+func TestCommitRequests(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	s := open(t, cfg)
+	count := s3.CountRequests(s)
+	data := blobtest.Random(t, blobtest.Large)
+	u := blobtest.Uploaded(t, s, data)
+	count()
+	if _, err := u.Commit(context.Background(), digest.FromBytes(data)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"PutObject": 2, "UploadPart": 1, "CompleteMultipartUpload": 1, "DeleteObject": 2}
+	if got := count(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("commit requests %v, want %v", got, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/oci"
+	"github.com/moat-registry/moat/internal/promcache"
 	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,26 @@ type observer struct {
 
 	idPrefix string
 	seq      atomic.Uint64
+	series   *promcache.Cache[metricKey, requestMetrics]
+}
+
+// metricKey names one request's series (labels looked up once: promcache).
+type metricKey struct {
+	kind   target.Kind
+	method string // class
+	status string
+	reg    string
+}
+
+type requestMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (o *observer) metrics(k metricKey) requestMetrics {
+	kind := k.kind.String()
+	return requestMetrics{requests: o.requests.WithLabelValues(kind, k.method, k.status, k.reg),
+		latency: o.latency.WithLabelValues(kind, k.method)}
 }
 
 func newObserver(reg prometheus.Registerer) *observer {
@@ -58,6 +79,7 @@ func newObserver(reg prometheus.Registerer) *observer {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "moat_http_requests_in_flight",
 			Help: "Requests being served."}),
 	}
+	o.series = promcache.New(o.metrics)
 	reg.MustRegister(o.requests, o.latency, o.bytesIn, o.bytesOut, o.uploads, o.tokens, o.inflight)
 	for _, e := range []string{"started", "committed", "cancelled", "mounted"} {
 		o.uploads.WithLabelValues(e)
@@ -235,8 +257,9 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		if st.status > 0 && st.status < len(statusText) {
 			status = statusText[st.status]
 		}
-		o.requests.WithLabelValues(kind, mc, status, regKey).Inc()
-		o.latency.WithLabelValues(kind, mc).Observe(d.Seconds())
+		m := o.series.Get(metricKey{t.Kind, mc, status, regKey})
+		m.requests.Inc()
+		m.latency.Observe(d.Seconds())
 		if st.in > 0 {
 			o.bytesIn.WithLabelValues(kind, regKey).Add(float64(st.in))
 		}

@@ -50,6 +50,7 @@ type Report struct {
 	Memory   map[string]*Memory            `json:"memory,omitempty"` // clients -> figures
 	MemoryMB map[string][2]float64         `json:"memory_push_pull_mb_per_s,omitempty"`
 	Medians  map[string]map[string]float64 `json:"slice_medians"` // head|push|pull -> server -> median
+	Scaling  *Scaling                      `json:"scaling,omitempty"`
 }
 
 // Figures are one server's medians over the rounds.
@@ -116,6 +117,9 @@ func LoadReport(dir string) (*Report, error) {
 	r.Head, r.Medians["head"] = slicesOf(got["head"], func(x *Result) float64 { return x.ManifestHead.PerSecond })
 	r.Push, r.Medians["push"] = slicesOf(got["transfer"], func(x *Result) float64 { return x.Push.MBps })
 	r.Pull, r.Medians["pull"] = slicesOf(got["transfer"], func(x *Result) float64 { return x.Pull.MBps })
+	if r.Scaling, err = LoadScaling(dir); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -271,6 +275,9 @@ func (r *Report) Markdown(w io.Writer) {
 				c, memLoad(c), num2(mm.IdleMiB), signed(mm.PushAbove), num(mb[0]), signed(mm.PullAbove), num(mb[1]), num2(mm.AfterMiB))
 		}
 		p("\n")
+	}
+	if r.Scaling != nil {
+		r.Scaling.Markdown(w)
 	}
 	p("\n")
 }

@@ -54,75 +54,94 @@ var scalingFigures = []struct {
 	{"pull", "transfer", "blob pull", "MB/s", func(x *Result) float64 { return x.Pull.MBps }},
 }
 
+// scaleLevel is one run ("head" or "transfer") at one number of clients.
+type scaleLevel struct {
+	run     string
+	clients int
+}
+
 // LoadScaling reads the scaling phase's files in dir; nil when there are none.
 func LoadScaling(dir string) (*Scaling, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "scale-*.json"))
-	if err != nil {
-		return nil, err
-	}
 	sc := &Scaling{Figures: map[string]*ScalingFigure{}}
-	// run -> clients -> slice -> server -> result
-	got := map[string]map[int]map[int]map[string]*Result{}
-	for _, f := range files {
-		m := scaleName.FindStringSubmatch(filepath.Base(f))
-		if m == nil {
-			continue
-		}
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var res Result
-		if err := json.Unmarshal(raw, &res); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
+	got := map[scaleLevel]map[int]map[string]*Result{} // slice -> server -> result
+	err := eachResult(dir, scaleName, func(m []string, res *Result) {
 		clients, _ := strconv.Atoi(m[1])
 		slice, _ := strconv.Atoi(m[2])
-		byClients := got[m[3]]
-		if byClients == nil {
-			byClients = map[int]map[int]map[string]*Result{}
-			got[m[3]] = byClients
+		l := scaleLevel{m[3], clients}
+		if got[l] == nil {
+			got[l] = map[int]map[string]*Result{}
 		}
-		if byClients[clients] == nil {
-			byClients[clients] = map[int]map[string]*Result{}
+		if got[l][slice] == nil {
+			got[l][slice] = map[string]*Result{}
 		}
-		if byClients[clients][slice] == nil {
-			byClients[clients][slice] = map[string]*Result{}
+		got[l][slice][m[4]] = res
+		if !slices.Contains(sc.Clients, clients) {
+			sc.Clients = append(sc.Clients, clients)
 		}
-		byClients[clients][slice][m[4]] = &res
 		sc.Slices = max(sc.Slices, slice)
 		if m[3] == "head" {
 			sc.HeadSeconds = res.Settings.Duration
 		} else {
 			sc.Blobs, sc.BlobBytes = res.Settings.Blobs, res.Settings.BlobBytes
 		}
-	}
-	if len(got) == 0 {
-		return nil, nil
-	}
-	for _, f := range scalingFigures {
-		levels := got[f.run]
-		if len(levels) == 0 {
-			continue
-		}
-		sf := &ScalingFigure{Growth: map[string]float64{}}
-		for _, c := range sortedKeys(levels) {
-			ratios, med := slicesOf(levels[c], f.fig)
-			sf.Levels = append(sf.Levels, ScalingLevel{Clients: c, Median: med, Ratios: ratios})
-			if !slices.Contains(sc.Clients, c) {
-				sc.Clients = append(sc.Clients, c)
-			}
-		}
-		first, last := sf.Levels[0], sf.Levels[len(sf.Levels)-1]
-		for s, v := range last.Median {
-			if base := first.Median[s]; base > 0 && len(sf.Levels) > 1 {
-				sf.Growth[s] = round2(v / base)
-			}
-		}
-		sc.Figures[f.key] = sf
+	})
+	if err != nil || len(got) == 0 {
+		return nil, err
 	}
 	slices.Sort(sc.Clients)
+	for _, f := range scalingFigures {
+		if sf := scalingFigure(got, f.run, sc.Clients, f.fig); sf != nil {
+			sc.Figures[f.key] = sf
+		}
+	}
 	return sc, nil
+}
+
+// scalingFigure is one figure of run at each number of clients; nil when
+// the run has no results.
+func scalingFigure(got map[scaleLevel]map[int]map[string]*Result, run string, clients []int, fig func(*Result) float64) *ScalingFigure {
+	sf := &ScalingFigure{Growth: map[string]float64{}}
+	for _, c := range clients {
+		if bySlice := got[scaleLevel{run, c}]; bySlice != nil {
+			ratios, med := slicesOf(bySlice, fig)
+			sf.Levels = append(sf.Levels, ScalingLevel{Clients: c, Median: med, Ratios: ratios})
+		}
+	}
+	if len(sf.Levels) == 0 {
+		return nil
+	}
+	first, last := sf.Levels[0], sf.Levels[len(sf.Levels)-1]
+	for s, v := range last.Median {
+		if base := first.Median[s]; base > 0 && len(sf.Levels) > 1 {
+			sf.Growth[s] = round2(v / base)
+		}
+	}
+	return sf
+}
+
+// eachResult calls fn with each of dir's generator results whose file name
+// re matches, and the name's submatches.
+func eachResult(dir string, re *regexp.Regexp, fn func(m []string, res *Result)) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		m := re.FindStringSubmatch(filepath.Base(f))
+		if m == nil {
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var res Result
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		fn(m, &res)
+	}
+	return nil
 }
 
 // Markdown writes a table per figure (a row per number of clients) and a

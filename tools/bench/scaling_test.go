@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -104,5 +106,17 @@ func TestScalingReportAbsent(t *testing.T) {
 	}
 	if raw, _ := json.Marshal(r); strings.Contains(string(raw), `"scaling"`) {
 		t.Errorf("summary.json has scaling: %s", raw)
+	}
+}
+
+// TestScalingReportBadFile: a scaling file that is not a result is an error
+// naming it, not a figure of 0.
+func TestScalingReportBadFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "scale-1-1-head-moat.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadReport(dir); err == nil || !strings.Contains(err.Error(), "scale-1-1-head-moat.json") {
+		t.Errorf("LoadReport: %v", err)
 	}
 }

@@ -108,17 +108,17 @@ func methodClass(m string) string {
 }
 
 // reqState is one request's observation; it is also the response writer,
-// the body wrapper and the context node that carries it, so a request costs
-// one allocation here.
+// the body wrapper and the context node that carries it and the request's
+// target, so a request costs one allocation and one request copy here.
 type reqState struct {
 	http.ResponseWriter
-	context.Context // the request's context, with the state as a value
-	body            io.ReadCloser
-	status          int
-	in, out         int64
-	principal       string // subject of the token or management caller
-	id              string
-	idHeader        [1]string // the X-Request-Id header's value slice, without its own allocation
+	target.Node // the request's context, with its target
+	body        io.ReadCloser
+	status      int
+	in, out     int64
+	principal   string // subject of the token or management caller
+	id          string
+	idHeader    [1]string // the X-Request-Id header's value slice, without its own allocation
 }
 
 type stateKey struct{}
@@ -129,7 +129,7 @@ func (s *reqState) Value(key any) any {
 	if key == (stateKey{}) {
 		return s
 	}
-	return s.Context.Value(key)
+	return s.Node.Value(key)
 }
 
 func stateOf(ctx context.Context) *reqState {
@@ -224,26 +224,23 @@ func labels(t *target.Target) (kind, regKey string) {
 	return kind, t.Registry.Key
 }
 
-// wrap is the middleware.
-func (o *observer) wrap(next http.Handler) http.Handler {
+// wrap is the middleware: it resolves each request's target (as
+// target.Middleware does), then measures and logs the request.
+func (o *observer) wrap(index target.Snapshots, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &reqState{ResponseWriter: w, id: o.newID()}
 		st.idHeader[0] = st.id
 		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key: as Set, without its work
+		t := st.Resolve(w, r, index.Load())         // before the body is wrapped: it reads a token form
 		if r.Body != nil && r.Body != http.NoBody {
 			st.body = r.Body
 			r.Body = bodyReader{st}
-		}
-		t, ok := target.Of(r) // resolved by target.Middleware, outside the observer
-		if !ok {
-			t = &target.Target{Route: target.Route{Kind: target.KindOther}}
 		}
 		kind, regKey := labels(t)
 		if t.Token != nil {
 			st.in = t.Token.BodyBytes // the form was read to resolve the target
 		}
-		st.Context = r.Context()
 		r = r.WithContext(st)
 		o.inflight.Inc()
 		next.ServeHTTP(st, r)

@@ -16,6 +16,7 @@ import (
 	"github.com/moat-registry/moat/internal/mgmt"
 	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/oci"
+	"github.com/moat-registry/moat/internal/promcache"
 	"github.com/moat-registry/moat/internal/reqlog"
 	"github.com/moat-registry/moat/internal/target"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,26 @@ type observer struct {
 
 	idPrefix string
 	seq      atomic.Uint64
+	series   *promcache.Cache[metricKey, requestMetrics]
+}
+
+// metricKey names one request's series (labels looked up once: promcache).
+type metricKey struct {
+	kind   target.Kind
+	method string // class
+	status string
+	reg    string
+}
+
+type requestMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (o *observer) metrics(k metricKey) requestMetrics {
+	kind := k.kind.String()
+	return requestMetrics{requests: o.requests.WithLabelValues(kind, k.method, k.status, k.reg),
+		latency: o.latency.WithLabelValues(kind, k.method)}
 }
 
 func newObserver(reg prometheus.Registerer) *observer {
@@ -58,6 +79,7 @@ func newObserver(reg prometheus.Registerer) *observer {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "moat_http_requests_in_flight",
 			Help: "Requests being served."}),
 	}
+	o.series = promcache.New(o.metrics)
 	reg.MustRegister(o.requests, o.latency, o.bytesIn, o.bytesOut, o.uploads, o.tokens, o.inflight)
 	for _, e := range []string{"started", "committed", "cancelled", "mounted"} {
 		o.uploads.WithLabelValues(e)
@@ -86,17 +108,17 @@ func methodClass(m string) string {
 }
 
 // reqState is one request's observation; it is also the response writer,
-// the body wrapper and the context node that carries it, so a request costs
-// one allocation here.
+// the body wrapper and the context node that carries it and the request's
+// target, so a request costs one allocation and one request copy here.
 type reqState struct {
 	http.ResponseWriter
-	context.Context // the request's context, with the state as a value
-	body            io.ReadCloser
-	status          int
-	in, out         int64
-	principal       string // subject of the token or management caller
-	id              string
-	idHeader        [1]string // the X-Request-Id header's value slice, without its own allocation
+	target.Node // the request's context, with its target
+	body        io.ReadCloser
+	status      int
+	in, out     int64
+	principal   string // subject of the token or management caller
+	id          string
+	idHeader    [1]string // the X-Request-Id header's value slice, without its own allocation
 }
 
 type stateKey struct{}
@@ -107,7 +129,7 @@ func (s *reqState) Value(key any) any {
 	if key == (stateKey{}) {
 		return s
 	}
-	return s.Context.Value(key)
+	return s.Node.Value(key)
 }
 
 func stateOf(ctx context.Context) *reqState {
@@ -202,26 +224,23 @@ func labels(t *target.Target) (kind, regKey string) {
 	return kind, t.Registry.Key
 }
 
-// wrap is the middleware.
-func (o *observer) wrap(next http.Handler) http.Handler {
+// wrap is the middleware: it resolves each request's target (as
+// target.Middleware does), then measures and logs the request.
+func (o *observer) wrap(index target.Snapshots, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &reqState{ResponseWriter: w, id: o.newID()}
 		st.idHeader[0] = st.id
 		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key: as Set, without its work
+		t := st.Resolve(w, r, index.Load())         // before the body is wrapped: it reads a token form
 		if r.Body != nil && r.Body != http.NoBody {
 			st.body = r.Body
 			r.Body = bodyReader{st}
-		}
-		t, ok := target.Of(r) // resolved by target.Middleware, outside the observer
-		if !ok {
-			t = &target.Target{Route: target.Route{Kind: target.KindOther}}
 		}
 		kind, regKey := labels(t)
 		if t.Token != nil {
 			st.in = t.Token.BodyBytes // the form was read to resolve the target
 		}
-		st.Context = r.Context()
 		r = r.WithContext(st)
 		o.inflight.Inc()
 		next.ServeHTTP(st, r)
@@ -235,8 +254,9 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		if st.status > 0 && st.status < len(statusText) {
 			status = statusText[st.status]
 		}
-		o.requests.WithLabelValues(kind, mc, status, regKey).Inc()
-		o.latency.WithLabelValues(kind, mc).Observe(d.Seconds())
+		m := o.series.Get(metricKey{t.Kind, mc, status, regKey})
+		m.requests.Inc()
+		m.latency.Observe(d.Seconds())
 		if st.in > 0 {
 			o.bytesIn.WithLabelValues(kind, regKey).Add(float64(st.in))
 		}

@@ -40,7 +40,7 @@ func (s *Server) openOps() error {
 func (s *Server) opsRoutes(mux *http.ServeMux, h http.Handler) http.Handler {
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/readyz", s.readyz)
-	return s.obs.wrap(h)
+	return s.obs.wrap(s.index, h)
 }
 
 // startOps starts the audit writer, the garbage collection schedule and the

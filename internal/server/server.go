@@ -236,7 +236,7 @@ func (s *Server) routes(ctx context.Context) error {
 	data := &oci.Handler{Meta: s.meta, Blobs: s.blobs, Auth: principalGate{tokens}, Network: guard, Audit: s.recorder(),
 		MaxUploadSessions: s.cfg.Limits.UploadSessions}
 	// The data plane: every route passes the network gate before anything
-	// else, on the target that target.Middleware (below) resolved.
+	// else, on the target that the observer (below, as target.Middleware) resolved.
 	mux.Handle("/oauth2/", limited(regauth.SignIns{}, guard.Middleware(tokens)))
 	v2 := oci.APIVersion(guard.Middleware(data))
 	mux.Handle("/v2/", v2) // and nothing else under /v2/ (dataPlaneFirst)
@@ -266,7 +266,7 @@ func (s *Server) routes(ctx context.Context) error {
 	// The web portal drives the handlers above in-process (docs/portal.md);
 	// each of its requests gets its own target.
 	mux.Handle(portal.Prefix, portal.New(target.Middleware(s.index, mux), s.keys, s.tenant, s.subscription))
-	s.handler = paceBodies(target.Middleware(s.index, s.opsRoutes(mux, recoverPanics(dataPlaneFirst(v2, mux)))))
+	s.handler = paceBodies(s.opsRoutes(mux, recoverPanics(dataPlaneFirst(v2, mux)))) // the observer resolves each target
 	return nil
 }
 

@@ -45,8 +45,12 @@ func paceBodies(next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = &pacedBody{ReadCloser: r.Body, rc: rc}
 		}
-		// The connection may carry the previous request's write deadline.
-		_ = rc.SetWriteDeadline(time.Time{})
+		// The connection carries the previous request's write deadline: a
+		// fresh one for what the server writes without pacedWriter (an
+		// interim 100 Continue, refreshed at the body's first read). Every
+		// paced write sets its own. (A listener's connection skips a deadline
+		// at most a second later than the one in force: netid.)
+		_ = rc.SetWriteDeadline(time.Now().Add(bodyStall))
 		next.ServeHTTP(&pacedWriter{ResponseWriter: w, rc: rc}, r)
 		// The server flushes the buffered end of the response after the
 		// handler returns: bound that write too.
@@ -61,7 +65,11 @@ type pacedBody struct {
 }
 
 func (b *pacedBody) Read(buf []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(b.p.deadline(time.Now())) // unsupported (tests' recorders): no deadline
+	now := time.Now()
+	if b.p.start.IsZero() {
+		_ = b.rc.SetWriteDeadline(now.Add(bodyStall)) // for a 100 Continue the first read sends
+	}
+	_ = b.rc.SetReadDeadline(b.p.deadline(now)) // unsupported (tests' recorders): no deadline
 	n, err := b.ReadCloser.Read(buf)
 	b.p.n += int64(n)
 	if err == io.EOF {
@@ -124,6 +132,7 @@ func (w *pacedWriter) ReadFrom(src io.Reader) (int64, error) {
 
 func (w *pacedWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		_ = w.rc.SetWriteDeadline(w.p.deadline(time.Now()))
 		f.Flush()
 	}
 }

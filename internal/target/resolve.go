@@ -27,22 +27,34 @@ func Middleware(index Snapshots, next http.Handler) http.Handler {
 func Attach(r *http.Request, snap *regindex.Snapshot) *http.Request { return attach(nil, r, snap) }
 
 func attach(w http.ResponseWriter, r *http.Request, snap *regindex.Snapshot) *http.Request {
-	c := &targetCtx{Context: r.Context()}
-	Resolve(w, r, snap, &c.t)
-	return r.WithContext(c)
+	n := new(Node)
+	n.Resolve(w, r, snap)
+	return r.WithContext(n)
 }
 
-// targetCtx carries a Target in the same allocation as its context node.
-type targetCtx struct {
+// Node is a context node that carries a Target in its own allocation. A
+// middleware that makes a context node of its own per request may embed one
+// and resolve the target into it (the server's observer does), so that both
+// cost one allocation and one copy of the request (r.WithContext) instead of
+// two; its Value must fall back to the Node's.
+type Node struct {
 	context.Context
 	t Target
 }
 
-func (c *targetCtx) Value(key any) any {
+// Resolve makes n the target of r, a child of r's context; the caller then
+// serves r.WithContext(n or what embeds it).
+func (n *Node) Resolve(w http.ResponseWriter, r *http.Request, snap *regindex.Snapshot) *Target {
+	n.Context = r.Context()
+	Resolve(w, r, snap, &n.t)
+	return &n.t
+}
+
+func (n *Node) Value(key any) any {
 	if key == (ctxKey{}) {
-		return &c.t
+		return &n.t
 	}
-	return c.Context.Value(key)
+	return n.Context.Value(key)
 }
 
 // Resolve fills t for r from snap. It reads a token request's form body (at

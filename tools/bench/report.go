@@ -53,6 +53,7 @@ type Report struct {
 	Memory   map[string]*Memory            `json:"memory,omitempty"` // clients -> figures
 	MemoryMB map[string][2]float64         `json:"memory_push_pull_mb_per_s,omitempty"`
 	Medians  map[string]map[string]float64 `json:"slice_medians"` // head|push|pull -> server -> median
+	Scaling  *Scaling                      `json:"scaling,omitempty"`
 }
 
 // Figures are one server's medians over the rounds.
@@ -82,25 +83,9 @@ func LoadReport(dir string) (*Report, error) {
 			return nil, fmt.Errorf("run.json: %w", err)
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, err
-	}
 	// kind -> index -> server -> result
 	got := map[string]map[int]map[string]*Result{}
-	for _, f := range files {
-		m := resultName.FindStringSubmatch(filepath.Base(f))
-		if m == nil {
-			continue
-		}
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var res Result
-		if err := json.Unmarshal(raw, &res); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
+	err := eachResult(dir, resultName, func(m []string, res *Result) {
 		i, _ := strconv.Atoi(m[2])
 		if got[m[1]] == nil {
 			got[m[1]] = map[int]map[string]*Result{}
@@ -108,7 +93,7 @@ func LoadReport(dir string) (*Report, error) {
 		if got[m[1]][i] == nil {
 			got[m[1]][i] = map[string]*Result{}
 		}
-		got[m[1]][i][m[3]] = &res
+		got[m[1]][i][m[3]] = res
 		if m[1] == "round" && m[3] == Moat {
 			r.Settings = res.Settings
 		}
@@ -116,11 +101,17 @@ func LoadReport(dir string) (*Report, error) {
 			r.Memory[m[2]] = res.Memory
 			r.MemoryMB[m[2]] = [2]float64{res.Push.MBps, res.Pull.MBps}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	r.Rounds, r.NRounds = roundMedians(got["round"]), len(got["round"])
 	r.Head, r.Medians["head"] = slicesOf(got["head"], func(x *Result) float64 { return x.ManifestHead.PerSecond })
 	r.Push, r.Medians["push"] = slicesOf(got["transfer"], func(x *Result) float64 { return x.Push.MBps })
 	r.Pull, r.Medians["pull"] = slicesOf(got["transfer"], func(x *Result) float64 { return x.Pull.MBps })
+	if r.Scaling, err = LoadScaling(dir); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -284,6 +275,9 @@ func (r *Report) Markdown(w io.Writer) {
 				c, memLoad(c), num2(mm.IdleMiB), signed(mm.PushAbove), num(mb[0]), signed(mm.PullAbove), num(mb[1]), num2(mm.AfterMiB))
 		}
 		p("\n")
+	}
+	if r.Scaling != nil {
+		r.Scaling.Markdown(w)
 	}
 	p("\n")
 }

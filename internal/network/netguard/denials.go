@@ -13,6 +13,7 @@ import (
 
 	"github.com/moat-registry/moat/internal/network/netid"
 	"github.com/moat-registry/moat/internal/network/policy"
+	"github.com/moat-registry/moat/internal/promcache"
 	"github.com/moat-registry/moat/internal/store/meta"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -78,7 +79,15 @@ type DenialLog struct {
 	flushing  sync.Mutex
 	lastPrune time.Time // under flushing
 	decisions *prometheus.CounterVec
+	decided   *promcache.Cache[decisionKey, prometheus.Counter]
 	disagree  *prometheus.CounterVec
+}
+
+// decisionKey names a series of moat_network_decisions_total.
+type decisionKey struct {
+	reg    string
+	allow  bool
+	reason string
 }
 
 // NewDenialLog makes a log writing to store; decisions are counted in reg.
@@ -92,6 +101,9 @@ func NewDenialLog(store meta.AuditTrail, reg prometheus.Registerer) *DenialLog {
 			Name: "moat_network_shadow_disagreements_total",
 			Help: "Requests that a registry's staged network settings would decide otherwise than its enforced ones, by registry and the two decisions.",
 		}, []string{"registry", "enforced", "staged"})}
+	a.decided = promcache.New(func(k decisionKey) prometheus.Counter {
+		return a.decisions.WithLabelValues(k.reg, outcome(policy.Decision{Allow: k.allow}), k.reason)
+	})
 	if reg != nil {
 		reg.MustRegister(a.decisions, a.disagree)
 	}
@@ -100,11 +112,7 @@ func NewDenialLog(store meta.AuditTrail, reg prometheus.Registerer) *DenialLog {
 
 // Decided counts a decision.
 func (a *DenialLog) Decided(regKey string, d policy.Decision) {
-	outcome := "deny"
-	if d.Allow {
-		outcome = "allow"
-	}
-	a.decisions.WithLabelValues(regKey, outcome, d.Reason).Inc()
+	a.decided.Get(decisionKey{regKey, d.Allow, d.Reason}).Inc()
 }
 
 // Denied records a denial.

@@ -123,6 +123,37 @@ type conn struct {
 	// read deadline for that step, boxing it (an allocation), and net/http
 	// sets several per request.
 	headerDone atomic.Bool
+	// writeDeadline is the write deadline in force (Unix ns; 0 none, -1
+	// unknown), for SetWriteDeadline's coarseness.
+	writeDeadline atomic.Int64
+	known         atomic.Pointer[knownID] // identity (resolve.go)
+}
+
+// writeDeadlineSlack is how much later than the one in force a new write
+// deadline must be to be set. moat bounds each response's writes by a
+// deadline of now plus a minute (internal/server's request pacing), twice per
+// request; re-arming the socket's timer for a deadline a few microseconds
+// later was measurable on small responses. The deadline kept is then at most
+// this much earlier than asked, never later.
+const writeDeadlineSlack = time.Second
+
+// SetWriteDeadline sets t unless the deadline in force is at most
+// writeDeadlineSlack earlier than t (or both are none).
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	var n int64
+	if !t.IsZero() {
+		n = t.UnixNano()
+	}
+	cur := c.writeDeadline.Load()
+	if cur >= 0 && (n == cur || (cur > 0 && n > cur && n-cur < int64(writeDeadlineSlack))) {
+		return nil
+	}
+	c.writeDeadline.Store(-1)
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	c.writeDeadline.Store(n)
+	return nil
 }
 
 // Read logs, once, why a connection from an untrusted peer is being closed.
@@ -148,6 +179,7 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 
 // SetDeadline is SetReadDeadline for both directions.
 func (c *conn) SetDeadline(t time.Time) error {
+	c.writeDeadline.Store(-1) // unknown: the next SetWriteDeadline is not skipped
 	if c.headerDone.Load() {
 		return c.Raw().SetDeadline(t)
 	}

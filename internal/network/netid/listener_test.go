@@ -342,3 +342,65 @@ func TestReadDeadlineAfterProxyHeader(t *testing.T) {
 		t.Fatalf("read past the deadline: %v, want a timeout", err)
 	}
 }
+
+// A write deadline a little later than the one in force is not set again;
+// one that is earlier, or none after one, always is.
+func TestWriteDeadlineCoarse(t *testing.T) {
+	ln, err := Listen(config.Listener{Name: "l1", Address: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dial(t, ln.Addr().String(), "", []byte("x"))
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := nc.(*conn)
+	inForce := func() time.Time {
+		if n := c.writeDeadline.Load(); n > 0 {
+			return time.Unix(0, n)
+		}
+		return time.Time{}
+	}
+	if err := c.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("y")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write past the deadline: %v, want a timeout", err)
+	}
+	if err := c.SetWriteDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("y")); err != nil {
+		t.Fatalf("write without a deadline: %v", err)
+	}
+	d := time.Now().Add(time.Minute)
+	for _, step := range []struct {
+		set, want time.Time
+	}{
+		{d, d},
+		{d.Add(writeDeadlineSlack / 2), d}, // kept: at most the slack earlier than asked
+		{d.Add(2 * writeDeadlineSlack), d.Add(2 * writeDeadlineSlack)},
+		{d, d}, // earlier: set
+		{time.Time{}, time.Time{}},
+	} {
+		if err := c.SetWriteDeadline(step.set); err != nil {
+			t.Fatal(err)
+		}
+		if got := inForce(); !got.Equal(step.want) {
+			t.Fatalf("after SetWriteDeadline(%v): %v in force, want %v", step.set, got, step.want)
+		}
+	}
+	// SetDeadline is not tracked: the next write deadline is always set.
+	if err := c.SetDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetWriteDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("y")); err != nil {
+		t.Fatalf("write after SetDeadline then no write deadline: %v", err)
+	}
+}

@@ -69,33 +69,56 @@ func Middleware(next http.Handler) http.Handler {
 
 // identity resolves one request on c with the listener's current settings.
 // The PROXY header was read with the request, so ProxyHeader does not block.
+// An identity that depends only on the connection and the settings is kept
+// for the connection's next requests, until the settings change.
 func (c *conn) identity(h http.Header) (Identity, bool) {
-	return c.ln.settings.Load().resolve(c.ln.topo, c.peer, c.local, c.ProxyHeader(), h)
+	st := c.ln.settings.Load()
+	if k := c.known.Load(); k != nil && k.st == st {
+		return k.id, true
+	}
+	id, ok, fixed := st.resolveFixed(c.ln.topo, c.peer, c.local, c.ProxyHeader(), h)
+	if ok && fixed {
+		c.known.Store(&knownID{st: st, id: id})
+	}
+	return id, ok
 }
 
-// resolve applies SPEC 3 to one request: peer and local are the TCP endpoints,
-// hdr the PROXY header accepted on the connection (nil if none), h the request
-// headers.
+// knownID is a connection's identity under one version of its listener's settings.
+type knownID struct {
+	st *settings
+	id Identity
+}
+
 func (st *settings) resolve(topo Topology, peer, local netip.Addr, hdr *proxyproto.Header, h http.Header) (Identity, bool) {
+	id, ok, _ := st.resolveFixed(topo, peer, local, hdr, h)
+	return id, ok
+}
+
+// resolveFixed applies SPEC 3 to one request: peer and local are the TCP
+// endpoints, hdr the PROXY header accepted on the connection (nil if none), h
+// the request headers. fixed says the identity depends on nothing but these
+// settings and the connection: not on the request's X-Forwarded-For, nor on
+// the topology (which changes without the settings).
+func (st *settings) resolveFixed(topo Topology, peer, local netip.Addr, hdr *proxyproto.Header, h http.Header) (id Identity, ok, fixed bool) {
 	if !peer.IsValid() {
-		return Identity{}, false
+		return Identity{}, false, false
 	}
 	trusted := st.trusts(peer)
 	src, dst, proxied := peer, local, false
 	if hdr != nil {
 		if !trusted {
 			// Accepted from a trusted proxy, which has been removed since.
-			return Identity{}, false
+			return Identity{}, false, false
 		}
 		s, d, use, ok := proxyAddrs(hdr)
 		if !ok {
-			return Identity{}, false
+			return Identity{}, false, false
 		}
 		if use {
 			src, dst, proxied = s, d, true
 		}
 	}
-	id := Identity{Listener: st.name, Path: Public}
+	id = Identity{Listener: st.name, Path: Public}
 	if st.kind == config.KindPublic {
 		switch {
 		case proxied:
@@ -106,30 +129,30 @@ func (st *settings) resolve(topo Topology, peer, local netip.Addr, hdr *proxypro
 		default:
 			id.ClientIP = peer
 		}
-		return id, id.ClientIP.IsValid()
+		return id, id.ClientIP.IsValid(), proxied || !trusted
 	}
 	// Virtual-network listener: X-Forwarded-For is never used.
 	if !dst.IsValid() {
-		return Identity{}, false
+		return Identity{}, false, false
 	}
 	id.ClientIP, id.VirtualNetwork = src, st.vnet
 	if topo == nil {
-		return id, true
+		return id, true, false
 	}
 	if pe, ok := topo.PrivateEndpointAt(st.vnet, dst); ok {
 		if pe == "" {
-			return Identity{}, false
+			return Identity{}, false, false
 		}
 		id.Path, id.PrivateEndpoint = PrivateEndpoint, strings.ToLower(pe)
-		return id, true
+		return id, true, false
 	}
 	if sn, ok := topo.ServiceEndpointSubnet(st.vnet, src); ok {
 		if sn == "" {
-			return Identity{}, false
+			return Identity{}, false, false
 		}
 		id.Path, id.Subnet = ServiceEndpoint, strings.ToLower(sn)
 	}
-	return id, true
+	return id, true, false
 }
 
 // proxyAddrs reads a PROXY header from a trusted proxy. use is false when

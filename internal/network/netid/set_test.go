@@ -289,3 +289,23 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// A proxied connection's identity is kept between its requests, and a reload
+// that stops trusting the proxy applies to its next request.
+func TestKnownIdentityFollowsReload(t *testing.T) {
+	s := newTestSet(t, nil, nil)
+	l := config.Listener{Name: "l1", Address: "127.0.0.1:0", Kind: config.KindPublic, TrustedProxies: trustLoopback}
+	apply(t, s, l)
+	address := s.Addrs()[0].String()
+	c := dial(t, address, "127.0.0.1", proxyHeader(t, 2, "16.17.18.19:5555", "198.51.100.10:443"))
+	for i := range 3 {
+		if got := mustGet(t, c, "X-Forwarded-For: 1.2.3.4"); got.ID != public("16.17.18.19") {
+			t.Fatalf("request %d on the proxied connection: %v", i, got)
+		}
+	}
+	l.TrustedProxies = nil
+	apply(t, s, l)
+	if got, err := c.get(); err == nil && got.OK {
+		t.Fatalf("after the proxy stopped being trusted, same connection: %v, want no identity", got)
+	}
+}

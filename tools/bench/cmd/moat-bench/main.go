@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -49,15 +50,7 @@ func newBench() *cobra.Command {
 				cfg.ProxySource = a.Unmap()
 			}
 			cfg.BlobSize = int64(blobMiB) << 20
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			res, err := bench.Run(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(res)
+			return printRun(cmd, func(ctx context.Context) (*bench.Result, error) { return bench.Run(ctx, cfg) })
 		},
 	}
 	generatorFlags(cmd.Flags(), &cfg, &blobMiB, &proxySource)
@@ -65,6 +58,20 @@ func newBench() *cobra.Command {
 	_ = cmd.MarkFlagRequired("repository")
 	cmd.AddCommand(newBenchLimitServer(), newBenchPrepare(), newBenchReport(), newBenchS3Direct())
 	return cmd
+}
+
+// printRun runs a benchmark until it ends or the process is interrupted and
+// prints its result as JSON.
+func printRun(cmd *cobra.Command, run func(context.Context) (*bench.Result, error)) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
 }
 
 // generatorFlags are the load generator's flags, shared with s3-direct so
@@ -104,15 +111,7 @@ func newBenchS3Direct() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.BlobSize = int64(blobMiB) << 20
 			d.PartSize = int64(partMiB) << 20
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			res, err := bench.RunS3Direct(ctx, cfg, d)
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(res)
+			return printRun(cmd, func(ctx context.Context) (*bench.Result, error) { return bench.RunS3Direct(ctx, cfg, d) })
 		},
 	}
 	generatorFlags(cmd.Flags(), &cfg, &blobMiB, &ignored)

@@ -24,6 +24,9 @@ const (
 	// MinIODirect is moat-bench s3-direct: the blobs straight into the
 	// MinIO that moats3 uses, with no registry in between.
 	MinIODirect = "minio"
+	// MoatS3Ref names, among the slice medians, moat on the filesystem in the
+	// S3 slices (s3slice-*, where it is named moat): what S3 is compared with.
+	MoatS3Ref = "moats3fs"
 )
 
 // RunInfo describes one scripts/bench invocation (run.json, written by the script).
@@ -72,7 +75,7 @@ type SliceRatios struct {
 	Median   map[string]float64   `json:"median"`
 }
 
-var resultName = regexp.MustCompile(`^(round|head|transfer|memory)-(\d+)-([a-z0-9]+)\.json$`)
+var resultName = regexp.MustCompile(`^(round|head|transfer|s3slice|memory)-(\d+)-([a-z0-9]+)\.json$`)
 
 // LoadReport reads a result directory of scripts/bench.
 func LoadReport(dir string) (*Report, error) {
@@ -107,8 +110,17 @@ func LoadReport(dir string) (*Report, error) {
 	}
 	r.Rounds, r.NRounds = roundMedians(got["round"]), len(got["round"])
 	r.Head, r.Medians["head"] = slicesOf(got["head"], func(x *Result) float64 { return x.ManifestHead.PerSecond })
-	r.Push, r.Medians["push"] = slicesOf(got["transfer"], func(x *Result) float64 { return x.Push.MBps })
-	r.Pull, r.Medians["pull"] = slicesOf(got["transfer"], func(x *Result) float64 { return x.Pull.MBps })
+	push := func(x *Result) float64 { return x.Push.MBps }
+	pull := func(x *Result) float64 { return x.Pull.MBps }
+	r.Push, r.Medians["push"] = slicesOf(got["transfer"], push)
+	r.Pull, r.Medians["pull"] = slicesOf(got["transfer"], pull)
+	// The S3 comparisons run in slices of their own (moat on the filesystem,
+	// moat on S3, MinIO direct), after the filesystem servers' transfer
+	// slices: MinIO's background work then never runs during those pushes.
+	if s3 := got["s3slice"]; len(s3) > 0 {
+		withS3(&r.Push, r.Medians["push"], s3, push)
+		withS3(&r.Pull, r.Medians["pull"], s3, pull)
+	}
 	if r.Scaling, err = LoadScaling(dir); err != nil {
 		return nil, err
 	}
@@ -187,6 +199,25 @@ func slicesOf(slices map[int]map[string]*Result, fig func(*Result) float64) (Sli
 	return sr, med
 }
 
+// withS3 replaces sr's S3 ratios and med's S3 servers' medians by those of the
+// S3 slices.
+func withS3(sr *SliceRatios, med map[string]float64, slices map[int]map[string]*Result, fig func(*Result) float64) {
+	s3, s3med := slicesOf(slices, fig)
+	for _, k := range []string{"moats3/moat", "minio/moat", "moats3/minio"} {
+		sr.PerSlice[k], sr.Median[k] = s3.PerSlice[k], s3.Median[k]
+		if len(s3.PerSlice[k]) == 0 {
+			delete(sr.PerSlice, k)
+			delete(sr.Median, k)
+		}
+	}
+	for _, s := range []string{MoatS3, MinIODirect} {
+		if v, ok := s3med[s]; ok {
+			med[s] = v
+		}
+	}
+	med[MoatS3Ref] = s3med[Moat]
+}
+
 func sortedKeys[V any](m map[int]V) []int {
 	var k []int
 	for i := range m {
@@ -194,6 +225,14 @@ func sortedKeys[V any](m map[int]V) []int {
 	}
 	sort.Ints(k)
 	return k
+}
+
+// s3Reference is moat's filesystem push that the S3 figures were compared with.
+func s3Reference(med map[string]float64) float64 {
+	if v, ok := med[MoatS3Ref]; ok {
+		return v
+	}
+	return med[Moat]
 }
 
 func median(v []float64) float64 {
@@ -248,7 +287,7 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	if v := r.Push.PerSlice["moats3/moat"]; len(v) > 0 {
 		p("\nS3 (moat on MinIO on this host) over the filesystem, blob push: %s; pull: %s. Medians: S3 push %s MB/s, filesystem %s.\n",
-			sliceCell(r.Push, "moats3/moat"), sliceCell(r.Pull, "moats3/moat"), num(r.Medians["push"][MoatS3]), num(r.Medians["push"][Moat]))
+			sliceCell(r.Push, "moats3/moat"), sliceCell(r.Pull, "moats3/moat"), num(r.Medians["push"][MoatS3]), num(s3Reference(r.Medians["push"])))
 		if len(r.Push.PerSlice["minio/moat"]) > 0 {
 			p("The same blobs straight into that MinIO (no registry; moat's S3 client and part size), over moat on the filesystem, push: %s; pull: %s (the ceiling of S3 on this host). "+
 				"moat on S3 over MinIO direct, push: %s; pull: %s. Median MinIO direct push %s MB/s.\n",

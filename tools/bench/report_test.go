@@ -84,3 +84,33 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// TestReportS3Slices: with s3slice-* files, the S3 ratios come from them
+// (moat on the filesystem as run in those slices), not from the transfer slices.
+func TestReportS3Slices(t *testing.T) {
+	dir := t.TempDir()
+	for i := 1; i <= 3; i++ {
+		for s, v := range map[string]float64{Limit: 100, Moat: 90, MoatS3: 1, MinIODirect: 1} {
+			writeResult(t, dir, fmt.Sprintf("transfer-%d-%s.json", i, s), Result{Push: Transfer{MBps: v}, Pull: Transfer{MBps: v}})
+		}
+		for s, v := range map[string]float64{Moat: 200, MoatS3: 100, MinIODirect: []float64{150, 160, 170}[i-1]} {
+			writeResult(t, dir, fmt.Sprintf("s3slice-%d-%s.json", i, s), Result{Push: Transfer{MBps: v}, Pull: Transfer{MBps: v}})
+		}
+	}
+	r, err := LoadReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Push.Median["moat/limit"] != 0.9 || r.Medians["push"][Moat] != 90 {
+		t.Errorf("filesystem: moat/limit %v, moat median %v; want 0.9 and 90 from the transfer slices", r.Push.Median["moat/limit"], r.Medians["push"][Moat])
+	}
+	if r.Push.Median["moats3/moat"] != 0.5 || fmt.Sprint(r.Push.PerSlice["minio/moat"]) != "[0.75 0.8 0.85]" || r.Medians["push"][MoatS3Ref] != 200 || r.Medians["push"][MinIODirect] != 160 {
+		t.Errorf("S3: moats3/moat %v, minio/moat %v, reference %v, MinIO median %v", r.Push.Median["moats3/moat"],
+			r.Push.PerSlice["minio/moat"], r.Medians["push"][MoatS3Ref], r.Medians["push"][MinIODirect])
+	}
+	var md bytes.Buffer
+	r.Markdown(&md)
+	if want := "Medians: S3 push 100 MB/s, filesystem 200."; !strings.Contains(md.String(), want) {
+		t.Errorf("markdown lacks %q:\n%s", want, md.String())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, t target) 
 			u.Cancel(ctx)
 			return err
 		}
-		if _, err := u.Append(ctx, r.Body); err != nil {
+		if _, err := u.AppendLast(ctx, r.Body); err != nil {
 			u.Cancel(ctx)
 			return errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the blob failed")
 		}
@@ -181,7 +182,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, t target, id st
 		return nil
 	case http.MethodPatch:
 		defer u.Close()
-		if err := h.appendChunk(r, u); err != nil {
+		if err := h.appendChunk(r, u, u.Append); err != nil {
 			return err
 		}
 		uploadStatus(w, t, u)
@@ -194,20 +195,21 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, t target, id st
 		u.Close()
 		return err
 	}
-	if err := h.appendChunk(r, u); err != nil {
+	if err := h.appendChunk(r, u, u.AppendLast); err != nil {
 		u.Close()
 		return err
 	}
 	return h.commit(w, r, t, u, d)
 }
 
-// appendChunk appends the request body to u after checking Content-Range and
+// appendChunk appends the request body to u with add (u.Append, or
+// u.AppendLast when the commit follows) after checking Content-Range and
 // Content-Length against the upload's offset.
-func (h *Handler) appendChunk(r *http.Request, u blob.Upload) error {
+func (h *Handler) appendChunk(r *http.Request, u blob.Upload, add func(context.Context, io.Reader) (int64, error)) error {
 	if err := checkLength(r, u.Size()); err != nil {
 		return err
 	}
-	if _, err := u.Append(r.Context(), r.Body); err != nil {
+	if _, err := add(r.Context(), r.Body); err != nil {
 		return errcode.Wrap(errcode.BlobUploadInvalid, err, "reading the chunk failed after %d bytes; check the upload status and resume", u.Size())
 	}
 	return nil

@@ -80,6 +80,12 @@ type Upload interface {
 	Size() int64
 	// Append adds r's bytes at the end, hashing them as they stream.
 	Append(ctx context.Context, r io.Reader) (int64, error)
+	// AppendLast is Append when Commit follows in the same request (a PUT
+	// with a body, a monolithic POST): bytes a store would keep for a later
+	// request may be held for that Commit instead, so that they are written
+	// once. Once r has been read to its end, the next call is Commit; until
+	// a Commit succeeds, the upload as ResumeUpload finds it may lack them.
+	AppendLast(ctx context.Context, r io.Reader) (int64, error)
 	// Commit verifies the content against d and makes it visible as blob d,
 	// durably, in one atomic step. The upload is gone after a successful Commit.
 	Commit(ctx context.Context, d digest.Digest) (int64, error)

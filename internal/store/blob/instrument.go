@@ -99,10 +99,18 @@ func (u *instrumentedUpload) Size() int64 { return u.u.Size() }
 
 // Append does not count the errors of reading r (a client that went away).
 func (u *instrumentedUpload) Append(ctx context.Context, r io.Reader) (int64, error) {
+	return u.append(ctx, "Append", u.u.Append, r)
+}
+
+func (u *instrumentedUpload) AppendLast(ctx context.Context, r io.Reader) (int64, error) {
+	return u.append(ctx, "AppendLast", u.u.AppendLast, r)
+}
+
+func (u *instrumentedUpload) append(ctx context.Context, op string, f func(context.Context, io.Reader) (int64, error), r io.Reader) (int64, error) {
 	src := &errReader{r: r}
-	n, err := u.u.Append(ctx, src)
+	n, err := f(ctx, src)
 	if err != nil && (src.err == nil || !errors.Is(err, src.err)) {
-		err = u.c.Check("Append", err)
+		err = u.c.Check(op, err)
 	}
 	return n, err
 }

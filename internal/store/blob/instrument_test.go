@@ -77,6 +77,7 @@ type failingUpload struct{ blob.Upload }
 func (failingUpload) ID() string                                           { return "u" }
 func (failingUpload) Size() int64                                          { return 0 }
 func (failingUpload) Append(context.Context, io.Reader) (int64, error)     { return 0, errFail }
+func (failingUpload) AppendLast(context.Context, io.Reader) (int64, error) { return 0, errFail }
 func (failingUpload) Commit(context.Context, digest.Digest) (int64, error) { return 0, errFail }
 func (failingUpload) Cancel(context.Context) error                         { return errFail }
 func (failingUpload) Close() error                                         { return errFail }
@@ -101,6 +102,9 @@ func TestInstrumentAnswers(t *testing.T) {
 	if _, err := u.Append(ctx, failingReader{}); err == nil {
 		t.Fatal("Append of a failing body succeeded")
 	}
+	if _, err := u.AppendLast(ctx, failingReader{}); err == nil {
+		t.Fatal("AppendLast of a failing body succeeded")
+	}
 	if _, err := u.Append(ctx, strings.NewReader("data")); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +116,7 @@ func TestInstrumentAnswers(t *testing.T) {
 	if err := b.Walk(ctx, func(blob.Info) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("Walk: %v, want the callback's error", err)
 	}
-	for _, op := range []string{"Stat", "Append", "Commit", "Walk"} {
+	for _, op := range []string{"Stat", "Append", "AppendLast", "Commit", "Walk"} {
 		if n := testutil.ToFloat64(errs.Counter("blob", op)); n != 0 {
 			t.Errorf("an answer of %s counted as a store error: %v", op, n)
 		}

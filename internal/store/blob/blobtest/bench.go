@@ -37,3 +37,34 @@ func BenchPush(b *testing.B, s blob.Store) {
 		}
 	})
 }
+
+// BenchSmallPush pushes a new 100 kB blob (a config, a small layer) per
+// iteration, one at a time, in one request as a monolithic push does: the
+// body appended with Append, or with AppendLast when last, then committed.
+func BenchSmallPush(b *testing.B, s blob.Store, last bool) {
+	const size = 100_000
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < size; i += 8 {
+		binary.LittleEndian.PutUint64(data[i:], rng.Uint64())
+	}
+	b.SetBytes(size)
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		binary.LittleEndian.PutUint64(data, uint64(i)) // a new blob each time
+		u, err := s.NewUpload(ctx, digest.SHA256)
+		if err != nil {
+			b.Fatal(err)
+		}
+		add := u.Append
+		if last {
+			add = u.AppendLast
+		}
+		if _, err := add(ctx, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := u.Commit(ctx, digest.FromBytes(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		"LargeBlob":              testLarge,
 		"LargeBlobTwice":         testLargeTwice,
 		"LargeBlobConcurrently":  testLargeConcurrently,
+		"AppendLast":             testAppendLast,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, newStore(t)) })
@@ -459,5 +460,88 @@ func testLargeConcurrently(t *testing.T, s blob.Store) {
 	}
 	if !bytes.Equal(ReadAll(t, s, d), data) {
 		t.Fatal("content differs")
+	}
+}
+
+// testAppendLast: the last chunk appended with AppendLast and committed in
+// the same request, after a chunk of an earlier request or none, small and
+// large; a wrong digest still publishes nothing; and an upload left without
+// its commit resumes from the Size it reports, whatever that is.
+func testAppendLast(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	for _, n := range []int{100_000, Large} {
+		for _, first := range []int{0, 70_000} {
+			data := Random(t, n)
+			d := digest.FromBytes(data)
+			start := func() blob.Upload {
+				t.Helper()
+				u, err := s.NewUpload(ctx, digest.SHA256)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if first > 0 {
+					if _, err := u.Append(ctx, bytes.NewReader(data[:first])); err != nil {
+						t.Fatal(err)
+					}
+					id := u.ID()
+					u.Close() // the next chunk comes in another request
+					if u, err = s.ResumeUpload(ctx, id); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := u.AppendLast(ctx, bytes.NewReader(data[first:])); err != nil {
+					t.Fatal(err)
+				}
+				return u
+			}
+
+			u := start()
+			if _, err := u.Commit(ctx, digest.FromString("other")); !errors.Is(err, blob.ErrDigestMismatch) {
+				t.Fatalf("%d bytes after %d: commit with a wrong digest: %v", n, first, err)
+			}
+			u.Cancel(ctx) // as the registry does after a mismatch
+			if _, err := s.Stat(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+				t.Fatalf("%d bytes after %d: stat after a mismatch: %v", n, first, err)
+			}
+
+			u = start()
+			id := u.ID()
+			if size, err := u.Commit(ctx, d); err != nil || size != int64(n) {
+				t.Fatalf("%d bytes after %d: commit = %d, %v", n, first, size, err)
+			}
+			if !bytes.Equal(ReadAll(t, s, d), data) {
+				t.Fatalf("%d bytes after %d: content differs", n, first)
+			}
+			if _, err := s.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrNotFound) {
+				t.Fatalf("committed upload still resumable: %v", err)
+			}
+			if err := s.Delete(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+
+			u = start()
+			id = u.ID()
+			u.Close() // no commit: the request failed in between
+			u, err := s.ResumeUpload(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := u.Size()
+			if got < int64(first) || got > int64(n) {
+				t.Fatalf("%d bytes after %d: resumed at %d", n, first, got)
+			}
+			if _, err := u.Append(ctx, bytes.NewReader(data[got:])); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := u.Commit(ctx, d); err != nil {
+				t.Fatalf("%d bytes after %d, resumed at %d: commit: %v", n, first, got, err)
+			}
+			if !bytes.Equal(ReadAll(t, s, d), data) {
+				t.Fatalf("%d bytes after %d, resumed at %d: content differs", n, first, got)
+			}
+			if err := s.Delete(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

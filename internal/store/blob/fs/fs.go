@@ -226,6 +226,12 @@ func (u *upload) saveState() error {
 // middle of a large PATCH loses at most one segment.
 const segment = 64 << 20
 
+// AppendLast is Append: the bytes are in the upload's file either way, and
+// Commit makes them durable.
+func (u *upload) AppendLast(ctx context.Context, r io.Reader) (int64, error) {
+	return u.Append(ctx, r)
+}
+
 func (u *upload) Append(_ context.Context, r io.Reader) (int64, error) {
 	f, err := os.OpenFile(filepath.Join(u.dir, "data"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {

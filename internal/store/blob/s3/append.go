@@ -21,7 +21,25 @@ import (
 //
 // A full part is uploaded, and the session saved after it, while the next
 // part is read from the client: two buffers, one part in flight.
-func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
+func (u *upload) Append(ctx context.Context, r io.Reader) (int64, error) {
+	return u.append(ctx, r, false)
+}
+
+// AppendLast is Append whose last bytes, when r ends cleanly, are not put in
+// a tail object but held for the Commit that follows: that Commit puts them
+// at the blob's key or uploads them as the last part, so they are written
+// once (and the tail's put, the session's save and its delete are saved).
+// Meanwhile the session keeps its last saved state, with the hash state of
+// exactly its bytes (u.held), so any save before the commit completes, and
+// a commit that fails, leaves an upload that resumes where it was saved.
+func (u *upload) AppendLast(ctx context.Context, r io.Reader) (int64, error) {
+	return u.append(ctx, r, true)
+}
+
+func (u *upload) append(ctx context.Context, r io.Reader, last bool) (n int64, err error) {
+	if u.held != nil {
+		return 0, errors.New("s3: upload appended to after AppendLast; Commit was expected")
+	}
 	if err := u.acquire(ctx); err != nil {
 		return 0, err
 	}
@@ -44,6 +62,7 @@ func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
 	partCtx := context.WithoutCancel(ctx)
 	src := io.TeeReader(r, u.h)
 	var total int64
+	saved := u.st.Hash // the hash state of the parts and tail (acquire saved it)
 	for {
 		n, rerr := io.ReadFull(src, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -58,6 +77,7 @@ func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
 			}
 			part := buf
 			inflight.start(func() error { return u.checkpoint(partCtx, part, hs) })
+			saved = hs
 			buf, spare = spare[:0], buf
 			continue
 		}
@@ -66,6 +86,14 @@ func (u *upload) Append(ctx context.Context, r io.Reader) (n int64, err error) {
 		}
 		if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, io.EOF) {
 			rerr = nil
+			if last {
+				// The whole body is here: hold what follows the parts for
+				// Commit, with the lease (Commit takes it over).
+				u.st.Size = u.partsSize() + u.st.TailSize
+				u.held = &heldTail{b: buf, hash: saved}
+				buf = nil
+				return total, nil
+			}
 		} else {
 			ctx = partCtx
 		}
@@ -136,6 +164,15 @@ func (u *upload) dropStale(ctx context.Context) {
 type cachedTail struct {
 	name string
 	b    []byte
+}
+
+// heldTail is what AppendLast held for Commit: b, the bytes after the parts
+// (a tail left by an earlier request, then this one's), and hash, the hash
+// state of the upload as saved (the parts and that earlier tail), which every
+// save uses until the commit is done.
+type heldTail struct {
+	b    []byte
+	hash []byte
 }
 
 // background is at most one job running beside the request.

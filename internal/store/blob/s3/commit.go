@@ -21,17 +21,25 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 		return 0, err
 	}
 	alg := d.Algorithm()
+	size := u.st.Size
+	if u.held != nil {
+		size = u.partsSize() + int64(len(u.held.b))
+	}
 	// The digest being committed is saved with the lease, before anything
 	// is completed (see complete); a digest of an earlier attempt stays.
 	// first: no commit got that far before, so nothing was completed.
+	// A blob that AppendLast holds whole needs neither: it goes to its key
+	// once its digest is verified, and the upload is removed.
 	var first bool
-	if err := u.acquireWith(ctx, func(st *session) {
-		first = st.Digest == ""
-		if st.MPU != "" && first {
-			st.Digest = d
+	if u.held == nil || u.st.MPU != "" {
+		if err := u.acquireWith(ctx, func(st *session) {
+			first = st.Digest == ""
+			if st.MPU != "" && first {
+				st.Digest = d
+			}
+		}); err != nil {
+			return 0, err
 		}
-	}); err != nil {
-		return 0, err
 	}
 	defer func() {
 		if err != nil && !errors.Is(err, blob.ErrDigestMismatch) {
@@ -67,17 +75,17 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 			return 0, err
 		}
 		u.remove(ctx, false)
-		return u.st.Size, nil
+		return size, nil
 	}
 	if err := u.complete(ctx, tail, d); err != nil {
 		return 0, err
 	}
-	used, err := u.s.publish(ctx, dst, content{data: u.dataKey(), size: u.st.Size})
+	used, err := u.s.publish(ctx, dst, content{data: u.dataKey(), size: size})
 	if err != nil {
 		return 0, err
 	}
 	u.remove(ctx, used)
-	return u.st.Size, nil
+	return size, nil
 }
 
 // complete uploads the tail as the last part and completes the multipart
@@ -87,6 +95,7 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 // (the answer was lost, or the node died before publishing) finds the
 // multipart upload gone and the data object there, whole.
 func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) error {
+	size := u.partsSize() + int64(len(tail))
 	if u.st.Digest != d {
 		u.st.Digest = d
 		if err := u.save(ctx, false); err != nil {
@@ -95,7 +104,7 @@ func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) err
 	}
 	if len(tail) > 0 {
 		err := u.uploadPart(ctx, tail)
-		if isNoSuchUpload(err) && u.dataComplete(ctx) {
+		if isNoSuchUpload(err) && u.dataComplete(ctx, size) {
 			u.completed = true
 			return u.checkAlgorithm(ctx, d)
 		}
@@ -112,7 +121,7 @@ func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) err
 		Bucket: &u.s.bucket, Key: &data, UploadId: &u.st.MPU,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
-	if isNoSuchUpload(err) && u.dataComplete(ctx) {
+	if isNoSuchUpload(err) && u.dataComplete(ctx, size) {
 		err = nil // completed by an earlier attempt
 	}
 	if err != nil {
@@ -123,11 +132,11 @@ func (u *upload) complete(ctx context.Context, tail []byte, d digest.Digest) err
 }
 
 // dataComplete reports whether the data object is there with all the
-// upload's bytes (its multipart upload was completed).
-func (u *upload) dataComplete(ctx context.Context) bool {
+// upload's size bytes (its multipart upload was completed).
+func (u *upload) dataComplete(ctx context.Context, size int64) bool {
 	data := u.dataKey()
 	out, err := u.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.s.bucket, Key: &data})
-	return err == nil && aws.ToInt64(out.ContentLength) == u.st.Size
+	return err == nil && aws.ToInt64(out.ContentLength) == size
 }
 
 // checkAlgorithm hashes the data object again when d's algorithm is not the
@@ -172,6 +181,7 @@ func (u *upload) remove(ctx context.Context, inUse bool) {
 		}
 	}
 	u.deleteKey(ctx, u.st.Tail)
+	u.deleteKey(ctx, u.stale) // a tail AppendLast's parts took in, if the session still names it
 	u.deleteKey(ctx, "state")
 	u.s.locks.Forget(u.id)
 }

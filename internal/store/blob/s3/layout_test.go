@@ -245,3 +245,51 @@ func TestCommitRequests(t *testing.T) {
 		t.Errorf("commit requests %v, want %v", got, want)
 	}
 }
+
+// A blob whose last bytes come with its commit (AppendLast: a PUT with a
+// body, a monolithic POST) is written once, small or in parts: no tail
+// object, and no session saves beyond the lease and the digest.
+func TestAppendLastRequests(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	s := open(t, cfg)
+	ctx := context.Background()
+	for _, c := range []struct {
+		size int
+		want map[string]int
+	}{
+		// The lease, the blob.
+		{100_000, map[string]int{"DeleteObject": 1, "PutObject": 2}},
+		// The lease, two parts, the digest with the lease, the last part,
+		// the completion, the pointer.
+		{blobtest.Large, map[string]int{"CompleteMultipartUpload": 1, "CreateMultipartUpload": 1, "DeleteObject": 1, "PutObject": 3, "UploadPart": 3}},
+	} {
+		data := blobtest.Random(t, c.size)
+		d := digest.FromBytes(data)
+		u, err := s.NewUpload(ctx, digest.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := s3.CountRequests(s)
+		if _, err := u.AppendLast(ctx, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Commit(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%d bytes: AppendLast and Commit sent %v, want %v", c.size, got, c.want)
+		}
+		objs := objects(t, s)
+		var stored int64
+		for _, n := range objs {
+			stored += n
+		}
+		if stored > int64(c.size)+1024 || !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+			t.Errorf("%d bytes: the bucket holds %v", c.size, objs)
+		}
+		if err := s.Delete(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -68,6 +68,7 @@ type upload struct {
 	unsaved int64      // bytes of parts uploaded since the session was last saved
 	stale   string     // a tail object to delete once the session is saved without it
 	cached  cachedTail // the tail this value's last Append wrote
+	held    *heldTail  // what AppendLast held for Commit
 	// completed: this value completed the multipart upload (nothing to abort).
 	completed bool
 }
@@ -119,12 +120,16 @@ func (u *upload) load(ctx context.Context) error {
 		return fmt.Errorf("upload %s: corrupt hash state: %w", u.id, err)
 	}
 	u.st, u.h, u.etag = st, h, aws.ToString(out.ETag)
+	u.dropHeld() // bytes held for a commit followed the session replaced here
 	return nil
 }
 
 // save writes the session: a new one only if none exists, otherwise only
 // over the version this upload last saw. errLost: someone else wrote it.
 func (u *upload) save(ctx context.Context, create bool) error {
+	if u.held != nil {
+		return u.saveHash(ctx, create, u.held.hash) // u.h has hashed the held bytes too
+	}
 	hs, err := marshalHash(u.h)
 	if err != nil {
 		return err
@@ -175,8 +180,8 @@ func (u *upload) acquireWith(ctx context.Context, change func(*session)) error {
 				change(&u.st)
 			}
 			err := u.save(ctx, false)
-			if !errors.Is(err, errLost) {
-				return err
+			if !errors.Is(err, errLost) || u.held != nil {
+				return err // held bytes follow the session as it was: no reloading under them
 			}
 		} else if now.After(deadline) {
 			return fmt.Errorf("%w: upload %s is being written by another node", blob.ErrUnavailable, u.id)
@@ -217,13 +222,24 @@ func (u *upload) Close() error { u.release(); return nil }
 func (u *upload) release() {
 	u.s.putBuffer(u.cached.b)
 	u.cached = cachedTail{}
+	u.dropHeld()
 	if u.mu != nil {
 		u.mu.Unlock()
 		u.mu = nil
 	}
 }
 
+func (u *upload) dropHeld() {
+	if u.held != nil {
+		u.s.putBuffer(u.held.b)
+		u.held = nil
+	}
+}
+
 func (u *upload) readTail(ctx context.Context) ([]byte, error) {
+	if u.held != nil {
+		return u.held.b, nil
+	}
 	if u.st.TailSize == 0 {
 		return nil, nil
 	}

@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -28,10 +29,11 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	// The digest being committed is saved with the lease, before anything
 	// is completed (see complete); a digest of an earlier attempt stays.
 	// first: no commit got that far before, so nothing was completed.
-	// A blob that AppendLast holds whole needs neither: it goes to its key
-	// once its digest is verified, and the upload is removed.
+	// A blob that AppendLast holds whole needs neither while this request's
+	// lease is fresh: it goes to its key once its digest is verified, and
+	// the upload is removed.
 	var first bool
-	if u.held == nil || u.st.MPU != "" {
+	if u.held == nil || u.st.MPU != "" || time.Until(u.st.LeaseUntil) < leaseTTL/2 {
 		if err := u.acquireWith(ctx, func(st *session) {
 			first = st.Digest == ""
 			if st.MPU != "" && first {

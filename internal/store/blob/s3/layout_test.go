@@ -293,3 +293,82 @@ func TestAppendLastRequests(t *testing.T) {
 		}
 	}
 }
+
+// While AppendLast holds bytes for the commit, the session as another node
+// reads it is a consistent point: its size and the digest of its hash state
+// are those of the bytes before it, after checkpoint saves during the
+// request, after a commit that took the lease again (it had aged) and after
+// a commit that failed. A commit whose lease has aged still publishes the
+// blob, and an upload whose commit failed resumes where it was saved.
+func TestAppendLastKeepsSavedState(t *testing.T) {
+	cfg := s3test.Config(t)
+	cfg.PartSize = 5 << 20
+	s := open(t, cfg)
+	ctx := context.Background()
+	for _, every := range []int64{64 << 20, 1} {
+		restore := s3.SetCheckpointEvery(every)
+		for _, n := range []int{100_000, blobtest.Large} {
+			data := blobtest.Random(t, n)
+			d := digest.FromBytes(data)
+			consistent := func(id, when string) int64 {
+				t.Helper()
+				size, hashed, err := s3.Saved(ctx, s, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if size < 70_000 || size > int64(n) || hashed != digest.FromBytes(data[:size]) {
+					t.Fatalf("checkpoint every %d, %d bytes, %s: saved size %d with the hash of other bytes", every, n, when, size)
+				}
+				return size
+			}
+			held := func() blob.Upload {
+				t.Helper()
+				u := blobtest.Uploaded(t, s, data[:70_000])
+				id := u.ID()
+				u.Close()
+				u, err := s.ResumeUpload(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := u.AppendLast(ctx, bytes.NewReader(data[70_000:])); err != nil {
+					t.Fatal(err)
+				}
+				consistent(id, "bytes held")
+				s3.AgeLease(u)
+				return u
+			}
+
+			u := held()
+			if _, err := u.Commit(ctx, d); err != nil {
+				t.Fatalf("checkpoint every %d, %d bytes: commit after the lease aged: %v", every, n, err)
+			}
+			if !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+				t.Fatal("content differs")
+			}
+			if err := s.Delete(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+
+			u = held()
+			id := u.ID()
+			if _, err := u.Commit(ctx, digest.FromString("other")); !errors.Is(err, blob.ErrDigestMismatch) {
+				t.Fatalf("commit with a wrong digest: %v", err)
+			}
+			size := consistent(id, "after a failed commit")
+			if u, err := s.ResumeUpload(ctx, id); err != nil {
+				t.Fatal(err)
+			} else if _, err := u.Append(ctx, bytes.NewReader(data[size:])); err != nil {
+				t.Fatal(err)
+			} else if _, err := u.Commit(ctx, d); err != nil {
+				t.Fatalf("resumed at %d: %v", size, err)
+			}
+			if !bytes.Equal(blobtest.ReadAll(t, s, d), data) {
+				t.Fatal("content differs")
+			}
+			if err := s.Delete(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restore()
+	}
+}

@@ -89,7 +89,6 @@ func (u *upload) append(ctx context.Context, r io.Reader, last bool) (n int64, e
 			if last {
 				// The whole body is here: hold what follows the parts for
 				// Commit, with the lease (Commit takes it over).
-				u.st.Size = u.partsSize() + u.st.TailSize
 				u.held = &heldTail{b: buf, hash: saved}
 				buf = nil
 				return total, nil

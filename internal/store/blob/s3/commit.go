@@ -22,10 +22,6 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 		return 0, err
 	}
 	alg := d.Algorithm()
-	size := u.st.Size
-	if u.held != nil {
-		size = u.partsSize() + int64(len(u.held.b))
-	}
 	// The digest being committed is saved with the lease, before anything
 	// is completed (see complete); a digest of an earlier attempt stays.
 	// first: no commit got that far before, so nothing was completed.
@@ -68,6 +64,7 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (_ int64, err erro
 	if err != nil {
 		return 0, err
 	}
+	size := u.partsSize() + int64(len(tail)) // more than the session as saved when AppendLast held the tail
 	if u.st.MPU == "" {
 		// Everything is in the tail: put it straight to the final key.
 		if alg != u.st.Alg && alg.FromBytes(tail) != d {
